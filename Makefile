@@ -1,0 +1,48 @@
+# One command each for a newcomer on a fresh machine:
+#   make demo   set up .venv, train the demo model if there is none, classify a sample
+#   make test   set up .venv, check the local services, lint, type-check, run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CENR_HOME ?= .cenr
+export CENR_HOME
+DEMO_COLUMNS := --text-column StudyTitle --text-column AimsGoals --text-column Background \
+	--text-column StudyDesign --text-column Partners --label-column Level --id-column "Protocol ID"
+
+.PHONY: setup demo test lint services bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	@if [ ! -d "$(CENR_HOME)/models/demo" ]; then \
+		echo "training the demo model on demo/protocols.csv (illustrative data, about a minute)"; \
+		$(BIN)/cenr train demo/protocols.csv $(DEMO_COLUMNS) --name demo; \
+	fi
+	$(BIN)/cenr models
+	$(BIN)/cenr predict demo/sample_protocol.txt --model demo
+
+services:
+	bash deploy/dev-services.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup services lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/inference_speed.py
+	$(BIN)/python bench/quality_bbc.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

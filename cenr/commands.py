@@ -1,0 +1,305 @@
+"""What each ``cenr`` sub-command does, as plain functions of parsed arguments.
+
+Each returns the process exit status; user errors are raised as
+:class:`schema.errors.CenrError` and turned into one line by :mod:`cenr.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cenr.report import format_report
+from cenr.settings import Settings, get_settings
+from schema.codebook import Codebook, load_codebook
+from schema.errors import CenrError, ConfigError, InputFileError, TrainingDataError
+from schema.protocol import Protocol
+
+
+def _labels(protocols: list[Protocol], codebook: Codebook, path: Path) -> list[int]:
+    labels = []
+    for protocol in protocols:
+        try:
+            labels.append(codebook.index_of(protocol.label))
+        except CenrError as exc:
+            raise type(exc)(f"{path}: protocol {protocol.protocol_id}: {exc}") from exc
+    return labels
+
+
+def _emit(report: dict[str, Any], title: str, as_json: bool) -> None:
+    print(format_report(report, title))
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+
+
+def _open_registry(settings: Settings) -> Any:
+    from schema.database import open_database
+
+    return open_database(settings.resolved_database_url)
+
+
+def _evaluate(
+    version: Any, protocols: list[Protocol], labels: list[int], seed: int
+) -> dict[str, Any]:
+    from classifier.evaluation import evaluation_report
+    from classifier.faithfulness import annotate, summarise
+
+    predictions = annotate(version.predictor(), protocols, seed=seed)
+    probabilities = np.stack([p.probabilities for p in predictions])
+    report = evaluation_report(np.asarray(labels), probabilities, version.codebook)
+    report["faithfulness"] = summarise(predictions)
+    report["tokens_cut"] = int(sum(p.tokens_cut for p in predictions))
+    return report
+
+
+def train(args: argparse.Namespace) -> int:
+    from sklearn.model_selection import train_test_split
+
+    from classifier.registry import ModelVersion as LoadedVersion
+    from classifier.registry import check_name, data_fingerprint, save_version
+    from classifier.training import TrainingOptions, check_training_labels
+    from classifier.training import train as fit
+    from schema.database import session_scope
+    from schema.tables import ModelVersion
+    from worker.extract.tables import read_protocols
+
+    settings = get_settings()
+    codebook = load_codebook(settings.codebook)
+    name = check_name(args.name or f"{args.attention}-{datetime.now(UTC):%Y%m%d-%H%M%S}")
+    if (settings.models_dir / name).exists():
+        raise ConfigError(
+            f"a model named {name!r} already exists in {settings.models_dir}; pick another --name"
+        )
+    protocols = read_protocols(args.data, args.text_column, args.label_column, args.id_column)
+    labels = _labels(protocols, codebook, args.data)
+    if args.test:
+        test_protocols = read_protocols(
+            args.test, args.text_column, args.label_column, args.id_column
+        )
+        test_labels = _labels(test_protocols, codebook, args.test)
+    elif args.test_size > 0:
+        check_training_labels(labels, codebook, min_per_class=3)
+        train_idx, test_idx = train_test_split(
+            np.arange(len(labels)),
+            test_size=args.test_size,
+            random_state=settings.seed,
+            stratify=labels,
+        )
+        test_protocols = [protocols[i] for i in test_idx]
+        test_labels = [labels[i] for i in test_idx]
+        protocols = [protocols[i] for i in train_idx]
+        labels = [labels[i] for i in train_idx]
+    else:
+        raise TrainingDataError(
+            "give --test DATA or a --test-size above 0: a model needs held-out data"
+        )
+    engine = _open_registry(settings)  # fail before training, not after
+
+    options = TrainingOptions(
+        attention=args.attention,
+        epochs=args.epochs,
+        seed=settings.seed,
+        max_tokens=settings.max_tokens,
+    )
+    trained = fit(protocols, labels, codebook, options, progress=sys.stderr)
+    version = LoadedVersion(
+        name=name,
+        path=Path(),
+        model=trained.model,
+        vocabulary=trained.vocabulary,
+        codebook=codebook,
+        config={"model": trained.config.to_dict()},
+        metrics={},
+    )
+    report = _evaluate(version, test_protocols, test_labels, settings.seed)
+    report["model"] = name
+    report["calibration"] = {
+        "temperature": trained.temperature,
+        "ece_before": trained.ece_before,
+        "ece_after": trained.ece_after,
+    }
+    report["training"] = {
+        "n_train": len(protocols),
+        "n_test": len(test_protocols),
+        "epochs_run": trained.epochs_run,
+        "best_epoch": trained.best_epoch,
+    }
+    fingerprint = data_fingerprint(protocols, [p.label for p in protocols])
+    config = {
+        "created_at": datetime.now(UTC).isoformat(),
+        "model": trained.config.to_dict(),
+        "training": vars(options),
+        "columns": {
+            "text": list(args.text_column),
+            "label": args.label_column,
+            "id": args.id_column,
+        },
+        "temperature": trained.temperature,
+        "data_fingerprint": fingerprint,
+        "data_file": str(args.data),
+    }
+    path = save_version(
+        settings.models_dir, name, trained.model, trained.vocabulary, codebook, config, report
+    )
+    with session_scope(engine) as session:
+        session.add(
+            ModelVersion(
+                name=name,
+                attention=args.attention,
+                created_at=datetime.now(UTC),
+                path=str(path),
+                data_fingerprint=fingerprint,
+                n_training=len(protocols),
+                accuracy=report["accuracy"],
+                macro_f1=report["macro_f1"],
+                temperature=trained.temperature,
+                metrics=report,
+            )
+        )
+    engine.dispose()
+    _emit(
+        report, f"model {name} ({args.attention}) saved to {path}\nheld-out evaluation", args.json
+    )
+    return 0
+
+
+def _load(settings: Settings, name: str | None) -> Any:
+    from classifier.registry import load_version
+    from schema.database import session_scope
+    from schema.tables import ModelVersion
+
+    if name is None:
+        engine = _open_registry(settings)
+        with session_scope(engine) as session:
+            newest = session.query(ModelVersion).order_by(ModelVersion.created_at.desc()).first()
+        engine.dispose()
+        if newest is None:
+            raise ConfigError(
+                "no model is registered yet: train one with `cenr train` (or `make demo`)"
+            )
+        name = newest.name
+    return load_version(settings.models_dir, name)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from worker.extract.tables import read_protocols
+
+    settings = get_settings()
+    version = _load(settings, args.model)
+    columns = version.config.get("columns", {})
+    text_columns = args.text_column or columns.get("text")
+    label_column = args.label_column or columns.get("label")
+    id_column = args.id_column or columns.get("id")
+    protocols = read_protocols(args.data, text_columns, label_column, id_column)
+    labels = _labels(protocols, version.codebook, args.data)
+    report = _evaluate(version, protocols, labels, settings.seed)
+    report["model"] = version.name
+    _emit(report, f"model {version.name} on {args.data}", args.json)
+    return 0
+
+
+def _protocols_for_predict(target: str, version: Any) -> list[Protocol]:
+    from worker.extract.tables import TABLE_SUFFIXES, read_protocols
+
+    path = Path(target)
+    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+        columns = version.config.get("columns", {})
+        return read_protocols(path, columns.get("text", []), None, columns.get("id"))
+    if path.suffix.lower() in (".txt", ".md") or path.is_file():
+        try:
+            text = path.read_text("utf-8-sig")
+        except FileNotFoundError:
+            raise InputFileError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputFileError(f"{path}: cannot read as UTF-8 text: {exc}") from exc
+        return [Protocol(protocol_id=path.name, fields={"text": text})]
+    return [Protocol(protocol_id="(text)", fields={"text": target})]
+
+
+def predict(args: argparse.Namespace) -> int:
+    from classifier.faithfulness import annotate
+    from exporters.terminal import highlight
+
+    settings = get_settings()
+    version = _load(settings, args.model)
+    protocols = _protocols_for_predict(args.target, version)
+    if not any(p.text.strip() for p in protocols):
+        raise InputFileError(f"{args.target}: no text to classify")
+    colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
+    for protocol, prediction in zip(
+        protocols, annotate(version.predictor(), protocols), strict=True
+    ):
+        print(
+            f"{protocol.protocol_id}: level {prediction.level_code} ({prediction.level_name}), "
+            f"confidence {prediction.confidence:.2f}, model {version.name}"
+        )
+        if prediction.faithfulness is not None:
+            f = prediction.faithfulness
+            verdict = "heat-map is informative" if f.score > 0.02 else "heat-map is weak evidence"
+            print(
+                f"faithfulness {f.score:+.3f} (erasing top {f.k} tokens: -{f.top_drop:.3f}, "
+                f"random {f.k}: -{f.random_drop:.3f}): {verdict}"
+            )
+        if prediction.tokens_cut:
+            print(f"note: {prediction.tokens_cut} tokens past the model's limit were not scored")
+        strongest = ", ".join(f"{t.surface} {w:.3f}" for t, w in prediction.strongest_tokens(10))
+        print(f"strongest tokens: {strongest}")
+        print()
+        print(highlight(protocol.fields, prediction.tokens, prediction.weights, colour=colour))
+        print()
+    return 0
+
+
+def models(args: argparse.Namespace) -> int:
+    from schema.database import session_scope
+    from schema.tables import ModelVersion
+
+    settings = get_settings()
+    engine = _open_registry(settings)
+    with session_scope(engine) as session:
+        rows = session.query(ModelVersion).order_by(ModelVersion.created_at).all()
+    engine.dispose()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "attention": r.attention,
+                        "created_at": r.created_at.isoformat(),
+                        "accuracy": r.accuracy,
+                        "macro_f1": r.macro_f1,
+                        "path": r.path,
+                        "on_disk": Path(r.path).is_dir(),
+                    }
+                    for r in rows
+                ]
+            )
+        )
+        return 0
+    if not rows:
+        print("no models registered; train one with `cenr train` (or `make demo`)")
+        return 0
+    print(f"{'name':<32} {'attention':<10} {'created (UTC)':<17} {'acc':>6} {'F1':>6}  files")
+    for r in rows:
+        on_disk = "ok" if Path(r.path).is_dir() else "MISSING"
+        print(
+            f"{r.name:<32} {r.attention:<10} {r.created_at:%Y-%m-%d %H:%M} "
+            f"{r.accuracy or 0:>6.3f} {r.macro_f1 or 0:>6.3f}  {on_disk}"
+        )
+    return 0
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    from schema.database import head_revision, upgrade
+
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    print(f"database schema at {head_revision()}")
+    return 0

@@ -1,0 +1,92 @@
+"""The BiLSTM + attention network, one graph for every attention design.
+
+One model call returns the raw ``logits``, the calibrated ``probabilities`` and the
+``attention`` weights (``(batch, time)``, or ``(batch, levels, time)`` for the label-wise
+design), so prediction and explanation can never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from classifier.backend import keras
+from classifier.layers import (
+    AdditiveAttention,
+    BahdanauAttention,
+    LabelwiseAttention,
+    PaddingMask,
+    TemperatureSoftmax,
+)
+from schema.errors import ConfigError
+
+ATTENTION_DESIGNS = ("additive", "bahdanau", "labelwise")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of the network; saved with each model version."""
+
+    vocab_size: int
+    n_classes: int
+    attention: str = "bahdanau"
+    embedding_dim: int = 64
+    lstm_units: int = 48
+    attention_units: int = 64
+    dropout: float = 0.3
+    additive_bias: str = "scalar"
+    max_tokens: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.attention not in ATTENTION_DESIGNS:
+            raise ConfigError(
+                f"unknown attention design {self.attention!r}; "
+                f"choose one of {', '.join(ATTENTION_DESIGNS)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_model(config: ModelConfig) -> keras.Model:
+    """A fresh, compiled-ready model for ``config`` (input: int32 token ids, 0 = padding)."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    mask = PaddingMask(name="padding_mask")(token_ids)
+    embedded = keras.layers.Embedding(
+        config.vocab_size, config.embedding_dim, mask_zero=True, name="embedding"
+    )(token_ids)
+    embedded = keras.layers.SpatialDropout1D(config.dropout, name="embedding_dropout")(embedded)
+    states, forward_h, _, backward_h, _ = keras.layers.Bidirectional(
+        keras.layers.LSTM(config.lstm_units, return_sequences=True, return_state=True),
+        name="bilstm",
+    )(embedded)
+
+    if config.attention == "labelwise":
+        logits, weights = LabelwiseAttention(config.n_classes, name="attention")(states, mask=mask)
+    else:
+        if config.attention == "additive":
+            context, weights = AdditiveAttention(
+                bias=config.additive_bias,
+                max_length=config.max_tokens if config.additive_bias == "position" else None,
+                name="attention",
+            )(states, mask=mask)
+        else:
+            query = keras.layers.Concatenate(name="final_state")([forward_h, backward_h])
+            context, weights = BahdanauAttention(config.attention_units, name="attention")(
+                [states, query], mask=mask
+            )
+        context = keras.layers.Dropout(config.dropout, name="context_dropout")(context)
+        logits = keras.layers.Dense(config.n_classes, name="classes")(context)
+
+    probabilities = TemperatureSoftmax(name="probabilities")(logits)
+    outputs = {"logits": logits, "probabilities": probabilities, "attention": weights}
+    return keras.Model(token_ids, outputs, name=f"cenr_{config.attention}")
+
+
+def set_temperature(model: keras.Model, temperature: float) -> None:
+    """Store the calibration temperature inside the model (saved with it)."""
+    model.get_layer("probabilities").temperature.assign(float(temperature))
+
+
+def get_temperature(model: keras.Model) -> float:
+    return float(model.get_layer("probabilities").temperature.numpy())

@@ -1,0 +1,243 @@
+"""Training: seeded stratified split, class weights, bucketed batches, early stopping,
+then temperature calibration on the validation set.
+
+Same seed and same data give the same model: the split, the initial weights, the batch
+order and dropout all draw from ``seed``, and TensorFlow runs deterministic kernels.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
+from tqdm import tqdm
+
+from classifier.backend import keras, seed_everything
+from classifier.batching import length_batches, pad_batch
+from classifier.calibration import expected_calibration_error, fit_temperature
+from classifier.inference import Predictor
+from classifier.model import ModelConfig, build_model, set_temperature
+from classifier.tokenizer import TextRules, Vocabulary, tokenize
+from schema.codebook import Codebook
+from schema.errors import TrainingDataError
+from schema.protocol import Protocol
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How to train; saved with the model version."""
+
+    attention: str = "bahdanau"
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    patience: int = 4
+    validation_size: float = 0.15
+    seed: int = 13
+    max_tokens: int = 8192
+
+
+@dataclass
+class TrainedModel:
+    model: keras.Model
+    vocabulary: Vocabulary
+    config: ModelConfig
+    epochs_run: int
+    best_epoch: int
+    temperature: float
+    ece_before: float
+    ece_after: float
+    history: dict[str, list[float]]
+
+
+class _Batches(keras.utils.PyDataset):
+    """Length-bucketed ``(ids, {"logits": labels}, sample_weight)`` batches."""
+
+    def __init__(
+        self,
+        sequences: Sequence[np.ndarray],
+        labels: np.ndarray,
+        sample_weight: np.ndarray | None,
+        batch_size: int,
+        seed: int | None,
+    ) -> None:
+        super().__init__()
+        self.sequences = sequences
+        self.labels = labels
+        self.sample_weight = sample_weight
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self._plan()
+
+    def _plan(self) -> None:
+        rng = None if self.seed is None else np.random.default_rng((self.seed, self.epoch))
+        self.batches = length_batches([len(s) for s in self.sequences], self.batch_size, rng=rng)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> Any:
+        batch = self.batches[index]
+        ids = pad_batch([self.sequences[i] for i in batch])
+        targets = {"logits": self.labels[batch]}
+        if self.sample_weight is None:
+            return ids, targets
+        return ids, targets, self.sample_weight[batch]
+
+    def on_epoch_end(self) -> None:
+        if self.seed is not None:
+            self.epoch += 1
+            self._plan()
+
+
+class _ProgressBar(keras.callbacks.Callback):
+    """One tqdm bar per epoch on stderr (stdout stays clean for ``--json``)."""
+
+    def __init__(self, epochs: int, steps: int, stream: TextIO) -> None:
+        super().__init__()
+        self.epochs, self.steps, self.stream = epochs, steps, stream
+        self.bar: tqdm[Any] | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.bar = tqdm(
+            total=self.steps,
+            desc=f"epoch {epoch + 1}/{self.epochs}",
+            unit="batch",
+            file=self.stream,
+            leave=True,
+            dynamic_ncols=True,
+        )
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{(logs or {}).get('loss', float('nan')):.3f}")
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self.bar is not None:
+            logs = logs or {}
+            self.bar.set_postfix(
+                loss=f"{logs.get('loss', float('nan')):.3f}",
+                val_loss=f"{logs.get('val_loss', float('nan')):.3f}",
+            )
+            self.bar.close()
+
+
+def check_training_labels(
+    labels: Sequence[int], codebook: Codebook, min_per_class: int = 2
+) -> None:
+    """Refuse data that cannot train or be split stratified, naming the problem."""
+    counts = Counter(labels)
+    if not labels:
+        raise TrainingDataError("no labelled protocols to train on")
+    if len(counts) < 2:
+        only = codebook.levels[next(iter(counts))].code
+        raise TrainingDataError(
+            f"all {len(labels)} protocols have level {only}; training needs at least two levels"
+        )
+    thin = [codebook.levels[i].code for i, n in sorted(counts.items()) if n < min_per_class]
+    if thin:
+        raise TrainingDataError(
+            f"level(s) {', '.join(thin)} have fewer than {min_per_class} protocols; "
+            "add examples or merge levels in the codebook"
+        )
+
+
+def train(
+    protocols: Sequence[Protocol],
+    labels: Sequence[int],
+    codebook: Codebook,
+    options: TrainingOptions,
+    progress: TextIO | None = sys.stderr,
+) -> TrainedModel:
+    """Train a model on ``protocols`` with level indices ``labels``.
+
+    A stratified ``validation_size`` share (seeded) drives early stopping and then the
+    temperature fit. Classes are weighted inversely to their frequency.
+    """
+    check_training_labels(labels, codebook)
+    seed_everything(options.seed)
+    label_array = np.asarray(labels, dtype=np.int32)
+    train_idx, val_idx = train_test_split(
+        np.arange(len(labels)),
+        test_size=options.validation_size,
+        random_state=options.seed,
+        stratify=label_array,
+    )
+    rules = TextRules()
+    token_lists = [tokenize(p, rules)[: options.max_tokens] for p in protocols]
+    vocabulary = Vocabulary.build([token_lists[i] for i in train_idx], rules)
+    sequences = [vocabulary.encode(t) for t in token_lists]
+    if any(len(s) == 0 for s in sequences):
+        empty = [protocols[i].protocol_id for i, s in enumerate(sequences) if len(s) == 0]
+        raise TrainingDataError(
+            f"protocols with no words in their text columns: {', '.join(empty[:5])}"
+        )
+
+    present = np.unique(label_array[train_idx])
+    weights = compute_class_weight("balanced", classes=present, y=label_array[train_idx])
+    class_weight = dict(zip(present.tolist(), weights.tolist(), strict=True))
+    sample_weight = np.array([class_weight[int(y)] for y in label_array], dtype=np.float32)
+
+    config = ModelConfig(
+        vocab_size=len(vocabulary),
+        n_classes=len(codebook.levels),
+        attention=options.attention,
+        max_tokens=options.max_tokens,
+    )
+    model = build_model(config)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
+        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+    )
+    train_batches = _Batches(
+        [sequences[i] for i in train_idx],
+        label_array[train_idx],
+        sample_weight[train_idx],
+        options.batch_size,
+        seed=options.seed,
+    )
+    val_batches = _Batches(
+        [sequences[i] for i in val_idx], label_array[val_idx], None, options.batch_size, seed=None
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=options.patience, restore_best_weights=True
+    )
+    callbacks: list[keras.callbacks.Callback] = [stopper]
+    if progress is not None:
+        callbacks.append(_ProgressBar(options.epochs, len(train_batches), progress))
+    history = model.fit(
+        train_batches,
+        validation_data=val_batches,
+        epochs=options.epochs,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    losses = history.history["val_loss"]
+    best_epoch = int(np.argmin(losses)) + 1
+
+    predictor = Predictor(model, vocabulary, codebook, options.max_tokens)
+    val_logits, val_probs, _ = predictor.run([sequences[i] for i in val_idx])
+    temperature = fit_temperature(val_logits, label_array[val_idx])
+    ece_before = expected_calibration_error(val_probs, label_array[val_idx])
+    set_temperature(model, temperature)
+    _, calibrated, _ = predictor.run([sequences[i] for i in val_idx])
+    ece_after = expected_calibration_error(calibrated, label_array[val_idx])
+    return TrainedModel(
+        model=model,
+        vocabulary=vocabulary,
+        config=config,
+        epochs_run=len(losses),
+        best_epoch=best_epoch,
+        temperature=temperature,
+        ece_before=ece_before,
+        ece_after=ece_after,
+        history={k: [float(v) for v in vals] for k, vals in history.history.items()},
+    )

@@ -1,0 +1,103 @@
+"""Engine, sessions and the schema-version check.
+
+The embedded default (a SQLite file that does not exist yet) is migrated on first use,
+so one command works on a fresh machine. An existing database whose schema is behind
+is refused with the command that fixes it: nothing silently changes a shared database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from schema.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url)
+
+
+def upgrade(url: str) -> None:
+    """Apply every migration (``cenr db upgrade``)."""
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot migrate {_safe(url)}: {exc.orig}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise DatabaseError(
+            f"cannot reach the database {_safe(str(engine.url))}: {exc.orig}"
+        ) from exc
+
+
+def open_database(url: str) -> Engine:
+    """An engine on a database whose schema is current.
+
+    A new embedded SQLite file is created and migrated; any other database that is
+    behind raises :class:`DatabaseError` naming ``cenr db upgrade``.
+    """
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        make_engine(url).dispose()
+        upgrade(url)
+    engine = make_engine(url)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        engine.dispose()
+        raise DatabaseError(
+            f"the database schema is at {current or 'nothing'}, the code needs {head}: "
+            "run `cenr db upgrade`"
+        )
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error."""
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise DatabaseError(f"database error: {exc}") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

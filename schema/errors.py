@@ -1,0 +1,50 @@
+"""Errors a user can meet, each with a message that says what was wrong and what to do.
+
+CenrError                    base: the CLI prints its message on one line, exit 1
+├── ConfigError              a setting or option has an unusable value
+├── InputFileError           a data file is missing, unreadable or malformed
+│   └── ColumnError          a named column is not in the file
+├── TrainingDataError        the labelled data cannot train a model
+├── CodebookError            a label is not in the codebook, or the codebook is malformed
+├── ModelNotFoundError       no model version of that name
+├── ModelIncompatibleError   a model directory from another format version, or damaged
+└── DatabaseError            the database is unreachable or its schema is behind
+"""
+
+from __future__ import annotations
+
+
+class CenrError(Exception):
+    """Base of every error the ``cenr`` command reports as a one-line message."""
+
+
+class ConfigError(CenrError):
+    """A setting or command-line option has an unusable value."""
+
+
+class InputFileError(CenrError):
+    """A data file is missing, unreadable or malformed."""
+
+
+class ColumnError(InputFileError):
+    """A column named on the command line is not in the file."""
+
+
+class TrainingDataError(CenrError):
+    """The labelled data cannot train a model (empty, one class, too few rows)."""
+
+
+class CodebookError(CenrError):
+    """A label is not in the codebook, or a codebook file is malformed."""
+
+
+class ModelNotFoundError(CenrError):
+    """No model version of that name exists."""
+
+
+class ModelIncompatibleError(CenrError):
+    """A model directory is damaged or was written by an incompatible version."""
+
+
+class DatabaseError(CenrError):
+    """The database is unreachable, or its schema is behind the code."""

@@ -1,0 +1,57 @@
+"""Training: reproducible for a seed, refuses data that cannot train."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from classifier.training import TrainingOptions, check_training_labels, train
+from schema.codebook import default_codebook
+from schema.errors import TrainingDataError
+from worker.extract.tables import read_protocols
+
+from ..conftest import DEMO_CSV
+
+TEXT = ["StudyTitle", "Partners"]
+
+
+def _demo(n: int):
+    protocols = read_protocols(DEMO_CSV, TEXT, "Level", "Protocol ID")[:n]
+    codebook = default_codebook()
+    return protocols, [codebook.index_of(p.label) for p in protocols], codebook
+
+
+def test_same_seed_and_data_give_the_same_model() -> None:
+    """Two trainings with one seed end with identical weights and temperature."""
+    protocols, labels, codebook = _demo(90)
+    options = TrainingOptions(epochs=2, seed=5)
+    first = train(protocols, labels, codebook, options, progress=None)
+    second = train(protocols, labels, codebook, options, progress=None)
+    assert first.temperature == second.temperature
+    for a, b in zip(first.model.get_weights(), second.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_restores_the_best_epoch() -> None:
+    """Training stops after `patience` epochs without improvement, keeping the best."""
+    protocols, labels, codebook = _demo(120)
+    result = train(
+        protocols, labels, codebook, TrainingOptions(epochs=40, patience=2, seed=1), progress=None
+    )
+    losses = result.history["val_loss"]
+    assert result.best_epoch == int(np.argmin(losses)) + 1
+    assert result.epochs_run == 40 or result.epochs_run - result.best_epoch == 2
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([], "no labelled protocols"),
+        ([2, 2, 2, 2], "all 4 protocols have level 2"),
+        ([0, 0, 1], "level\\(s\\) 1 have fewer than 2"),
+    ],
+)
+def test_untrainable_labels_are_refused(labels: list[int], message: str) -> None:
+    """Empty, single-class and too-thin data raise TrainingDataError with the reason."""
+    with pytest.raises(TrainingDataError, match=message):
+        check_training_labels(labels, default_codebook())

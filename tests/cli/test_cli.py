@@ -1,0 +1,173 @@
+"""The `cenr` command line end to end: train, evaluate, predict, models, and its errors.
+
+Errors must end in one `cenr: error:` line and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cenr.cli import main
+
+from ..conftest import DEMO_COLUMNS, DEMO_CSV, ROOT, last_json_line
+
+
+def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cenr: error: ")
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1
+    return err
+
+
+def test_train_json_report_has_the_promised_keys(use_trained: Path) -> None:
+    """The trained model's saved report has accuracy, macro-F1, per-class, ECE and model."""
+    metrics = json.loads((use_trained / "models" / "tiny" / "metrics.json").read_text())
+    for key in ("accuracy", "macro_f1", "per_class", "model", "confusion_matrix", "ece"):
+        assert key in metrics
+    assert metrics["model"] == "tiny"
+    assert set(metrics["per_class"]) == {"0", "1", "2", "3", "4", "5"}
+    assert metrics["calibration"]["ece_before"] >= 0
+    assert metrics["faithfulness"]["share_positive"] >= 0
+
+
+def test_evaluate_prints_a_report_and_json(use_trained: Path, capsys) -> None:
+    """`cenr evaluate --json` ends with one JSON object for the named model."""
+    assert main(["evaluate", str(DEMO_CSV), "--model", "tiny", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "confusion matrix" in out
+    report = last_json_line(out)
+    assert report["model"] == "tiny"
+    assert report["n"] == 180
+    assert 0.0 <= report["macro_f1"] <= 1.0
+
+
+def test_predict_shows_level_confidence_and_strongest_tokens(use_trained: Path, capsys) -> None:
+    """`cenr predict` on a text file prints the level and marks the strongest words."""
+    sample = ROOT / "demo" / "sample_protocol.txt"
+    assert main(["predict", str(sample), "--colour", "never"]) == 0
+    out = capsys.readouterr().out
+    assert "level " in out
+    assert "confidence" in out
+    assert "model tiny" in out
+    assert "strongest tokens:" in out
+    assert "[[" in out
+    assert "faithfulness" in out
+
+
+def test_predict_colours_on_request(use_trained: Path, capsys) -> None:
+    """With --colour always the strongest words carry ANSI colour codes."""
+    assert main(["predict", "a steering committee shares decisions", "--colour", "always"]) == 0
+    assert "\x1b[" in capsys.readouterr().out
+
+
+def test_models_lists_registered_versions(use_trained: Path, capsys) -> None:
+    """`cenr models --json` lists the trained version, present on disk."""
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["on_disk"]) for r in rows] == [("tiny", True)]
+
+
+def test_train_registers_the_model_in_postgres(
+    postgres_url: str, cenr_home: Path, monkeypatch, capsys
+) -> None:
+    """With CENR_DATABASE_URL on PostgreSQL, training registers the version there."""
+    from schema.database import upgrade
+
+    upgrade(postgres_url)
+    monkeypatch.setenv("CENR_DATABASE_URL", postgres_url)
+    argv = ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--epochs", "1", "--name", "pg1",
+            "--attention", "labelwise", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    assert last_json_line(capsys.readouterr().out)["model"] == "pg1"
+    assert main(["models", "--json"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == ["pg1"]
+
+
+def test_unknown_column_is_one_line(cenr_home: Path, capsys) -> None:
+    """A misspelt column name is a one-line error listing the file's columns."""
+    err = _error(
+        capsys, ["train", str(DEMO_CSV), "--text-column", "Aims", "--label-column", "Level"]
+    )
+    assert "no column 'Aims'" in err
+    assert "'AimsGoals'" in err
+
+
+def test_single_class_training_data_is_refused(cenr_home: Path, tmp_path: Path, capsys) -> None:
+    """Training data with one level is refused before any training."""
+    path = tmp_path / "one.csv"
+    path.write_text("t,l\n" + "".join(f"text {i},2\n" for i in range(10)))
+    err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"])
+    assert "all 10 protocols have level 2" in err
+
+
+def test_empty_training_file_is_refused(cenr_home: Path, tmp_path: Path, capsys) -> None:
+    """A table with a header and no rows is refused."""
+    path = tmp_path / "empty.csv"
+    path.write_text("t,l\n")
+    assert "no labelled protocols" in _error(
+        capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"]
+    )
+
+
+def test_label_outside_codebook_names_the_protocol(cenr_home: Path, tmp_path: Path, capsys) -> None:
+    """A level the codebook does not have names the file and the protocol."""
+    path = tmp_path / "bad.csv"
+    path.write_text("id,t,l\nA,x,1\nB,y,9\n")
+    err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l",
+                          "--id-column", "id"])  # fmt: skip
+    assert "bad.csv: protocol B: label '9' is not a level" in err
+
+
+def test_unreadable_file_is_one_line(cenr_home: Path, tmp_path: Path, capsys) -> None:
+    """A corrupt spreadsheet is a one-line error naming it."""
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(b"garbage")
+    err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"])
+    assert "broken.xlsx: cannot read the file" in err
+
+
+def test_missing_model_is_one_line(cenr_home: Path, capsys) -> None:
+    """Predicting with a model that does not exist is a one-line error."""
+    assert "no model named 'ghost'" in _error(capsys, ["predict", "text", "--model", "ghost"])
+
+
+def test_no_model_yet_says_how_to_get_one(cenr_home: Path, capsys) -> None:
+    """Predicting before any training tells the user to train."""
+    assert "train one with `cenr train`" in _error(capsys, ["predict", "some text"])
+
+
+def test_incompatible_model_is_one_line(
+    use_trained: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A model directory from another format version is a one-line error."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(use_trained / "models", home / "models")
+    config = home / "models" / "tiny" / "config.json"
+    config.write_text(config.read_text().replace('"format_version": 1', '"format_version": 0'))
+    monkeypatch.setenv("CENR_HOME", str(home))
+    assert "format version 0" in _error(capsys, ["predict", "text", "--model", "tiny"])
+
+
+def test_console_script_exits_1_with_one_line(tmp_path: Path) -> None:
+    """The installed `cenr` command keeps the contract in a real process."""
+    env = {**os.environ, "CENR_HOME": str(tmp_path)}
+    cenr = Path(sys.executable).parent / "cenr"
+    missing = str(tmp_path / "none.csv")
+    result = subprocess.run(
+        [str(cenr), "train", missing, "--text-column", "t", "--label-column", "l"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("cenr: error: ")
+    assert "none.csv: no such file" in result.stderr
+    assert "Traceback" not in result.stderr

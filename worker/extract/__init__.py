@@ -1,0 +1,1 @@
+"""Turn files into :class:`schema.protocol.Protocol` objects."""

@@ -1,0 +1,177 @@
+"""Read tables of protocols (CSV, XLSX, JSONL), one protocol per row.
+
+IRB systems export one protocol per row and one column per field. A row becomes a
+:class:`Protocol` whose fields are the chosen text columns, in the order given. Every
+problem is reported with the file name, and the row number where there is one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from schema.errors import ColumnError, InputFileError
+from schema.protocol import Protocol
+
+TABLE_SUFFIXES = (".csv", ".xlsx", ".jsonl")
+# Large IRB fields (tens of thousands of characters) exceed csv's default field limit.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # as a spreadsheet user counts: the header is row 1 for CSV/XLSX
+    values: dict[str, Any]
+
+
+def read_rows(path: Path) -> tuple[list[str], list[Row]]:
+    """Column names and non-blank rows of a CSV, XLSX or JSONL file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            columns, rows = _read_csv(path)
+        elif suffix == ".xlsx":
+            columns, rows = _read_xlsx(path)
+        elif suffix == ".jsonl":
+            columns, rows = _read_jsonl(path)
+        else:
+            raise InputFileError(
+                f"{path}: unsupported table type {suffix or '(none)'}; "
+                f"use {', '.join(TABLE_SUFFIXES)}"
+            )
+    except (OSError, zipfile.BadZipFile, KeyError) as exc:
+        raise InputFileError(f"{path}: cannot read the file: {exc}") from exc
+    return columns, [r for r in rows if any(_cell(v) for v in r.values.values())]
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[Row]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1252 decodes almost anything; latin-1 decodes everything
+        text = raw.decode("latin-1")
+    if "\x00" in text:
+        raise InputFileError(f"{path}: not a text CSV file (contains NUL bytes)")
+    reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputFileError(f"{path}: the file is empty") from None
+    except csv.Error as exc:
+        raise InputFileError(f"{path}: malformed CSV: {exc}") from exc
+    columns = [h.strip() for h in header]
+    rows = []
+    try:
+        for number, record in enumerate(reader, start=2):
+            rows.append(Row(number, dict(zip(columns, record, strict=False))))
+    except csv.Error as exc:
+        raise InputFileError(f"{path}: malformed CSV near row {reader.line_num}: {exc}") from exc
+    return columns, rows
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        values = sheet.iter_rows(values_only=True)
+        header = next(values, None)
+        if header is None:
+            raise InputFileError(f"{path}: the first sheet is empty")
+        columns = [str(h).strip() if h is not None else "" for h in header]
+        rows = [
+            Row(number, dict(zip(columns, record, strict=False)))
+            for number, record in enumerate(values, start=2)
+        ]
+    finally:
+        workbook.close()
+    return columns, rows
+
+
+def _read_jsonl(path: Path) -> tuple[list[str], list[Row]]:
+    columns: dict[str, None] = {}
+    rows = []
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputFileError(f"{path}: line {number} is not JSON: {exc.msg}") from exc
+            if not isinstance(record, dict):
+                raise InputFileError(f"{path}: line {number} is not a JSON object")
+            columns.update(dict.fromkeys(record))
+            rows.append(Row(number, record))
+    if not rows:
+        raise InputFileError(f"{path}: the file has no records")
+    return list(columns), rows
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def require_columns(path: Path, columns: Sequence[str], wanted: Sequence[str]) -> None:
+    """Raise :class:`ColumnError` naming any wanted column missing from ``columns``."""
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise ColumnError(
+            f"{path}: no column {', '.join(repr(c) for c in missing)}; "
+            f"the file has: {', '.join(repr(c) for c in columns) or 'no columns'}"
+        )
+
+
+def read_protocols(
+    path: Path,
+    text_columns: Sequence[str],
+    label_column: str | None = None,
+    id_column: str | None = None,
+) -> list[Protocol]:
+    """Protocols from a table; ``label`` is the raw label cell (or None without a label column).
+
+    Rows without an ID get ``<file stem>:<row>``. Rows whose label cell is empty are an
+    error (a labelled file with holes is usually a mistake worth knowing about).
+    """
+    path = Path(path)
+    columns, rows = read_rows(path)
+    if not text_columns:
+        raise ColumnError(f"{path}: name at least one text column")
+    wanted = [
+        *text_columns,
+        *([label_column] if label_column else []),
+        *([id_column] if id_column else []),
+    ]
+    require_columns(path, columns, wanted)
+    protocols = []
+    unlabelled = []
+    for row in rows:
+        fields = {column: _cell(row.values.get(column)) for column in text_columns}
+        protocol_id = _cell(row.values.get(id_column)) if id_column else ""
+        label = _cell(row.values.get(label_column)) if label_column else None
+        if label_column and not label:
+            unlabelled.append(row.number)
+        protocols.append(
+            Protocol(
+                protocol_id=protocol_id or f"{path.stem}:{row.number}", fields=fields, label=label
+            )
+        )
+    if unlabelled:
+        shown = ", ".join(map(str, unlabelled[:10])) + (" ..." if len(unlabelled) > 10 else "")
+        raise InputFileError(
+            f"{path}: {len(unlabelled)} row(s) have an empty {label_column!r}: rows {shown}"
+        )
+    return protocols
