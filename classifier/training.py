@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from classifier.backend import keras, seed_everything
+from classifier.backend import keras, seed_everything, tf
 from classifier.batching import length_batches, pad_batch
 from classifier.calibration import expected_calibration_error, fit_temperature
 from classifier.inference import Predictor
@@ -56,45 +56,42 @@ class TrainedModel:
     history: dict[str, list[float]]
 
 
-class _Batches(keras.utils.PyDataset):
-    """Length-bucketed ``(ids, {"logits": labels}, sample_weight)`` batches."""
+def _batches(
+    sequences: Sequence[np.ndarray],
+    labels: np.ndarray,
+    sample_weight: np.ndarray | None,
+    batch_size: int,
+    seed: int | None,
+) -> tuple[tf.data.Dataset, int]:
+    """Length-bucketed ``(ids, {"logits": labels}[, sample_weight])`` batches, and their count.
 
-    def __init__(
-        self,
-        sequences: Sequence[np.ndarray],
-        labels: np.ndarray,
-        sample_weight: np.ndarray | None,
-        batch_size: int,
-        seed: int | None,
-    ) -> None:
-        super().__init__()
-        self.sequences = sequences
-        self.labels = labels
-        self.sample_weight = sample_weight
-        self.batch_size = batch_size
-        self.seed = seed
-        self.epoch = 0
-        self._plan()
+    The signature is declared with a free time axis: inferring it from the first
+    batches (as ``keras.utils.PyDataset`` does) fixes the width and breaks on the
+    first longer bucket. With a seed, each pass over the data (epoch) reshuffles.
+    """
+    lengths = [len(s) for s in sequences]
+    passes = iter(range(1_000_000))
 
-    def _plan(self) -> None:
-        rng = None if self.seed is None else np.random.default_rng((self.seed, self.epoch))
-        self.batches = length_batches([len(s) for s in self.sequences], self.batch_size, rng=rng)
+    def generate() -> Iterator[tuple[Any, ...]]:
+        rng = None if seed is None else np.random.default_rng((seed, next(passes)))
+        for batch in length_batches(lengths, batch_size, rng=rng):
+            ids = pad_batch([sequences[i] for i in batch])
+            targets = {"logits": labels[batch]}
+            if sample_weight is None:
+                yield ids, targets
+            else:
+                yield ids, targets, sample_weight[batch]
 
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, index: int) -> Any:
-        batch = self.batches[index]
-        ids = pad_batch([self.sequences[i] for i in batch])
-        targets = {"logits": self.labels[batch]}
-        if self.sample_weight is None:
-            return ids, targets
-        return ids, targets, self.sample_weight[batch]
-
-    def on_epoch_end(self) -> None:
-        if self.seed is not None:
-            self.epoch += 1
-            self._plan()
+    signature: tuple[Any, ...] = (
+        tf.TensorSpec((None, None), tf.int32),
+        {"logits": tf.TensorSpec((None,), tf.int32)},
+    )
+    if sample_weight is not None:
+        signature = (*signature, tf.TensorSpec((None,), tf.float32))
+    steps = len(length_batches(lengths, batch_size))
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    # A known length lets Keras end each epoch cleanly and re-run the generator.
+    return dataset.apply(tf.data.experimental.assert_cardinality(steps)), steps
 
 
 class _ProgressBar(keras.callbacks.Callback):
@@ -197,14 +194,14 @@ def train(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
         loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
     )
-    train_batches = _Batches(
+    train_batches, steps = _batches(
         [sequences[i] for i in train_idx],
         label_array[train_idx],
         sample_weight[train_idx],
         options.batch_size,
         seed=options.seed,
     )
-    val_batches = _Batches(
+    val_batches, _ = _batches(
         [sequences[i] for i in val_idx], label_array[val_idx], None, options.batch_size, seed=None
     )
     stopper = keras.callbacks.EarlyStopping(
@@ -212,13 +209,14 @@ def train(
     )
     callbacks: list[keras.callbacks.Callback] = [stopper]
     if progress is not None:
-        callbacks.append(_ProgressBar(options.epochs, len(train_batches), progress))
+        callbacks.append(_ProgressBar(options.epochs, steps, progress))
     history = model.fit(
         train_batches,
         validation_data=val_batches,
         epochs=options.epochs,
         callbacks=callbacks,
         verbose=0,
+        shuffle=False,  # the batches are already shuffled, seeded, once per epoch
     )
     losses = history.history["val_loss"]
     best_epoch = int(np.argmin(losses)) + 1

@@ -55,3 +55,16 @@ def test_untrainable_labels_are_refused(labels: list[int], message: str) -> None
     """Empty, single-class and too-thin data raise TrainingDataError with the reason."""
     with pytest.raises(TrainingDataError, match=message):
         check_training_labels(labels, default_codebook())
+
+
+def test_batches_of_many_widths_train_and_validate() -> None:
+    """Small batches over documents of varied length give many bucket widths; all run."""
+    protocols, labels, codebook = _demo(90)
+    long_fields = [
+        type(p)(p.protocol_id, {**p.fields, "Partners": p.fields["Partners"] * (1 + i % 7)})
+        for i, p in enumerate(protocols)
+    ]
+    result = train(
+        long_fields, labels, codebook, TrainingOptions(epochs=2, batch_size=4), progress=None
+    )
+    assert result.epochs_run == 2
