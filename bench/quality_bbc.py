@@ -52,6 +52,18 @@ def main() -> None:
     parser.add_argument("--attention", choices=ATTENTION_DESIGNS, default="bahdanau")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument("--embedding-dim", type=int, default=TrainingOptions.embedding_dim)
+    parser.add_argument("--lstm-units", type=int, default=TrainingOptions.lstm_units)
+    parser.add_argument("--dropout", type=float, default=TrainingOptions.dropout)
+    parser.add_argument("--min-count", type=int, default=TrainingOptions.min_count)
+    parser.add_argument("--learning-rate", type=float, default=TrainingOptions.learning_rate)
+    parser.add_argument("--patience", type=int, default=TrainingOptions.patience)
+    parser.add_argument("--word-dropout", type=float, default=TrainingOptions.word_dropout)
+    parser.add_argument(
+        "--embedding-skip",
+        action=argparse.BooleanOptionalAction,
+        default=TrainingOptions.embedding_skip,
+    )
     args = parser.parse_args()
 
     protocols, names = load_bbc()
@@ -75,8 +87,20 @@ def main() -> None:
 
     start = time.perf_counter()
     options = TrainingOptions(
-        attention=args.attention, epochs=args.epochs, seed=SEED, max_tokens=args.max_tokens
+        attention=args.attention,
+        epochs=args.epochs,
+        seed=SEED,
+        max_tokens=args.max_tokens,
+        embedding_dim=args.embedding_dim,
+        lstm_units=args.lstm_units,
+        dropout=args.dropout,
+        min_count=args.min_count,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        word_dropout=args.word_dropout,
+        embedding_skip=args.embedding_skip,
     )
+    print(f"attention model options: {options}")
     trained = train(
         [protocols[i] for i in train_idx], labels[train_idx].tolist(), codebook, options
     )

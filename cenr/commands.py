@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from cenr.report import format_report
 from cenr.settings import Settings, get_settings
@@ -177,7 +178,9 @@ def _load(settings: Settings, name: str | None) -> Any:
     if name is None:
         engine = _open_registry(settings)
         with session_scope(engine) as session:
-            newest = session.query(ModelVersion).order_by(ModelVersion.created_at.desc()).first()
+            newest = session.scalars(
+                select(ModelVersion).order_by(ModelVersion.created_at.desc()).limit(1)
+            ).first()
         engine.dispose()
         if newest is None:
             raise ConfigError(
@@ -263,7 +266,7 @@ def models(args: argparse.Namespace) -> int:
     settings = get_settings()
     engine = _open_registry(settings)
     with session_scope(engine) as session:
-        rows = session.query(ModelVersion).order_by(ModelVersion.created_at).all()
+        rows = list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at)))
     engine.dispose()
     if args.json:
         print(

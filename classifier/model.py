@@ -17,6 +17,7 @@ from classifier.layers import (
     LabelwiseAttention,
     PaddingMask,
     TemperatureSoftmax,
+    WordDropout,
 )
 from schema.errors import ConfigError
 
@@ -36,6 +37,8 @@ class ModelConfig:
     dropout: float = 0.3
     additive_bias: str = "scalar"
     max_tokens: int = 8192
+    word_dropout: float = 0.0
+    embedding_skip: bool = False
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_DESIGNS:
@@ -52,14 +55,19 @@ def build_model(config: ModelConfig) -> keras.Model:
     """A fresh, compiled-ready model for ``config`` (input: int32 token ids, 0 = padding)."""
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     mask = PaddingMask(name="padding_mask")(token_ids)
+    kept_ids = WordDropout(config.word_dropout, name="word_dropout")(token_ids)
     embedded = keras.layers.Embedding(
         config.vocab_size, config.embedding_dim, mask_zero=True, name="embedding"
-    )(token_ids)
+    )(kept_ids)
     embedded = keras.layers.SpatialDropout1D(config.dropout, name="embedding_dropout")(embedded)
     states, forward_h, _, backward_h, _ = keras.layers.Bidirectional(
         keras.layers.LSTM(config.lstm_units, return_sequences=True, return_state=True),
         name="bilstm",
     )(embedded)
+    if config.embedding_skip:
+        # Attend over each token's BiLSTM state and its own embedding: the word itself
+        # can carry the evidence, as in a weighted bag of words.
+        states = keras.layers.Concatenate(name="states_and_embeddings")([states, embedded])
 
     if config.attention == "labelwise":
         logits, weights = LabelwiseAttention(config.n_classes, name="attention")(states, mask=mask)

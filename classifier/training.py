@@ -41,6 +41,12 @@ class TrainingOptions:
     validation_size: float = 0.15
     seed: int = 13
     max_tokens: int = 8192
+    embedding_dim: int = 64
+    lstm_units: int = 48
+    dropout: float = 0.3
+    min_count: int = 2
+    word_dropout: float = 0.0
+    embedding_skip: bool = False
 
 
 @dataclass
@@ -168,7 +174,7 @@ def train(
         random_state=options.seed,
         stratify=label_array,
     )
-    rules = TextRules()
+    rules = TextRules(min_count=options.min_count)
     token_lists = [tokenize(p, rules)[: options.max_tokens] for p in protocols]
     vocabulary = Vocabulary.build([token_lists[i] for i in train_idx], rules)
     sequences = [vocabulary.encode(t) for t in token_lists]
@@ -188,6 +194,11 @@ def train(
         n_classes=len(codebook.levels),
         attention=options.attention,
         max_tokens=options.max_tokens,
+        embedding_dim=options.embedding_dim,
+        lstm_units=options.lstm_units,
+        dropout=options.dropout,
+        word_dropout=options.word_dropout,
+        embedding_skip=options.embedding_skip,
     )
     model = build_model(config)
     model.compile(

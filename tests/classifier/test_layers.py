@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from classifier.backend import keras
-from classifier.layers import AdditiveAttention, BahdanauAttention, LabelwiseAttention
+from classifier.layers import (
+    AdditiveAttention,
+    BahdanauAttention,
+    LabelwiseAttention,
+    WordDropout,
+)
 from classifier.model import ATTENTION_DESIGNS, ModelConfig, build_model
 
 IDS = np.array([[5, 6, 7, 0, 0, 0], [8, 9, 10, 11, 12, 13], [4, 0, 0, 0, 0, 0]], dtype="int32")
@@ -18,10 +23,13 @@ def _model(design: str, **extra: object) -> keras.Model:
     return build_model(ModelConfig(vocab_size=50, n_classes=6, attention=design, **extra))
 
 
+@pytest.mark.parametrize("skip", [False, True])
 @pytest.mark.parametrize("design", ATTENTION_DESIGNS)
-def test_padding_gets_exactly_zero_weight_and_real_tokens_sum_to_one(design: str) -> None:
+def test_padding_gets_exactly_zero_weight_and_real_tokens_sum_to_one(
+    design: str, skip: bool
+) -> None:
     """Padding positions have weight 0.0 exactly; real positions sum to 1."""
-    outputs = _model(design)(IDS, training=False)
+    outputs = _model(design, embedding_skip=skip, word_dropout=0.2)(IDS, training=False)
     weights = outputs["attention"].numpy()
     if design == "labelwise":
         assert weights.shape == (3, 6, 6)
@@ -71,6 +79,7 @@ def test_model_save_load_round_trip_in_safe_mode(design: str, tmp_path: Path) ->
         AdditiveAttention(bias="position", max_length=32, return_attention=False),
         BahdanauAttention(units=8),
         LabelwiseAttention(n_classes=4),
+        WordDropout(0.25, seed=3),
     ],
 )
 def test_layer_config_round_trip(layer: keras.layers.Layer) -> None:
@@ -100,3 +109,14 @@ def test_bad_layer_arguments_name_the_received_value(factory, message: str) -> N
     """Invalid layer arguments raise ValueError showing the value received."""
     with pytest.raises(ValueError, match=message):
         factory()
+
+
+def test_word_dropout_keeps_padding_and_leaves_inference_alone() -> None:
+    """In training some real tokens become unknown (1), padding never; at inference none."""
+    layer = WordDropout(0.5, seed=7)
+    ids = np.tile(np.array([[5, 6, 7, 8, 9, 10, 0, 0]], dtype="int32"), (64, 1))
+    dropped = layer(ids, training=True).numpy()
+    assert np.all(dropped[:, 6:] == 0)
+    assert set(np.unique(dropped[:, :6])) <= {1, 5, 6, 7, 8, 9, 10}
+    assert 0.35 < (dropped[:, :6] == 1).mean() < 0.65
+    np.testing.assert_array_equal(layer(ids, training=False).numpy(), ids)

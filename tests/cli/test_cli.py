@@ -5,6 +5,7 @@ Errors must end in one `cenr: error:` line and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -171,3 +172,26 @@ def test_console_script_exits_1_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("cenr: error: ")
     assert "none.csv: no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_train_with_a_separate_test_file(cenr_home: Path, tmp_path: Path, capsys) -> None:
+    """--test DATA2 evaluates on that file, all of DATA is used for training."""
+    lines = DEMO_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
+    rows = list(csv.reader(lines))
+    header, body = rows[0], rows[1:]
+    train_csv, test_csv = tmp_path / "train.csv", tmp_path / "test.csv"
+    for path, part in ((train_csv, body[:150]), (test_csv, body[150:])):
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([header, *part])
+    argv = ["train", str(train_csv), *DEMO_COLUMNS, "--test", str(test_csv), "--epochs", "1",
+            "--attention", "additive", "--name", "split", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    report = last_json_line(capsys.readouterr().out)
+    assert report["training"]["n_train"] == 150
+    assert report["training"]["n_test"] == report["n"] == 30
+
+
+def test_existing_model_name_is_refused_before_training(use_trained: Path, capsys) -> None:
+    """Training under a name already taken fails at once, leaving the old model intact."""
+    err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--name", "tiny"])
+    assert "a model named 'tiny' already exists" in err

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from schema.database import head_revision, make_engine, open_database, session_scope, upgrade
 from schema.errors import DatabaseError
@@ -22,7 +22,7 @@ def _register(url: str) -> None:
             temperature=1.2, metrics={"accuracy": 0.5},
         ))  # fmt: skip
     with session_scope(engine) as session:
-        row = session.query(ModelVersion).one()
+        row = session.scalars(select(ModelVersion)).one()
         assert (row.name, row.metrics) == ("v1", {"accuracy": 0.5})
     engine.dispose()
 
