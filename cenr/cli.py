@@ -30,7 +30,11 @@ def _columns(parser: argparse.ArgumentParser, required: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cenr", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cenr",
+        description="Classify research protocols by CEnR engagement level (0-5) with an "
+        "attention classifier, and show which words drove each label.",
+    )
     parser.add_argument("--version", action="version", version=f"cenr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -46,14 +46,15 @@ def _open_registry(settings: Settings) -> Any:
 
 
 def _evaluate(
-    version: Any, protocols: list[Protocol], labels: list[int], seed: int
+    predictor: Any, protocols: list[Protocol], labels: list[int], seed: int
 ) -> dict[str, Any]:
+    """Held-out report for ``predictor`` with faithfulness and tokens cut."""
     from classifier.evaluation import evaluation_report
     from classifier.faithfulness import annotate, summarise
 
-    predictions = annotate(version.predictor(), protocols, seed=seed)
+    predictions = annotate(predictor, protocols, seed=seed)
     probabilities = np.stack([p.probabilities for p in predictions])
-    report = evaluation_report(np.asarray(labels), probabilities, version.codebook)
+    report = evaluation_report(np.asarray(labels), probabilities, predictor.codebook)
     report["faithfulness"] = summarise(predictions)
     report["tokens_cut"] = int(sum(p.tokens_cut for p in predictions))
     return report
@@ -62,8 +63,8 @@ def _evaluate(
 def train(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
-    from classifier.registry import ModelVersion as LoadedVersion
-    from classifier.registry import check_name, data_fingerprint, save_version
+    from classifier.inference import Predictor
+    from classifier.registry import data_fingerprint, require_free_name, save_version
     from classifier.training import TrainingOptions, check_training_labels
     from classifier.training import train as fit
     from schema.database import session_scope
@@ -72,11 +73,8 @@ def train(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     codebook = load_codebook(settings.codebook)
-    name = check_name(args.name or f"{args.attention}-{datetime.now(UTC):%Y%m%d-%H%M%S}")
-    if (settings.models_dir / name).exists():
-        raise ConfigError(
-            f"a model named {name!r} already exists in {settings.models_dir}; pick another --name"
-        )
+    name = args.name or f"{args.attention}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    require_free_name(settings.models_dir, name)
     protocols = read_protocols(args.data, args.text_column, args.label_column, args.id_column)
     labels = _labels(protocols, codebook, args.data)
     if args.test:
@@ -101,6 +99,9 @@ def train(args: argparse.Namespace) -> int:
             "give --test DATA or a --test-size above 0: a model needs held-out data"
         )
     engine = _open_registry(settings)  # fail before training, not after
+    with session_scope(engine) as session:
+        if session.scalars(select(ModelVersion).where(ModelVersion.name == name)).first():
+            raise ConfigError(f"a model named {name!r} is already registered; pick another --name")
 
     options = TrainingOptions(
         attention=args.attention,
@@ -109,16 +110,8 @@ def train(args: argparse.Namespace) -> int:
         max_tokens=settings.max_tokens,
     )
     trained = fit(protocols, labels, codebook, options, progress=sys.stderr)
-    version = LoadedVersion(
-        name=name,
-        path=Path(),
-        model=trained.model,
-        vocabulary=trained.vocabulary,
-        codebook=codebook,
-        config={"model": trained.config.to_dict()},
-        metrics={},
-    )
-    report = _evaluate(version, test_protocols, test_labels, settings.seed)
+    predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
+    report = _evaluate(predictor, test_protocols, test_labels, settings.seed)
     report["model"] = name
     report["calibration"] = {
         "temperature": trained.temperature,
@@ -201,7 +194,7 @@ def evaluate(args: argparse.Namespace) -> int:
     id_column = args.id_column or columns.get("id")
     protocols = read_protocols(args.data, text_columns, label_column, id_column)
     labels = _labels(protocols, version.codebook, args.data)
-    report = _evaluate(version, protocols, labels, settings.seed)
+    report = _evaluate(version.predictor(), protocols, labels, settings.seed)
     report["model"] = version.name
     _emit(report, f"model {version.name} on {args.data}", args.json)
     return 0

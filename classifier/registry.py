@@ -74,6 +74,16 @@ def check_name(name: str) -> str:
     return name
 
 
+def require_free_name(models_dir: Path, name: str) -> str:
+    """``name`` if it is valid and no version directory has it yet."""
+    check_name(name)
+    if (models_dir / name).exists():
+        raise ConfigError(
+            f"a model named {name!r} already exists in {models_dir}; pick another --name"
+        )
+    return name
+
+
 def data_fingerprint(protocols: Iterable[Protocol], labels: Iterable[object]) -> str:
     """SHA-256 over every protocol's ID, fields and label, in order."""
     digest = hashlib.sha256()
@@ -94,13 +104,8 @@ def save_version(
     metrics: dict[str, Any],
 ) -> Path:
     """Write a version directory atomically; refuses to overwrite an existing one."""
-    check_name(name)
+    target = models_dir / require_free_name(models_dir, name)
     models_dir.mkdir(parents=True, exist_ok=True)
-    target = models_dir / name
-    if target.exists():
-        raise ConfigError(
-            f"a model named {name!r} already exists in {models_dir}; pick another --name"
-        )
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=models_dir))
     try:
         model.save(staging / "model.keras")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -149,8 +150,6 @@ def test_incompatible_model_is_one_line(
     use_trained: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     """A model directory from another format version is a one-line error."""
-    import shutil
-
     home = tmp_path / "home"
     shutil.copytree(use_trained / "models", home / "models")
     config = home / "models" / "tiny" / "config.json"
@@ -195,3 +194,15 @@ def test_existing_model_name_is_refused_before_training(use_trained: Path, capsy
     """Training under a name already taken fails at once, leaving the old model intact."""
     err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--name", "tiny"])
     assert "a model named 'tiny' already exists" in err
+
+
+def test_name_registered_without_files_is_refused_before_training(
+    use_trained: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A name still in the database (its folder deleted) is refused up front."""
+    home = tmp_path / "home"
+    shutil.copytree(use_trained, home)
+    shutil.rmtree(home / "models" / "tiny")
+    monkeypatch.setenv("CENR_HOME", str(home))
+    err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--name", "tiny"])
+    assert "a model named 'tiny' is already registered" in err
