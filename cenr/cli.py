@@ -86,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CenrError as exc:
-        print(f"cenr: error: {exc}", file=sys.stderr)
+        # One line, whatever the driver put in its message (psycopg adds hint lines).
+        print(f"cenr: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cenr: interrupted", file=sys.stderr)

@@ -225,7 +225,7 @@ def predict(args: argparse.Namespace) -> int:
     settings = get_settings()
     version = _load(settings, args.model)
     protocols = _protocols_for_predict(args.target, version)
-    if not any(p.text.strip() for p in protocols):
+    if not any(text.strip() for p in protocols for text in p.fields.values()):
         raise InputFileError(f"{args.target}: no text to classify")
     colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
     for protocol, prediction in zip(

@@ -68,3 +68,11 @@ def test_batches_of_many_widths_train_and_validate() -> None:
         long_fields, labels, codebook, TrainingOptions(epochs=2, batch_size=4), progress=None
     )
     assert result.epochs_run == 2
+
+
+def test_protocols_without_words_are_named() -> None:
+    """A protocol whose text columns hold no words is refused by ID."""
+    protocols, labels, codebook = _demo(30)
+    blank = type(protocols[0])("HM-EMPTY", {"StudyTitle": "  ", "Partners": "--"})
+    with pytest.raises(TrainingDataError, match="no words in their text columns: HM-EMPTY"):
+        train([*protocols, blank], [*labels, labels[0]], codebook, TrainingOptions(epochs=1))

@@ -206,3 +206,49 @@ def test_name_registered_without_files_is_refused_before_training(
     monkeypatch.setenv("CENR_HOME", str(home))
     err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--name", "tiny"])
     assert "a model named 'tiny' is already registered" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--test-size", "1.5"], "--test-size must be in [0, 1)"),
+        (["--test-size", "0"], "give --test DATA or a --test-size above 0"),
+    ],
+)
+def test_bad_training_options_are_one_line(
+    cenr_home: Path, capsys, extra: list[str], message: str
+) -> None:
+    """Options that cannot work are refused before any training."""
+    assert message in _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, *extra])
+
+
+def test_predict_with_no_text_is_refused(use_trained: Path, tmp_path: Path, capsys) -> None:
+    """An empty document is a one-line error naming it."""
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   \n")
+    assert "empty.txt: no text to classify" in _error(capsys, ["predict", str(empty)])
+
+
+def test_unreachable_database_is_one_line(cenr_home: Path, monkeypatch, capsys) -> None:
+    """A database URL nobody answers is a one-line error without the password."""
+    monkeypatch.setenv(
+        "CENR_DATABASE_URL", "postgresql+psycopg://u:secret@127.0.0.1:1/x?connect_timeout=2"
+    )
+    err = _error(capsys, ["models"])
+    assert "cannot reach the database" in err
+    assert "secret" not in err
+
+
+def test_custom_codebook_drives_training_labels(
+    cenr_home: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """With CENR_CODEBOOK set, labels are checked against that codebook instead."""
+    codebook = tmp_path / "yesno.json"
+    codebook.write_text(
+        json.dumps({"name": "yes/no", "levels": [{"code": "no", "name": "No"},
+                                                  {"code": "yes", "name": "Yes"}]})
+    )  # fmt: skip
+    monkeypatch.setenv("CENR_CODEBOOK", str(codebook))
+    err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS])
+    assert "label '5' is not a level of the codebook 'yes/no' (levels: no, yes)" in err

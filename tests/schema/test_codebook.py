@@ -49,6 +49,11 @@ def test_a_user_codebook_replaces_the_default(tmp_path: Path) -> None:
         ('{"levels": [{"code": "a", "name": "A"}]}', "at least two levels"),
         ('{"levels": [{"code": "a"}, {"code": "b"}]}', "malformed codebook"),
         ('{"levels": [{"code": "a", "name": "A"}, {"code": "a", "name": "B"}]}', "unique"),
+        (
+            '{"levels": [{"code": "a", "name": "A"}, {"code": "b", "name": "B"}], '
+            '"coarse": {"levels": [{"code": "x", "name": "X", "members": ["a"]}]}}',
+            "coarse view must cover every level",
+        ),
     ],
 )
 def test_malformed_codebook_files_are_refused(tmp_path: Path, content: str, message: str) -> None:
