@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--min-count", type=int, default=TrainingOptions.min_count)
     parser.add_argument("--learning-rate", type=float, default=TrainingOptions.learning_rate)
     parser.add_argument("--patience", type=int, default=TrainingOptions.patience)
+    parser.add_argument("--validation-size", type=float, default=TrainingOptions.validation_size)
     parser.add_argument("--word-dropout", type=float, default=TrainingOptions.word_dropout)
     parser.add_argument(
         "--embedding-skip",
@@ -108,6 +109,7 @@ def main() -> None:
             min_count=args.min_count,
             learning_rate=args.learning_rate,
             patience=args.patience,
+            validation_size=args.validation_size,
             word_dropout=args.word_dropout,
             embedding_skip=args.embedding_skip,
         )
