@@ -33,7 +33,7 @@ from schema.protocol import Protocol
 class TrainingOptions:
     """How to train; saved with the model version."""
 
-    attention: str = "bahdanau"
+    attention: str = ModelConfig.attention
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 2e-3
@@ -41,14 +41,13 @@ class TrainingOptions:
     validation_size: float = 0.15
     seed: int = 13
     max_tokens: int = 8192
-    embedding_dim: int = 64
-    lstm_units: int = 48
-    dropout: float = 0.3
+    # Network defaults have one home, ModelConfig.
+    embedding_dim: int = ModelConfig.embedding_dim
+    lstm_units: int = ModelConfig.lstm_units
+    dropout: float = ModelConfig.dropout
     min_count: int = 2
-    # 0.2 lifted BBC macro-F1 from 0.962 to 0.986 (bench/quality_bbc.py, README).
-    word_dropout: float = 0.2
-    # Attention over [BiLSTM state; word embedding]: steadier and far more faithful on BBC.
-    embedding_skip: bool = True
+    word_dropout: float = ModelConfig.word_dropout
+    embedding_skip: bool = ModelConfig.embedding_skip
 
 
 @dataclass
