@@ -61,11 +61,9 @@ def _evaluate(
 
 
 def train(args: argparse.Namespace) -> int:
-    from sklearn.model_selection import train_test_split
-
     from classifier.inference import Predictor
     from classifier.registry import data_fingerprint, require_free_name, save_version
-    from classifier.training import TrainingOptions, check_training_labels
+    from classifier.training import TrainingOptions, check_training_labels, stratified_split
     from classifier.training import train as fit
     from schema.database import session_scope
     from schema.tables import ModelVersion
@@ -84,12 +82,7 @@ def train(args: argparse.Namespace) -> int:
         test_labels = _labels(test_protocols, codebook, args.test)
     elif args.test_size > 0:
         check_training_labels(labels, codebook, min_per_class=3)
-        train_idx, test_idx = train_test_split(
-            np.arange(len(labels)),
-            test_size=args.test_size,
-            random_state=settings.seed,
-            stratify=labels,
-        )
+        train_idx, test_idx = stratified_split(labels, args.test_size, settings.seed, "test")
         test_protocols = [protocols[i] for i in test_idx]
         test_labels = [labels[i] for i in test_idx]
         protocols = [protocols[i] for i in train_idx]

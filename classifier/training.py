@@ -154,6 +154,28 @@ def check_training_labels(
         )
 
 
+def stratified_split(
+    labels: Sequence[int] | np.ndarray, share: float, seed: int, purpose: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a seeded split keeping each level's proportion; ``share`` is held out.
+
+    Raises:
+        TrainingDataError: too few protocols to hold out one of every level.
+    """
+    labels = np.asarray(labels)
+    try:
+        kept, held_out = train_test_split(
+            np.arange(len(labels)), test_size=share, random_state=seed, stratify=labels
+        )
+    except ValueError as exc:
+        raise TrainingDataError(
+            f"{len(labels)} protocols are too few to hold out a stratified {purpose} set of "
+            f"{share:.0%} covering {len(np.unique(labels))} levels ({exc}); "
+            "add labelled protocols or give a separate --test file"
+        ) from exc
+    return kept, held_out
+
+
 def train(
     protocols: Sequence[Protocol],
     labels: Sequence[int],
@@ -167,23 +189,20 @@ def train(
     temperature fit. Classes are weighted inversely to their frequency.
     """
     check_training_labels(labels, codebook)
-    seed_everything(options.seed)
-    label_array = np.asarray(labels, dtype=np.int32)
-    train_idx, val_idx = train_test_split(
-        np.arange(len(labels)),
-        test_size=options.validation_size,
-        random_state=options.seed,
-        stratify=label_array,
-    )
     rules = TextRules(min_count=options.min_count)
     token_lists = [tokenize(p, rules)[: options.max_tokens] for p in protocols]
+    empty = [p.protocol_id for p, tokens in zip(protocols, token_lists, strict=True) if not tokens]
+    if empty:
+        raise TrainingDataError(
+            f"{len(empty)} protocol(s) with no words in their text columns: {', '.join(empty[:5])}"
+        )
+    seed_everything(options.seed)
+    label_array = np.asarray(labels, dtype=np.int32)
+    train_idx, val_idx = stratified_split(
+        label_array, options.validation_size, options.seed, "validation"
+    )
     vocabulary = Vocabulary.build([token_lists[i] for i in train_idx], rules)
     sequences = [vocabulary.encode(t) for t in token_lists]
-    if any(len(s) == 0 for s in sequences):
-        empty = [protocols[i].protocol_id for i, s in enumerate(sequences) if len(s) == 0]
-        raise TrainingDataError(
-            f"protocols with no words in their text columns: {', '.join(empty[:5])}"
-        )
 
     present = np.unique(label_array[train_idx])
     weights = compute_class_weight("balanced", classes=present, y=label_array[train_idx])

@@ -74,5 +74,14 @@ def test_protocols_without_words_are_named() -> None:
     """A protocol whose text columns hold no words is refused by ID."""
     protocols, labels, codebook = _demo(30)
     blank = type(protocols[0])("HM-EMPTY", {"StudyTitle": "  ", "Partners": "--"})
-    with pytest.raises(TrainingDataError, match="no words in their text columns: HM-EMPTY"):
+    with pytest.raises(
+        TrainingDataError, match=r"1 protocol\(s\) with no words in their text columns: HM-EMPTY"
+    ):
         train([*protocols, blank], [*labels, labels[0]], codebook, TrainingOptions(epochs=1))
+
+
+def test_too_few_protocols_to_hold_out_every_level_is_explained() -> None:
+    """A validation share smaller than the number of levels is a clear error."""
+    protocols, labels, codebook = _demo(30)
+    with pytest.raises(TrainingDataError, match="30 protocols are too few to hold out"):
+        train(protocols, labels, codebook, TrainingOptions(epochs=1), progress=None)

@@ -252,3 +252,11 @@ def test_custom_codebook_drives_training_labels(
     monkeypatch.setenv("CENR_CODEBOOK", str(codebook))
     err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS])
     assert "label '5' is not a level of the codebook 'yes/no' (levels: no, yes)" in err
+
+
+def test_too_small_for_a_test_split_is_one_line(cenr_home: Path, tmp_path: Path, capsys) -> None:
+    """Eighteen protocols over six levels cannot give a stratified 20% test set."""
+    path = tmp_path / "small.csv"
+    path.write_text("t,l\n" + "".join(f"words {i},{i % 6}\n" for i in range(18)))
+    err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"])
+    assert "18 protocols are too few to hold out a stratified test set of 20%" in err
