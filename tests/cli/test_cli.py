@@ -20,6 +20,12 @@ from cenr.cli import main
 from ..conftest import DEMO_COLUMNS, DEMO_CSV, ROOT, last_json_line
 
 
+def _train_error(capsys: pytest.CaptureFixture[str], path: Path, table: str, *extra: str) -> str:
+    """Write ``table`` (columns t, l[, id]) to ``path`` and return the training error."""
+    path.write_text(table, encoding="utf-8")
+    return _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l", *extra])
+
+
 def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
@@ -104,27 +110,20 @@ def test_unknown_column_is_one_line(cenr_home: Path, capsys) -> None:
 
 def test_single_class_training_data_is_refused(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """Training data with one level is refused before any training."""
-    path = tmp_path / "one.csv"
-    path.write_text("t,l\n" + "".join(f"text {i},2\n" for i in range(10)))
-    err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"])
+    table = "t,l\n" + "".join(f"text {i},2\n" for i in range(10))
+    err = _train_error(capsys, tmp_path / "one.csv", table)
     assert "all 10 protocols have level 2" in err
 
 
 def test_empty_training_file_is_refused(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """A table with a header and no rows is refused."""
-    path = tmp_path / "empty.csv"
-    path.write_text("t,l\n")
-    assert "no labelled protocols" in _error(
-        capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"]
-    )
+    assert "no labelled protocols" in _train_error(capsys, tmp_path / "empty.csv", "t,l\n")
 
 
 def test_label_outside_codebook_names_the_protocol(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """A level the codebook does not have names the file and the protocol."""
-    path = tmp_path / "bad.csv"
-    path.write_text("id,t,l\nA,x,1\nB,y,9\n")
-    err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l",
-                          "--id-column", "id"])  # fmt: skip
+    table = "id,t,l\nA,x,1\nB,y,9\n"
+    err = _train_error(capsys, tmp_path / "bad.csv", table, "--id-column", "id")
     assert "bad.csv: protocol B: label '9' is not a level" in err
 
 
@@ -256,7 +255,6 @@ def test_custom_codebook_drives_training_labels(
 
 def test_too_small_for_a_test_split_is_one_line(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """Eighteen protocols over six levels cannot give a stratified 20% test set."""
-    path = tmp_path / "small.csv"
-    path.write_text("t,l\n" + "".join(f"words {i},{i % 6}\n" for i in range(18)))
-    err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"])
+    table = "t,l\n" + "".join(f"words {i},{i % 6}\n" for i in range(18))
+    err = _train_error(capsys, tmp_path / "small.csv", table)
     assert "18 protocols are too few to hold out a stratified test set of 20%" in err
