@@ -60,10 +60,38 @@ def _evaluate(
     return report
 
 
+def _held_out(
+    args: argparse.Namespace,
+    protocols: list[Protocol],
+    labels: list[int],
+    codebook: Codebook,
+    seed: int,
+) -> tuple[list[Protocol], list[int], list[Protocol], list[int]]:
+    """Training and held-out protocols: ``--test DATA2``, or a stratified ``--test-size``."""
+    from classifier.training import check_training_labels, stratified_split
+    from worker.extract.tables import read_protocols
+
+    if args.test:
+        test = read_protocols(args.test, args.text_column, args.label_column, args.id_column)
+        return protocols, labels, test, _labels(test, codebook, args.test)
+    if args.test_size <= 0:
+        raise TrainingDataError(
+            "give --test DATA or a --test-size above 0: a model needs held-out data"
+        )
+    check_training_labels(labels, codebook, min_per_class=3)
+    kept, held = stratified_split(labels, args.test_size, seed, "test")
+    return (
+        [protocols[i] for i in kept],
+        [labels[i] for i in kept],
+        [protocols[i] for i in held],
+        [labels[i] for i in held],
+    )
+
+
 def train(args: argparse.Namespace) -> int:
     from classifier.inference import Predictor
     from classifier.registry import data_fingerprint, require_free_name, save_version
-    from classifier.training import TrainingOptions, check_training_labels, stratified_split
+    from classifier.training import TrainingOptions
     from classifier.training import train as fit
     from schema.database import session_scope
     from schema.tables import ModelVersion
@@ -75,22 +103,9 @@ def train(args: argparse.Namespace) -> int:
     require_free_name(settings.models_dir, name)
     protocols = read_protocols(args.data, args.text_column, args.label_column, args.id_column)
     labels = _labels(protocols, codebook, args.data)
-    if args.test:
-        test_protocols = read_protocols(
-            args.test, args.text_column, args.label_column, args.id_column
-        )
-        test_labels = _labels(test_protocols, codebook, args.test)
-    elif args.test_size > 0:
-        check_training_labels(labels, codebook, min_per_class=3)
-        train_idx, test_idx = stratified_split(labels, args.test_size, settings.seed, "test")
-        test_protocols = [protocols[i] for i in test_idx]
-        test_labels = [labels[i] for i in test_idx]
-        protocols = [protocols[i] for i in train_idx]
-        labels = [labels[i] for i in train_idx]
-    else:
-        raise TrainingDataError(
-            "give --test DATA or a --test-size above 0: a model needs held-out data"
-        )
+    protocols, labels, test_protocols, test_labels = _held_out(
+        args, protocols, labels, codebook, settings.seed
+    )
     engine = _open_registry(settings)  # fail before training, not after
     with session_scope(engine) as session:
         if session.scalars(select(ModelVersion).where(ModelVersion.name == name)).first():
@@ -118,8 +133,9 @@ def train(args: argparse.Namespace) -> int:
         "best_epoch": trained.best_epoch,
     }
     fingerprint = data_fingerprint(protocols, [p.label for p in protocols])
+    created = datetime.now(UTC)
     config = {
-        "created_at": datetime.now(UTC).isoformat(),
+        "created_at": created.isoformat(),
         "model": trained.config.to_dict(),
         "training": vars(options),
         "columns": {
@@ -134,22 +150,29 @@ def train(args: argparse.Namespace) -> int:
     path = save_version(
         settings.models_dir, name, trained.model, trained.vocabulary, codebook, config, report
     )
-    with session_scope(engine) as session:
-        session.add(
-            ModelVersion(
-                name=name,
-                attention=args.attention,
-                created_at=datetime.now(UTC),
-                path=str(path),
-                data_fingerprint=fingerprint,
-                n_training=len(protocols),
-                accuracy=report["accuracy"],
-                macro_f1=report["macro_f1"],
-                temperature=trained.temperature,
-                metrics=report,
+    try:
+        with session_scope(engine) as session:
+            session.add(
+                ModelVersion(
+                    name=name,
+                    attention=args.attention,
+                    created_at=created,
+                    path=str(path),
+                    data_fingerprint=fingerprint,
+                    n_training=len(protocols),
+                    accuracy=report["accuracy"],
+                    macro_f1=report["macro_f1"],
+                    temperature=trained.temperature,
+                    metrics=report,
+                )
             )
-        )
-    engine.dispose()
+    except CenrError as exc:
+        raise type(exc)(
+            f"model saved to {path} but not registered in the database ({exc}); "
+            "fix the database and train again under another --name"
+        ) from exc
+    finally:
+        engine.dispose()
     _emit(
         report, f"model {name} ({args.attention}) saved to {path}\nheld-out evaluation", args.json
     )
