@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
+from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
@@ -25,7 +26,7 @@ from classifier.inference import Predictor
 from classifier.model import ModelConfig, build_model, set_temperature
 from classifier.tokenizer import TextRules, Vocabulary, tokenize
 from schema.codebook import Codebook
-from schema.errors import TrainingDataError
+from schema.errors import ConfigError, TrainingDataError
 from schema.protocol import Protocol
 
 
@@ -38,6 +39,8 @@ class TrainingOptions:
     batch_size: int = 32
     learning_rate: float = 2e-3
     patience: int = 5
+    # What early stopping watches: "loss" (validation cross-entropy) or "macro_f1".
+    monitor: str = "loss"
     validation_size: float = 0.15
     seed: int = 13
     max_tokens: int = 8192
@@ -48,6 +51,10 @@ class TrainingOptions:
     min_count: int = 2
     word_dropout: float = ModelConfig.word_dropout
     embedding_skip: bool = ModelConfig.embedding_skip
+
+    def __post_init__(self) -> None:
+        if self.monitor not in ("loss", "macro_f1"):
+            raise ConfigError(f"monitor must be 'loss' or 'macro_f1', not {self.monitor!r}")
 
 
 @dataclass
@@ -99,6 +106,21 @@ def _batches(
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     # A known length lets Keras end each epoch cleanly and re-run the generator.
     return dataset.apply(tf.data.experimental.assert_cardinality(steps)), steps
+
+
+class _ValidationMacroF1(keras.callbacks.Callback):
+    """Adds ``val_macro_f1`` to each epoch's logs, for early stopping to watch."""
+
+    def __init__(self, run: Any, sequences: Sequence[np.ndarray], labels: np.ndarray) -> None:
+        super().__init__()
+        self.run, self.sequences, self.labels = run, sequences, labels
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if logs is not None:
+            _, probabilities, _ = self.run(self.sequences)
+            logs["val_macro_f1"] = float(
+                f1_score(self.labels, probabilities.argmax(axis=1), average="macro")
+            )
 
 
 class _ProgressBar(keras.callbacks.Callback):
@@ -235,14 +257,22 @@ def train(
     val_batches, _ = _batches(
         [sequences[i] for i in val_idx], label_array[val_idx], None, options.batch_size, seed=None
     )
+    watched = f"val_{options.monitor}"
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=options.patience, restore_best_weights=True
+        monitor=watched,
+        mode="min" if options.monitor == "loss" else "max",
+        patience=options.patience,
+        restore_best_weights=True,
     )
     # Halving the step when validation loss stalls steadies the noisy small-data curve.
     slower = keras.callbacks.ReduceLROnPlateau(
         monitor="val_loss", factor=0.5, patience=max(1, options.patience // 2), min_lr=1e-4
     )
     callbacks: list[keras.callbacks.Callback] = [stopper, slower]
+    if options.monitor == "macro_f1":  # must run before the stopper reads the logs
+        scorer = Predictor(model, vocabulary, codebook, options.max_tokens)
+        val_sequences = [sequences[i] for i in val_idx]
+        callbacks.insert(0, _ValidationMacroF1(scorer.run, val_sequences, label_array[val_idx]))
     if progress is not None:
         callbacks.append(_ProgressBar(options.epochs, steps, progress))
     history = model.fit(
@@ -254,7 +284,8 @@ def train(
         shuffle=False,  # the batches are already shuffled, seeded, once per epoch
     )
     losses = history.history["val_loss"]
-    best_epoch = int(np.argmin(losses)) + 1
+    curve = np.asarray(history.history[watched])
+    best_epoch = int(np.argmin(curve) if options.monitor == "loss" else np.argmax(curve)) + 1
 
     predictor = Predictor(model, vocabulary, codebook, options.max_tokens)
     val_logits, val_probs, _ = predictor.run([sequences[i] for i in val_idx])

@@ -7,7 +7,7 @@ import pytest
 
 from classifier.training import TrainingOptions, check_training_labels, train
 from schema.codebook import default_codebook
-from schema.errors import TrainingDataError
+from schema.errors import ConfigError, TrainingDataError
 from worker.extract.tables import read_protocols
 
 from ..conftest import DEMO_CSV
@@ -85,3 +85,21 @@ def test_too_few_protocols_to_hold_out_every_level_is_explained() -> None:
     protocols, labels, codebook = _demo(30)
     with pytest.raises(TrainingDataError, match="30 protocols are too few to hold out"):
         train(protocols, labels, codebook, TrainingOptions(epochs=1), progress=None)
+
+
+def test_early_stopping_can_watch_validation_macro_f1() -> None:
+    """With monitor='macro_f1' each epoch logs val_macro_f1 and the best epoch maximises it."""
+    protocols, labels, codebook = _demo(90)
+    result = train(
+        protocols, labels, codebook, TrainingOptions(epochs=3, monitor="macro_f1"), progress=None
+    )
+    scores = result.history["val_macro_f1"]
+    assert len(scores) == result.epochs_run
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert result.best_epoch == int(np.argmax(scores)) + 1
+
+
+def test_unknown_monitor_is_refused() -> None:
+    """A monitor other than loss or macro_f1 is a ConfigError naming it."""
+    with pytest.raises(ConfigError, match="not 'auc'"):
+        TrainingOptions(monitor="auc")
