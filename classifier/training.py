@@ -41,8 +41,6 @@ class TrainingOptions:
     patience: int = 5
     # What early stopping watches: "loss" (validation cross-entropy) or "macro_f1".
     monitor: str = "loss"
-    # After early stopping, retrain on training + validation for the best epoch count.
-    refit: bool = False
     validation_size: float = 0.15
     seed: int = 13
     max_tokens: int = 8192
@@ -178,15 +176,6 @@ def check_training_labels(
         )
 
 
-def _compiled_model(config: ModelConfig, options: TrainingOptions) -> keras.Model:
-    model = build_model(config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
-        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
-    )
-    return model
-
-
 def stratified_split(
     labels: Sequence[int] | np.ndarray, share: float, seed: int, purpose: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -253,7 +242,11 @@ def train(
         word_dropout=options.word_dropout,
         embedding_skip=options.embedding_skip,
     )
-    model = _compiled_model(config, options)
+    model = build_model(config)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
+        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+    )
     train_batches, steps = _batches(
         [sequences[i] for i in train_idx],
         label_array[train_idx],
@@ -301,22 +294,6 @@ def train(
     set_temperature(model, temperature)
     _, calibrated, _ = predictor.run([sequences[i] for i in val_idx])
     ece_after = expected_calibration_error(calibrated, label_array[val_idx])
-    if options.refit:
-        # The validation share has chosen the epoch count and the temperature; a fresh
-        # model now learns from every protocol for that many epochs (the linear baseline
-        # it is compared with sees all of them too). ECE above is the first model's.
-        seed_everything(options.seed)
-        model = _compiled_model(config, options)
-        all_batches, all_steps = _batches(
-            sequences, label_array, sample_weight, options.batch_size, seed=options.seed
-        )
-        refit_callbacks = (
-            [] if progress is None else [_ProgressBar(best_epoch, all_steps, progress)]
-        )
-        model.fit(
-            all_batches, epochs=best_epoch, callbacks=refit_callbacks, verbose=0, shuffle=False
-        )
-        set_temperature(model, temperature)
     return TrainedModel(
         model=model,
         vocabulary=vocabulary,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classifier.model import get_temperature
 from classifier.training import TrainingOptions, check_training_labels, train
 from schema.codebook import default_codebook
 from schema.errors import ConfigError, TrainingDataError
@@ -104,20 +103,3 @@ def test_unknown_monitor_is_refused() -> None:
     """A monitor other than loss or macro_f1 is a ConfigError naming it."""
     with pytest.raises(ConfigError, match="not 'auc'"):
         TrainingOptions(monitor="auc")
-
-
-def test_refit_trains_a_fresh_model_on_all_protocols_for_the_best_epoch_count() -> None:
-    """Refit returns a new model, trained on all protocols, with the first temperature."""
-    protocols, labels, codebook = _demo(90)
-    plain = train(protocols, labels, codebook, TrainingOptions(epochs=2, seed=3), progress=None)
-    refit = train(
-        protocols, labels, codebook, TrainingOptions(epochs=2, seed=3, refit=True), progress=None
-    )
-    assert refit.best_epoch == plain.best_epoch
-    assert refit.temperature == plain.temperature
-    assert get_temperature(refit.model) == pytest.approx(plain.temperature, rel=1e-6)
-    changed = [
-        not np.array_equal(a, b)
-        for a, b in zip(plain.model.get_weights(), refit.model.get_weights(), strict=True)
-    ]
-    assert any(changed)
