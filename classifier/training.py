@@ -7,6 +7,7 @@ order and dropout all draw from ``seed``, and TensorFlow runs deterministic kern
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,11 @@ from tqdm import tqdm
 
 from classifier.backend import keras, seed_everything, tf
 from classifier.batching import length_batches, pad_batch
-from classifier.calibration import expected_calibration_error, fit_temperature
+from classifier.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+)
 from classifier.inference import Predictor
 from classifier.model import ModelConfig, build_model, set_temperature
 from classifier.tokenizer import TextRules, Vocabulary, tokenize
@@ -84,7 +89,7 @@ def _batches(
     first longer bucket. With a seed, each pass over the data (epoch) reshuffles.
     """
     lengths = [len(s) for s in sequences]
-    passes = iter(range(1_000_000))
+    passes = itertools.count()
 
     def generate() -> Iterator[tuple[Any, ...]]:
         rng = None if seed is None else np.random.default_rng((seed, next(passes)))
@@ -254,9 +259,9 @@ def train(
         options.batch_size,
         seed=options.seed,
     )
-    val_batches, _ = _batches(
-        [sequences[i] for i in val_idx], label_array[val_idx], None, options.batch_size, seed=None
-    )
+    val_sequences, val_labels = [sequences[i] for i in val_idx], label_array[val_idx]
+    val_batches, _ = _batches(val_sequences, val_labels, None, options.batch_size, seed=None)
+    predictor = Predictor(model, vocabulary, codebook, options.max_tokens)
     watched = f"val_{options.monitor}"
     stopper = keras.callbacks.EarlyStopping(
         monitor=watched,
@@ -270,9 +275,7 @@ def train(
     )
     callbacks: list[keras.callbacks.Callback] = [stopper, slower]
     if options.monitor == "macro_f1":  # must run before the stopper reads the logs
-        scorer = Predictor(model, vocabulary, codebook, options.max_tokens)
-        val_sequences = [sequences[i] for i in val_idx]
-        callbacks.insert(0, _ValidationMacroF1(scorer.run, val_sequences, label_array[val_idx]))
+        callbacks.insert(0, _ValidationMacroF1(predictor.run, val_sequences, val_labels))
     if progress is not None:
         callbacks.append(_ProgressBar(options.epochs, steps, progress))
     history = model.fit(
@@ -287,13 +290,11 @@ def train(
     curve = np.asarray(history.history[watched])
     best_epoch = int(np.argmin(curve) if options.monitor == "loss" else np.argmax(curve)) + 1
 
-    predictor = Predictor(model, vocabulary, codebook, options.max_tokens)
-    val_logits, val_probs, _ = predictor.run([sequences[i] for i in val_idx])
-    temperature = fit_temperature(val_logits, label_array[val_idx])
-    ece_before = expected_calibration_error(val_probs, label_array[val_idx])
+    val_logits, val_probs, _ = predictor.run(val_sequences)
+    temperature = fit_temperature(val_logits, val_labels)
     set_temperature(model, temperature)
-    _, calibrated, _ = predictor.run([sequences[i] for i in val_idx])
-    ece_after = expected_calibration_error(calibrated, label_array[val_idx])
+    ece_before = expected_calibration_error(val_probs, val_labels)
+    ece_after = expected_calibration_error(apply_temperature(val_logits, temperature), val_labels)
     return TrainedModel(
         model=model,
         vocabulary=vocabulary,
