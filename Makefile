@@ -1,5 +1,5 @@
 # One command each for a newcomer on a fresh machine:
-#   make demo   set up .venv, train the demo model if there is none, classify a sample
+#   make demo   set up .venv, train the demo model if there is none, classify demo/inbox
 #   make test   set up .venv, check the local services, lint, type-check, run every test
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -26,8 +26,7 @@ demo: setup
 		echo "training the demo model on demo/protocols.csv (illustrative data, about a minute)"; \
 		$(BIN)/cenr train demo/protocols.csv $(DEMO_COLUMNS) --name demo; \
 	fi
-	$(BIN)/cenr models
-	$(BIN)/cenr predict demo/sample_protocol.txt --model demo
+	$(BIN)/cenr run demo/inbox --out $(CENR_HOME)/exports/demo --model demo
 
 services:
 	bash deploy/dev-services.sh

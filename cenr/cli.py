@@ -7,11 +7,12 @@ stderr and exit status 1, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cenr import __version__, commands
+from cenr import __version__, commands, service
 from schema.errors import CenrError
 
 ATTENTION = ("additive", "bahdanau", "labelwise")
@@ -27,6 +28,17 @@ def _columns(parser: argparse.ArgumentParser, required: bool) -> None:
     )
     parser.add_argument("--label-column", required=required, metavar="COL")
     parser.add_argument("--id-column", metavar="COL")
+
+
+def _job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="NAME", help="default: the newest registered model")
+    parser.add_argument(
+        "--text-column", action="append", metavar="COL",
+        help="text column of tables; repeat (default: the IRB export's fields, recognised)",
+    )  # fmt: skip
+    parser.add_argument("--id-column", metavar="COL", help="ID column of tables")
+    if parser.prog.split()[-1] in ("run", "submit"):
+        parser.add_argument("--timeout", type=float, metavar="SECONDS", help="most time to wait")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +80,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list registered model versions")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=commands.models)
+
+    p = sub.add_parser("run", help="classify every file in a folder and write the exports")
+    p.add_argument("inbox", type=Path, metavar="INBOX", help="folder of protocols (recursive)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for exports")
+    _job_options(p)
+    p.set_defaults(func=service.run)
+
+    p = sub.add_parser("submit", help="queue files for the workers and print the job id")
+    p.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="exports (default CENR_HOME/exports/JOB)"
+    )
+    p.add_argument("--wait", action="store_true", help="wait for the job, with a progress bar")
+    _job_options(p)
+    p.set_defaults(func=service.submit)
+
+    p = sub.add_parser("status", help="progress of a job (default: the newest)")
+    p.add_argument("job", nargs="?", metavar="JOB")
+    p.add_argument("--wait", action="store_true", help="follow it to the end with a progress bar")
+    p.add_argument("--timeout", type=float, metavar="SECONDS")
+    p.add_argument("--json", action="store_true", help="last stdout line: the counts as JSON")
+    p.set_defaults(func=service.status)
+
+    p = sub.add_parser("worker", help="start a Celery worker (needs CENR_BROKER_URL)")
+    p.add_argument("--queues", default="extract,classify,export", help="comma-separated")
+    p.add_argument("--concurrency", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--pool", choices=("prefork", "solo", "threads"), default="prefork")
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--hostname", default=f"cenr-{os.getpid()}@%h", help="unique worker name")
+    p.set_defaults(func=service.worker)
+
+    p = sub.add_parser("watch", help="submit each file dropped into a folder")
+    p.add_argument("inbox", type=Path, metavar="INBOX")
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="exports root (default CENR_HOME/exports)"
+    )
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between scans")
+    p.add_argument("--settle", type=float, default=1.0, help="seconds a file must hold still")
+    _job_options(p)
+    p.set_defaults(func=service.watch)
 
     p = sub.add_parser("db", help="database maintenance")
     db = p.add_subparsers(dest="db_command", required=True)

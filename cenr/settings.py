@@ -23,6 +23,25 @@ class Settings(BaseSettings):
     codebook: Path | None = Field(default=None, description="a codebook JSON replacing the default")
     max_tokens: int = Field(default=8192, ge=16, description="longest document kept, in tokens")
     seed: int = Field(default=13, description="seed for splits, initialisation and sampling")
+    broker_url: str = Field(
+        default="", description="Celery broker (redis://...); empty: tasks run in-process"
+    )
+    classify_batch: int = Field(default=32, ge=1, le=1024, description="documents per task")
+    faithfulness: bool = Field(default=True, description="run the erasure test per prediction")
+    max_file_mb: float = Field(default=20.0, gt=0, description="largest input file accepted")
+    max_unzipped_mb: float = Field(
+        default=200.0, gt=0, description="largest uncompressed content of a DOCX/XLSX (zip bombs)"
+    )
+    max_rows: int = Field(default=50_000, ge=1, description="most protocols read from one table")
+    max_pdf_pages: int = Field(default=500, ge=1, description="most pages read from one PDF")
+    text_columns: list[str] = Field(
+        default_factory=list,
+        description="text columns of tables (JSON list); default: the IRB export's fields",
+    )
+    id_column: str = Field(default="", description="ID column of tables; default: recognised")
+    visibility_timeout: int = Field(
+        default=900, ge=1, description="seconds before an unacknowledged task is redelivered"
+    )
 
     @field_validator("home")
     @classmethod
@@ -32,6 +51,14 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
 
     @property
     def resolved_database_url(self) -> str:

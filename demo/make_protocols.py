@@ -273,6 +273,19 @@ def main() -> None:
         writer.writerows(rows)
     print(f"wrote {len(rows)} protocols to {target}")
 
+    # A new quarter's export for `make demo` to classify: other protocols, no Level column.
+    inbox_rng = random.Random(SEED + 1)
+    new = [protocol(level, inbox_rng, 9000 + 89 * i + level) for level in range(6) for i in range(8)]
+    inbox_rng.shuffle(new)
+    inbox = target.with_name("inbox")
+    inbox.mkdir(exist_ok=True)
+    export = inbox / "irb_export_2026q3.csv"
+    with export.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[k for k in new[0] if k != "Level"])
+        writer.writeheader()
+        writer.writerows({k: v for k, v in row.items() if k != "Level"} for row in new)
+    print(f"wrote {len(new)} unlabelled protocols to {export}")
+
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ is refused with the command that fixes it: nothing silently changes a shared dat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +17,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.errors import DatabaseError
+from schema.errors import DatabaseError, DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,7 +39,8 @@ def head_revision() -> str | None:
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url)
+    # pre_ping: a connection that died with a database restart is replaced, not used.
+    return create_engine(url, pool_pre_ping=True)
 
 
 def upgrade(url: str) -> None:
@@ -54,7 +56,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except OperationalError as exc:
-        raise DatabaseError(
+        raise DatabaseUnavailable(
             f"cannot reach the database {_safe(str(engine.url))}: {exc.orig}"
         ) from exc
 
@@ -79,6 +81,24 @@ def open_database(url: str) -> Engine:
     return engine
 
 
+def is_disconnect(exc: BaseException) -> bool:
+    """True for errors that a retry can cure: no connection, or a connection lost."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def as_database_error(exc: SQLAlchemyError) -> DatabaseError:
+    if is_disconnect(exc):
+        return DatabaseUnavailable(f"database unavailable: {' '.join(str(exc).split())[:500]}")
+    return DatabaseError(f"database error: {exc}")
+
+
+def _rollback_quietly(session: Session) -> None:
+    with contextlib.suppress(SQLAlchemyError):  # the connection is already gone
+        session.rollback()
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error."""
@@ -87,10 +107,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
         session.commit()
     except SQLAlchemyError as exc:
-        session.rollback()
-        raise DatabaseError(f"database error: {exc}") from exc
+        _rollback_quietly(session)
+        raise as_database_error(exc) from exc
     except BaseException:
-        session.rollback()
+        _rollback_quietly(session)
         raise
     finally:
         session.close()

@@ -9,6 +9,7 @@ CenrError                    base: the CLI prints its message on one line, exit 
 ├── ModelNotFoundError       no model version of that name
 ├── ModelIncompatibleError   a model directory from another format version, or damaged
 └── DatabaseError            the database is unreachable or its schema is behind
+    └── DatabaseUnavailable  the connection failed or dropped: worth retrying
 """
 
 from __future__ import annotations
@@ -48,3 +49,7 @@ class ModelIncompatibleError(CenrError):
 
 class DatabaseError(CenrError):
     """The database is unreachable, or its schema is behind the code."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database could not be reached or the connection dropped; a retry may succeed."""

@@ -1,7 +1,19 @@
 """SQLAlchemy 2 tables. Changes go through an Alembic migration in ``schema/migrations``.
 
-Model versions are registered here so that every later prediction can name the exact
-version that made it; the files themselves stay in the version directory.
+Data flows one way through them::
+
+    jobs ─< source_files ─< job_items >─ documents ─< predictions ─< token_weights
+                                                          │
+                                             model_versions
+
+A job is one submission (``cenr run``, ``cenr submit``, one file seen by ``cenr watch``).
+Its source files carry their bytes until extraction, so a worker on another host needs
+no shared folder. Extraction turns each file into job items, one per protocol; an item
+points at a :class:`Document`, which is unique by content hash, so the same content
+submitted twice is one document. A document has at most one prediction per model
+version (a unique constraint), which makes classification idempotent: a redelivered or
+re-run task finds the prediction and writes nothing twice. Every failure is a row in
+``processing_errors`` naming the file, the row and the reason.
 """
 
 from __future__ import annotations
@@ -9,7 +21,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,3 +56,134 @@ class ModelVersion(Base):
     macro_f1: Mapped[float | None] = mapped_column(Float, nullable=True)
     temperature: Mapped[float] = mapped_column(Float)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Job(Base):
+    """One submission. ``status``: created -> queued -> running -> exporting -> done.
+
+    ``created`` means committed but not yet handed to the queue: whoever created it (or a
+    restarted watcher) dispatches it, so a crash between the two loses nothing.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    origin: Mapped[str] = mapped_column(String(20))
+    out_dir: Mapped[str] = mapped_column(String(1000))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    exports: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+
+
+class SourceFile(Base):
+    """A submitted file. ``status``: queued -> extracted | failed. ``content`` is dropped
+    once its protocols are documents."""
+
+    __tablename__ = "source_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    path: Mapped[str] = mapped_column(String(2000))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    status: Mapped[str] = mapped_column(String(20))
+    n_documents: Mapped[int] = mapped_column(Integer, default=0)
+    watch_path: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
+
+
+class Document(Base):
+    """A protocol's content, stored once whatever number of times it is submitted."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    external_id: Mapped[str] = mapped_column(String(500))
+    fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    text: Mapped[str] = mapped_column(Text)
+    n_chars: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobItem(Base):
+    """One protocol of one job: the file and row it came from, and where it stands.
+
+    ``status``: queued -> done | failed. ``document_id`` is empty when the row failed
+    before it became a document (no text, say).
+    """
+
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("source_file_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"))
+    position: Mapped[int] = mapped_column(Integer)  # row number in a table, 1 for a document
+    external_id: Mapped[str] = mapped_column(String(500))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Prediction(Base):
+    """A model version's answer for a document; at most one per (document, version)."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("document_id", "model_version_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    level_index: Mapped[int] = mapped_column(Integer)
+    level_code: Mapped[str] = mapped_column(String(20), index=True)
+    probabilities: Mapped[list[float]] = mapped_column(JSON)
+    confidence: Mapped[float] = mapped_column(Float)
+    faithfulness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    faithfulness_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    n_tokens: Mapped[int] = mapped_column(Integer)
+    tokens_cut: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TokenWeight(Base):
+    """One token of a prediction: where it is in the original text and its weight.
+
+    ``weight`` is the attention on the token for the predicted level; the label-wise
+    model also stores every level's weight in ``level_weights`` (codebook order).
+    """
+
+    __tablename__ = "token_weights"
+
+    prediction_id: Mapped[int] = mapped_column(
+        ForeignKey("predictions.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(200))  # as written
+    form: Mapped[str] = mapped_column(String(200))  # as the model saw it
+    field: Mapped[str] = mapped_column(String(200))
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+    level_weights: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+
+
+Index("ix_token_weights_form", TokenWeight.form)
+
+
+class ProcessingError(Base):
+    """Why a file, a row or a job failed: the stage, the kind of error and the message."""
+
+    __tablename__ = "processing_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"), nullable=True)
+    job_item_id: Mapped[int | None] = mapped_column(ForeignKey("job_items.id"), nullable=True)
+    stage: Mapped[str] = mapped_column(String(20))  # extract | classify | export
+    kind: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

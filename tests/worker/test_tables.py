@@ -76,9 +76,9 @@ def test_rows_without_a_label_are_reported_by_row(tmp_path: Path) -> None:
     ("name", "content", "message"),
     [
         ("x.pdf", b"%PDF", "unsupported table type .pdf"),
-        ("x.xlsx", b"not a zip", "cannot read the file"),
+        ("x.xlsx", b"not a zip", "damaged or not an Office file"),
         ("x.csv", b"", "the file is empty"),
-        ("x.csv", b"a,b\x00c\n", "NUL bytes"),
+        ("x.csv", b"a,b\x00c\n", "looks like a binary file"),
         ("x.jsonl", b"{broken\n", "line 1 is not JSON"),
         ("x.jsonl", b"[1, 2]\n", "line 1 is not a JSON object"),
     ],

@@ -8,6 +8,7 @@ problem is reported with the file name, and the row number where there is one.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import zipfile
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from schema.errors import ColumnError, InputFileError
 from schema.protocol import Protocol
+from worker.extract.text import decode_text
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".jsonl")
 # Large IRB fields (tens of thousands of characters) exceed csv's default field limit.
@@ -34,63 +36,89 @@ def read_rows(path: Path) -> tuple[list[str], list[Row]]:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
-    suffix = path.suffix.lower()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the file: {exc.strerror}") from exc
+    return parse_rows(str(path), raw)
+
+
+def parse_rows(
+    name: str, raw: bytes, max_unzipped_bytes: int = 200 * 1024 * 1024
+) -> tuple[list[str], list[Row]]:
+    """Column names and non-blank rows of a table's bytes; ``name`` is used in messages."""
+    suffix = Path(name).suffix.lower()
     try:
         if suffix == ".csv":
-            columns, rows = _read_csv(path)
+            columns, rows = _read_csv(name, raw)
         elif suffix == ".xlsx":
-            columns, rows = _read_xlsx(path)
+            check_zip(name, raw, max_unzipped_bytes)
+            columns, rows = _read_xlsx(name, raw)
         elif suffix == ".jsonl":
-            columns, rows = _read_jsonl(path)
+            columns, rows = _read_jsonl(name, raw)
         else:
             raise InputFileError(
-                f"{path}: unsupported table type {suffix or '(none)'}; "
+                f"{name}: unsupported table type {suffix or '(none)'}; "
                 f"use {', '.join(TABLE_SUFFIXES)}"
             )
-    except (OSError, zipfile.BadZipFile, KeyError) as exc:
-        raise InputFileError(f"{path}: cannot read the file: {exc}") from exc
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise InputFileError(f"{name}: cannot read the file: {exc}") from exc
     return columns, [r for r in rows if any(_cell(v) for v in r.values.values())]
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[Row]]:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 decodes almost anything; latin-1 decodes everything
-        text = raw.decode("latin-1")
-    if "\x00" in text:
-        raise InputFileError(f"{path}: not a text CSV file (contains NUL bytes)")
+def check_zip(name: str, raw: bytes, max_unzipped_bytes: int) -> zipfile.ZipFile:
+    """Open a zip container (DOCX, XLSX), refusing encrypted, damaged or bomb archives."""
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputFileError(
+            f"{name}: the file is password-protected (encrypted) or an old binary Office "
+            "format; save it again without a password as .docx or .xlsx"
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputFileError(f"{name}: damaged or not an Office file ({exc})") from exc
+    total = sum(m.file_size for m in members)
+    if total > max_unzipped_bytes:
+        raise InputFileError(
+            f"{name}: unpacks to {total / 2**20:.0f} MB, over the limit of "
+            f"{max_unzipped_bytes / 2**20:.0f} MB (CENR_MAX_UNZIPPED_MB); refused as a "
+            "possible zip bomb"
+        )
+    if any(m.flag_bits & 0x1 for m in members):
+        raise InputFileError(f"{name}: the archive is password-protected")
+    return archive
+
+
+def _read_csv(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
+    text = decode_text(raw, name)
     reader = csv.reader(text.splitlines(keepends=True))
     try:
         header = next(reader)
     except StopIteration:
-        raise InputFileError(f"{path}: the file is empty") from None
+        raise InputFileError(f"{name}: the file is empty") from None
     except csv.Error as exc:
-        raise InputFileError(f"{path}: malformed CSV: {exc}") from exc
+        raise InputFileError(f"{name}: malformed CSV: {exc}") from exc
     columns = [h.strip() for h in header]
     rows = []
     try:
         for number, record in enumerate(reader, start=2):
             rows.append(Row(number, dict(zip(columns, record, strict=False))))
     except csv.Error as exc:
-        raise InputFileError(f"{path}: malformed CSV near row {reader.line_num}: {exc}") from exc
+        raise InputFileError(f"{name}: malformed CSV near row {reader.line_num}: {exc}") from exc
     return columns, rows
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
+def _read_xlsx(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     try:
         sheet = workbook.worksheets[0]
         values = sheet.iter_rows(values_only=True)
         header = next(values, None)
         if header is None:
-            raise InputFileError(f"{path}: the first sheet is empty")
+            raise InputFileError(f"{name}: the first sheet is empty")
         columns = [str(h).strip() if h is not None else "" for h in header]
         rows = [
             Row(number, dict(zip(columns, record, strict=False)))
@@ -101,23 +129,22 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
     return columns, rows
 
 
-def _read_jsonl(path: Path) -> tuple[list[str], list[Row]]:
+def _read_jsonl(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
     columns: dict[str, None] = {}
     rows = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(f"{path}: line {number} is not JSON: {exc.msg}") from exc
-            if not isinstance(record, dict):
-                raise InputFileError(f"{path}: line {number} is not a JSON object")
-            columns.update(dict.fromkeys(record))
-            rows.append(Row(number, record))
+    for number, line in enumerate(decode_text(raw, name).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(f"{name}: line {number} is not JSON: {exc.msg}") from exc
+        if not isinstance(record, dict):
+            raise InputFileError(f"{name}: line {number} is not a JSON object")
+        columns.update(dict.fromkeys(record))
+        rows.append(Row(number, record))
     if not rows:
-        raise InputFileError(f"{path}: the file has no records")
+        raise InputFileError(f"{name}: the file has no records")
     return list(columns), rows
 
 
@@ -125,7 +152,7 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def require_columns(path: Path, columns: Sequence[str], wanted: Sequence[str]) -> None:
+def require_columns(path: Path | str, columns: Sequence[str], wanted: Sequence[str]) -> None:
     """Raise :class:`ColumnError` naming any wanted column missing from ``columns``."""
     missing = [c for c in wanted if c not in columns]
     if missing:

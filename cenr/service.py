@@ -1,0 +1,229 @@
+"""The service's sub-commands: ``run``, ``submit``, ``status``, ``worker`` and ``watch``.
+
+With ``CENR_BROKER_URL`` unset, work runs in this process (:class:`LocalRunner`); with it
+set, the same pipeline steps go through Celery to ``cenr worker`` processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from cenr.settings import Settings, get_settings
+from schema.errors import ConfigError, InputFileError
+
+
+def _engine(settings: Settings) -> Any:
+    from schema.database import open_database
+
+    return open_database(settings.resolved_database_url)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"text_columns": args.text_column or [], "id_column": args.id_column or ""}
+
+
+def _context(settings: Settings, engine: Any, progress: Any = None) -> tuple[Any, Any]:
+    """The pipeline context and, when embedded, the local runner that executes steps."""
+    from worker.pipeline import Context, LocalRunner
+
+    if settings.broker_url:
+        from worker.tasks import CeleryQueue
+
+        return Context(settings, engine, CeleryQueue()), None
+    runner = LocalRunner(on_step=progress)
+    ctx = Context(settings, engine, runner)
+    runner.ctx = ctx
+    return ctx, runner
+
+
+def _submit(
+    settings: Settings,
+    engine: Any,
+    paths: list[Path],
+    model: str | None,
+    out: Path | None,
+    origin: str,
+    options: dict[str, Any],
+) -> str:
+    from schema.database import session_scope
+    from worker.jobs import create_job, gather, resolve_model
+
+    submissions = gather(paths)
+    if not submissions:
+        raise InputFileError(f"{', '.join(map(str, paths))}: no files to process")
+    with session_scope(engine) as session:
+        version = resolve_model(session, model)
+        job = create_job(
+            session, submissions, version, Path(), origin, options, settings.max_file_bytes
+        )
+        job.out_dir = str((out or settings.exports_dir / job.id).resolve())
+        return job.id
+
+
+def _status(engine: Any, job_id: str | None) -> Any:
+    from schema.database import session_scope
+    from worker.results import job_status, latest_job_id
+
+    with session_scope(engine) as session:
+        return job_status(session, job_id or latest_job_id(session))
+
+
+def _wait(engine: Any, job_id: str, timeout: float | None, poll: float = 0.5) -> Any:
+    """Poll until the job is done, with a progress bar on stderr."""
+    from tqdm import tqdm
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    status = _status(engine, job_id)
+    with tqdm(total=status.total, unit="doc", file=sys.stderr, desc=f"job {job_id}") as bar:
+        while True:
+            bar.total = status.total
+            bar.n = status.done + status.failed
+            bar.set_postfix(queued=status.queued, running=status.running, failed=status.failed)
+            bar.refresh()
+            if status.finished:
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                raise ConfigError(
+                    f"job {job_id} not finished after {timeout:.0f} s; it goes on: "
+                    f"`cenr status {job_id}`"
+                )
+            time.sleep(poll)
+            status = _status(engine, job_id)
+
+
+def _print_summary(engine: Any, status: Any) -> None:
+    from schema.database import session_scope
+    from worker.results import job_errors, job_rows
+
+    with session_scope(engine) as session:
+        rows = job_rows(session, status.job)
+        errors = job_errors(session, status.job)
+    levels = Counter(r.level_code for r in rows if r.level_code is not None)
+    print(
+        f"job {status.job} (model {status.model}): {status.total} protocol(s) from "
+        f"{status.files} file(s): {status.done} done, {status.failed} failed"
+    )
+    if levels:
+        print("levels: " + ", ".join(f"{code}: {n}" for code, n in sorted(levels.items())))
+    for path in status.exports:
+        print(f"export: {path}")
+    if errors:
+        print(f"failed ({len(errors)}):")
+        for line in errors:
+            print(f"  {line}")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not args.inbox.is_dir():
+        raise InputFileError(f"{args.inbox}: not a folder (give the inbox folder to process)")
+    engine = _engine(settings)
+    ctx, runner = _context(settings, engine)
+    with_model = args.model
+    if runner is not None:  # embedded: fail now if the model cannot load, not per document
+        from schema.database import session_scope
+        from worker.jobs import resolve_model
+
+        with session_scope(engine) as session:
+            with_model = resolve_model(session, args.model).name
+        ctx.predictor(with_model)
+    job_id = _submit(settings, engine, [args.inbox], with_model, args.out, "run", _options(args))
+    from worker.pipeline import start_job
+
+    start_job(ctx, job_id)
+    if runner is not None:
+        from tqdm import tqdm
+
+        with tqdm(unit="step", file=sys.stderr, desc=f"job {job_id}") as bar:
+            runner.on_step = bar.update
+            runner.drain()
+        status = _status(engine, job_id)
+    else:
+        status = _wait(engine, job_id, args.timeout)
+    _print_summary(engine, status)
+    engine.dispose()
+    return 1 if status.failed or not status.exports else 0
+
+
+def submit(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.broker_url:
+        raise ConfigError(
+            "`cenr submit` needs a queue: set CENR_BROKER_URL (redis://...) and start "
+            "`cenr worker`, or process a folder here with `cenr run INBOX --out DIR`"
+        )
+    engine = _engine(settings)
+    ctx, _ = _context(settings, engine)
+    job_id = _submit(settings, engine, args.paths, args.model, args.out, "submit", _options(args))
+    from worker.pipeline import start_job
+
+    start_job(ctx, job_id)
+    print(job_id, flush=True)
+    if not args.wait:
+        return 0
+    status = _wait(engine, job_id, args.timeout)
+    _print_summary(engine, status)
+    return 1 if status.failed else 0
+
+
+def status(args: argparse.Namespace) -> int:
+    engine = _engine(get_settings())
+    current = _wait(engine, args.job, args.timeout) if args.wait else _status(engine, args.job)
+    rate = f"{current.docs_per_second:.1f} docs/s" if current.docs_per_second else "-"
+    left = f"{current.seconds_left:.0f} s left" if current.seconds_left is not None else ""
+    print(
+        f"job {current.job} [{current.status}] model {current.model}: {current.total} total, "
+        f"{current.queued} queued, {current.running} running, {current.done} done, "
+        f"{current.failed} failed; {rate} {left}".rstrip()
+    )
+    if args.json:
+        print(json.dumps(current.to_dict()))
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.broker_url:
+        raise ConfigError("`cenr worker` needs CENR_BROKER_URL (redis://host:6379/0)")
+    _engine(settings).dispose()  # refuse to start on an unreachable or outdated database
+    queues = args.queues.split(",")
+    unknown = sorted(set(queues) - {"extract", "classify", "export"})
+    if unknown:
+        raise ConfigError(f"unknown queue(s) {', '.join(unknown)}; use extract, classify, export")
+    from worker.tasks import app
+
+    argv = [
+        "worker", "--queues", ",".join(queues), "--concurrency", str(args.concurrency),
+        "--pool", args.pool, "--loglevel", args.loglevel, "--hostname", args.hostname,
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    app.worker_main(argv)
+    return 0
+
+
+def watch(args: argparse.Namespace) -> int:
+    from worker.watch import Watcher
+
+    settings = get_settings()
+    if not args.inbox.is_dir():
+        raise InputFileError(f"{args.inbox}: not a folder")
+    engine = _engine(settings)
+    ctx, runner = _context(settings, engine)
+    watcher = Watcher(
+        inbox=args.inbox.resolve(),
+        ctx=ctx,
+        out_root=(args.out or settings.exports_dir).resolve(),
+        model=args.model,
+        options=_options(args),
+        settle_seconds=args.settle,
+        after_submit=runner.drain if runner is not None else None,
+    )
+    print(f"watching {watcher.inbox} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    watcher.run(interval=args.interval)
+    return 0

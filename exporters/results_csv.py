@@ -1,0 +1,55 @@
+"""A job's results as one CSV file (stand-in until the Excel and HTML exporters land).
+
+One row per protocol and one per unreadable file: where it came from, the level, the
+confidence, the faithfulness score, the strongest tokens and, for a failure, the reason.
+Written to a temporary file and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from exporters.cells import safe_cell
+from worker.results import ResultRow
+
+HEADER = (
+    "file", "row", "protocol_id", "status", "level", "confidence", "faithfulness",
+    "tokens_cut", "strongest_tokens", "error",
+)  # fmt: skip
+
+
+def write_results(out_dir: Path, rows: Sequence[ResultRow]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "predictions.csv"
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
+        "w", encoding="utf-8-sig", newline="", dir=out_dir, prefix=".predictions.", delete=False
+    )
+    try:
+        with handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADER)
+            for r in rows:
+                writer.writerow(
+                    safe_cell(v)
+                    for v in (
+                        r.file,
+                        r.position or "",
+                        r.protocol_id,
+                        r.status,
+                        r.level_code or "",
+                        f"{r.confidence:.3f}" if r.confidence is not None else "",
+                        f"{r.faithfulness:.3f}" if r.faithfulness is not None else "",
+                        r.tokens_cut if r.tokens_cut is not None else "",
+                        " ".join(token for token, _ in r.top_tokens),
+                        r.error or "",
+                    )
+                )
+        os.replace(handle.name, target)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return [target]

@@ -1,0 +1,317 @@
+"""The work itself, as plain functions of ids: extract -> classify -> export.
+
+Celery tasks (:mod:`worker.tasks`) and the in-process runner (:class:`LocalRunner`) both
+call these; neither holds any logic of its own. Each step commits its results in one
+transaction and only then hands the next step to the dispatcher, and each step can be
+run twice without writing anything twice:
+
+* ``extract_file`` on a file already extracted re-dispatches its unfinished items;
+* ``classify_items`` skips items already done and documents already predicted by the
+  job's model (the unique constraint settles any race);
+* ``export_job`` overwrites its files atomically.
+
+A file or row that cannot be processed becomes a failed source file or job item with a
+``processing_errors`` row naming the file, the row and the reason; the job goes on.
+Only :class:`schema.errors.DatabaseUnavailable` escapes, for the caller to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import undefer
+
+from cenr.settings import Settings
+from schema.database import session_scope
+from schema.errors import CenrError, DatabaseError, InputFileError
+from schema.protocol import Protocol as ProtocolText
+from schema.tables import Document, Job, JobItem, ModelVersion, Prediction, SourceFile
+from worker.extract.source import Limits, extract_source
+from worker.jobs import mark_queued, queued_files
+from worker.store import chunks, document_ids, now, record_error, store_predictions
+
+log = logging.getLogger(__name__)
+PENDING = ("queued", "running")
+
+
+class Dispatcher(Protocol):
+    """Hands the next step to whoever runs steps: a Celery queue or the local runner."""
+
+    def extract(self, job_id: str, file_id: int) -> None: ...
+    def classify(self, job_id: str, item_ids: list[int]) -> None: ...
+    def export(self, job_id: str) -> None: ...
+
+
+@dataclass
+class Context:
+    """What a step needs: settings, the database, the dispatcher and loaded models."""
+
+    settings: Settings
+    engine: Engine
+    dispatcher: Dispatcher
+    predictors: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(
+            max_file_bytes=s.max_file_bytes,
+            max_unzipped_bytes=int(s.max_unzipped_mb * 2**20),
+            max_rows=s.max_rows,
+            max_pdf_pages=s.max_pdf_pages,
+        )
+
+    def predictor(self, name: str) -> Any:
+        """The model version's predictor, loaded once per process on first use."""
+        if name not in self.predictors:
+            from classifier.registry import load_version
+
+            version = load_version(self.settings.models_dir, name)
+            self.predictors[name] = version.predictor(batch_size=self.settings.classify_batch)
+        return self.predictors[name]
+
+
+def start_job(ctx: Context, job_id: str) -> None:
+    """Queue a created job's files (again, after a crash: every step is idempotent)."""
+    with session_scope(ctx.engine) as session:
+        files = queued_files(session, job_id)
+    for file_id in files:
+        ctx.dispatcher.extract(job_id, file_id)
+    with session_scope(ctx.engine) as session:
+        mark_queued(session, job_id)
+    finish_if_complete(ctx, job_id)
+
+
+def extract_file(ctx: Context, job_id: str, file_id: int) -> None:
+    """Turn one stored file into documents and job items, then queue their classification."""
+    with session_scope(ctx.engine) as session:
+        source = session.get(SourceFile, file_id, options=[undefer(SourceFile.content)])
+        job = session.get(Job, job_id)
+        if source is None or job is None:
+            log.warning("job %s file %s no longer exists; nothing to do", job_id, file_id)
+            return
+        if source.status == "queued":
+            _extract(ctx, session, job, source)
+        session.execute(
+            update(Job).where(Job.id == job_id, Job.status == "queued").values(status="running")
+        )
+        pending = list(
+            session.scalars(
+                select(JobItem.id)
+                .where(JobItem.source_file_id == file_id, JobItem.status.in_(PENDING))
+                .order_by(JobItem.id)
+            )
+        )
+    for batch in chunks(pending, ctx.settings.classify_batch):
+        ctx.dispatcher.classify(job_id, list(batch))
+    finish_if_complete(ctx, job_id)
+
+
+def _extract(ctx: Context, session: Any, job: Job, source: SourceFile) -> None:
+    options = job.options or {}
+    try:
+        found = extract_source(
+            source.path,
+            source.content or b"",
+            ctx.limits,
+            options.get("text_columns") or ctx.settings.text_columns,
+            options.get("id_column") or ctx.settings.id_column or None,
+        )
+    except InputFileError as exc:
+        _fail_file(session, job.id, source, exc)
+        return
+    except (DatabaseError, MemoryError):
+        raise
+    except Exception as exc:  # a reader bug must not stop the job or the worker
+        log.exception("extracting %s failed", source.path)
+        _fail_file(session, job.id, source, InputFileError(f"{source.path}: cannot extract: {exc}"))
+        return
+    good = [e for e in found if e.protocol is not None]
+    ids = iter(document_ids(session, [e.protocol for e in good if e.protocol]))
+    for extracted in found:
+        item = JobItem(
+            job_id=job.id,
+            source_file_id=source.id,
+            position=extracted.position,
+            external_id=extracted.external_id[:500],
+            document_id=next(ids) if extracted.protocol is not None else None,
+            status="queued" if extracted.protocol is not None else "failed",
+        )
+        session.add(item)
+        if extracted.error:
+            session.flush()
+            record_error(session, job.id, "extract", extracted.error, source.id, item.id)
+    source.status = "extracted"
+    source.n_documents = len(good)
+    source.content = None  # the documents hold the text now
+
+
+def _fail_file(session: Any, job_id: str, source: SourceFile, exc: Exception) -> None:
+    source.status = "failed"
+    source.content = None
+    record_error(session, job_id, "extract", exc, source_file_id=source.id)
+
+
+def classify_items(ctx: Context, job_id: str, item_ids: Sequence[int]) -> None:
+    """Classify the documents of these items with the job's model; store what is new."""
+    with session_scope(ctx.engine) as session:
+        items = list(
+            session.scalars(
+                select(JobItem).where(JobItem.id.in_(item_ids), JobItem.status.in_(PENDING))
+            )
+        )
+        if not items:
+            return
+        model = session.scalars(
+            select(ModelVersion)
+            .join(Job, Job.model_version_id == ModelVersion.id)
+            .where(Job.id == job_id)
+        ).one()
+        for item in items:
+            item.status = "running"
+        doc_ids = sorted({item.document_id for item in items if item.document_id is not None})
+        stored = set(
+            session.scalars(
+                select(Prediction.document_id).where(
+                    Prediction.document_id.in_(doc_ids), Prediction.model_version_id == model.id
+                )
+            )
+        )
+        documents = {
+            d.id: ProtocolText(d.external_id, d.fields)
+            for d in session.scalars(
+                select(Document).where(Document.id.in_([i for i in doc_ids if i not in stored]))
+            )
+        }
+        model_id, model_name = model.id, model.name
+    failures: dict[int, Exception] = {}
+    results = _predict(ctx, model_name, documents, failures) if documents else []
+    with session_scope(ctx.engine) as session:
+        store_predictions(session, model_id, results)
+        for item in session.scalars(select(JobItem).where(JobItem.id.in_(item_ids))):
+            if item.status not in PENDING:
+                continue
+            item.finished_at = now()
+            error = failures.get(item.document_id or -1)
+            item.status = "failed" if error else "done"
+            if error:
+                record_error(session, job_id, "classify", error, item.source_file_id, item.id)
+    finish_if_complete(ctx, job_id)
+
+
+def _predict(
+    ctx: Context,
+    model_name: str,
+    documents: dict[int, ProtocolText],
+    failures: dict[int, Exception],
+) -> list[tuple[int, Any]]:
+    """(document id, prediction) pairs; a document that breaks the model fails alone."""
+    try:
+        predictor = ctx.predictor(model_name)
+    except CenrError as exc:
+        failures.update(dict.fromkeys(documents, exc))
+        return []
+    ids = list(documents)
+
+    def run(subset: list[int]) -> list[Any]:
+        protocols = [documents[i] for i in subset]
+        if ctx.settings.faithfulness:
+            from classifier.faithfulness import annotate
+
+            return annotate(predictor, protocols, seed=ctx.settings.seed)
+        return list(predictor.predict(protocols))
+
+    try:
+        return list(zip(ids, run(ids), strict=True))
+    except (DatabaseError, MemoryError):
+        raise
+    except Exception:
+        log.exception("batch of %d failed; retrying one by one", len(ids))
+    results: list[tuple[int, Any]] = []
+    for document_id in ids:
+        try:
+            results.extend(zip([document_id], run([document_id]), strict=True))
+        except Exception as exc:
+            failures[document_id] = exc
+    return results
+
+
+def finish_if_complete(ctx: Context, job_id: str) -> None:
+    """Queue the export once, when no file or item of the job is left pending."""
+    with session_scope(ctx.engine) as session:
+        files = session.scalar(
+            select(func.count())
+            .select_from(SourceFile)
+            .where(SourceFile.job_id == job_id, SourceFile.status == "queued")
+        )
+        items = session.scalar(
+            select(func.count())
+            .select_from(JobItem)
+            .where(JobItem.job_id == job_id, JobItem.status.in_(PENDING))
+        )
+        if files or items:
+            return
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+            .values(status="exporting")
+        ).rowcount  # type: ignore[attr-defined]
+    if claimed:
+        ctx.dispatcher.export(job_id)
+
+
+def export_job(ctx: Context, job_id: str) -> None:
+    """Write the job's exports into its folder and mark it done."""
+    from exporters.results_csv import write_results
+    from worker.results import job_rows
+
+    with session_scope(ctx.engine) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status == "done":
+            return
+        rows = job_rows(session, job_id)
+        try:
+            written = write_results(Path(job.out_dir), rows)
+        except OSError as exc:
+            record_error(
+                session, job_id, "export", f"cannot write the exports to {job.out_dir}: {exc}"
+            )
+            written = []
+        job.exports = [str(p) for p in written]
+        job.status = "done"
+        job.finished_at = now()
+
+
+class LocalRunner:
+    """Runs dispatched steps in this process, in order (the embedded default)."""
+
+    def __init__(self, on_step: Callable[[], None] | None = None) -> None:
+        self.steps: deque[Callable[[], None]] = deque()
+        self.ctx: Context | None = None
+        self.on_step = on_step
+
+    def extract(self, job_id: str, file_id: int) -> None:
+        self.steps.append(lambda: extract_file(self._ctx, job_id, file_id))
+
+    def classify(self, job_id: str, item_ids: list[int]) -> None:
+        self.steps.append(lambda: classify_items(self._ctx, job_id, item_ids))
+
+    def export(self, job_id: str) -> None:
+        self.steps.append(lambda: export_job(self._ctx, job_id))
+
+    @property
+    def _ctx(self) -> Context:
+        assert self.ctx is not None, "LocalRunner.ctx is set by its creator"
+        return self.ctx
+
+    def drain(self) -> None:
+        while self.steps:
+            self.steps.popleft()()
+            if self.on_step:
+                self.on_step()

@@ -1,0 +1,222 @@
+"""Reads for people: a job's progress, its per-protocol results and its failures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from schema.errors import ConfigError
+from schema.tables import (
+    Document,
+    Job,
+    JobItem,
+    ModelVersion,
+    Prediction,
+    ProcessingError,
+    SourceFile,
+    TokenWeight,
+)
+
+
+@dataclass
+class JobStatus:
+    """Counts of a job's protocols; a file not yet read, or unreadable, counts as one."""
+
+    job: str
+    status: str
+    model: str
+    total: int
+    queued: int
+    running: int
+    done: int
+    failed: int
+    files: int
+    created_at: str
+    finished_at: str | None
+    docs_per_second: float | None
+    seconds_left: float | None
+    out_dir: str
+    exports: list[str]
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "done"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def latest_job_id(session: Session) -> str:
+    job_id = session.scalar(select(Job.id).order_by(Job.created_at.desc()).limit(1))
+    if job_id is None:
+        raise ConfigError("no jobs yet: submit files with `cenr submit` or `cenr run`")
+    return job_id
+
+
+def job_status(session: Session, job_id: str) -> JobStatus:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ConfigError(f"no job {job_id!r}; `cenr status` without a job shows the newest")
+    items = Counter(
+        dict(
+            session.execute(
+                select(JobItem.status, func.count())
+                .where(JobItem.job_id == job_id)
+                .group_by(JobItem.status)
+            ).all()
+        )
+    )
+    files = Counter(
+        dict(
+            session.execute(
+                select(SourceFile.status, func.count())
+                .where(SourceFile.job_id == job_id)
+                .group_by(SourceFile.status)
+            ).all()
+        )
+    )
+    model = session.scalar(select(ModelVersion.name).where(ModelVersion.id == job.model_version_id))
+    queued = items["queued"] + files["queued"]
+    running, done = items["running"], items["done"]
+    failed = items["failed"] + files["failed"]
+    started = _aware(job.created_at)
+    end = _aware(job.finished_at) if job.finished_at else datetime.now(UTC)
+    elapsed = (end - started).total_seconds()
+    rate = done / elapsed if done and elapsed > 0 else None
+    left = (queued + running) / rate if rate else None
+    return JobStatus(
+        job=job.id,
+        status=job.status,
+        model=model or "?",
+        total=queued + running + done + failed,
+        queued=queued,
+        running=running,
+        done=done,
+        failed=failed,
+        files=sum(files.values()),
+        created_at=started.isoformat(),
+        finished_at=_aware(job.finished_at).isoformat() if job.finished_at else None,
+        docs_per_second=round(rate, 3) if rate else None,
+        seconds_left=round(left, 1) if left is not None else None,
+        out_dir=job.out_dir,
+        exports=list(job.exports or []),
+    )
+
+
+@dataclass
+class ResultRow:
+    """One protocol of a job, as reviewers and exporters see it."""
+
+    file: str
+    position: int
+    protocol_id: str
+    status: str
+    level_code: str | None
+    confidence: float | None
+    probabilities: list[float] | None
+    faithfulness: float | None
+    tokens_cut: int | None
+    top_tokens: list[tuple[str, float]]
+    error: str | None
+    fields: dict[str, str] | None
+
+
+def job_rows(session: Session, job_id: str, top_n: int = 10) -> list[ResultRow]:
+    """Every protocol and every unreadable file of the job, in submission order."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ConfigError(f"no job {job_id!r}")
+    errors = _errors(session, job_id)
+    rows = []
+    query = (
+        select(JobItem, SourceFile.path, Prediction, Document.fields)
+        .join(SourceFile, SourceFile.id == JobItem.source_file_id)
+        .outerjoin(Document, Document.id == JobItem.document_id)
+        .outerjoin(
+            Prediction,
+            and_(
+                Prediction.document_id == JobItem.document_id,
+                Prediction.model_version_id == job.model_version_id,
+            ),
+        )
+        .where(JobItem.job_id == job_id)
+        .order_by(JobItem.source_file_id, JobItem.position)
+    )
+    for item, path, prediction, fields in session.execute(query):
+        done = item.status == "done" and prediction is not None
+        rows.append(
+            ResultRow(
+                file=path,
+                position=item.position,
+                protocol_id=item.external_id,
+                status=item.status,
+                level_code=prediction.level_code if done else None,
+                confidence=prediction.confidence if done else None,
+                probabilities=prediction.probabilities if done else None,
+                faithfulness=prediction.faithfulness if done else None,
+                tokens_cut=prediction.tokens_cut if done else None,
+                top_tokens=_top_tokens(session, prediction.id, top_n) if done else [],
+                error=errors.get(("item", item.id)),
+                fields=fields,
+            )
+        )
+    for source in session.scalars(
+        select(SourceFile).where(SourceFile.job_id == job_id, SourceFile.status == "failed")
+    ):
+        rows.append(
+            ResultRow(
+                file=source.path,
+                position=0,
+                protocol_id="",
+                status="failed",
+                level_code=None,
+                confidence=None,
+                probabilities=None,
+                faithfulness=None,
+                tokens_cut=None,
+                top_tokens=[],
+                error=errors.get(("file", source.id)),
+                fields=None,
+            )
+        )
+    return rows
+
+
+def _errors(session: Session, job_id: str) -> dict[tuple[str, int | None], str]:
+    found: dict[tuple[str, int | None], str] = {}
+    for error in session.scalars(
+        select(ProcessingError).where(ProcessingError.job_id == job_id).order_by(ProcessingError.id)
+    ):
+        key = ("item", error.job_item_id) if error.job_item_id else ("file", error.source_file_id)
+        found[key] = error.message
+    return found
+
+
+def job_errors(session: Session, job_id: str) -> list[str]:
+    """Every failure of the job, one line each, in order."""
+    return list(
+        session.scalars(
+            select(ProcessingError.message)
+            .where(ProcessingError.job_id == job_id)
+            .order_by(ProcessingError.id)
+        )
+    )
+
+
+def _top_tokens(session: Session, prediction_id: int, n: int) -> list[tuple[str, float]]:
+    rows = session.execute(
+        select(TokenWeight.token, TokenWeight.weight)
+        .where(TokenWeight.prediction_id == prediction_id)
+        .order_by(TokenWeight.weight.desc(), TokenWeight.position)
+        .limit(n)
+    )
+    return [(token, float(weight)) for token, weight in rows]

@@ -1,0 +1,124 @@
+"""Celery: the app, three thin tasks that take ids, and the dispatcher that queues them.
+
+Configuration that matters for not losing work:
+
+* JSON only, both ways: no pickle ever crosses the broker.
+* ``acks_late`` + ``reject_on_worker_lost``: a task is acknowledged after it finishes,
+  so a worker killed mid-batch leaves it on the broker; Redis hands it out again after
+  ``CENR_VISIBILITY_TIMEOUT`` seconds. The steps are idempotent (see
+  :mod:`worker.pipeline`), so the second run writes nothing twice.
+* ``prefetch_multiplier=1``: a worker holds one task beyond the one it runs.
+* Retries with exponential backoff when the database is unreachable, and publishing
+  retries when the broker is.
+* Separate queues, ``extract``, ``classify`` and ``export``, so workers can be
+  dedicated and a long export never blocks classification.
+
+Importing this module does not import TensorFlow; the model loads on a worker's first
+classification task, once per worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+from kombu.exceptions import OperationalError as BrokerError
+
+from cenr.settings import Settings, get_settings
+from schema.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+QUEUES = ("extract", "classify", "export")
+RETRY = {
+    "autoretry_for": (DatabaseUnavailable, BrokerError, ConnectionError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 30,
+}
+
+
+def configure(app: Celery, settings: Settings) -> None:
+    app.conf.update(
+        broker_url=settings.broker_url or "memory://",
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="classify",
+        task_routes={f"cenr.{q}": {"queue": q} for q in QUEUES},
+        task_publish_retry=True,
+        task_publish_retry_policy={
+            "max_retries": 20,
+            "interval_start": 0.5,
+            "interval_step": 1,
+            "interval_max": 5,
+        },
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            "unacked_restore_interval": min(10, max(1, settings.visibility_timeout // 4)),
+            "unacked_restore_throttle": 1,
+        },
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+
+
+app = Celery("cenr", set_as_current=False)
+configure(app, get_settings())
+
+_context: Any = None
+
+
+def context() -> Any:
+    """This worker process's pipeline context, created on first use (after any fork)."""
+    global _context
+    if _context is None:
+        from schema.database import open_database
+        from worker.pipeline import Context
+
+        settings = get_settings()
+        _context = Context(settings, open_database(settings.resolved_database_url), CeleryQueue())
+    return _context
+
+
+@app.task(name="cenr.extract", bind=True, **RETRY)
+def extract(self: Task, job_id: str, file_id: int) -> None:
+    from worker.pipeline import extract_file
+
+    extract_file(context(), job_id, file_id)
+
+
+@app.task(name="cenr.classify", bind=True, **RETRY)
+def classify(self: Task, job_id: str, item_ids: list[int]) -> None:
+    from worker.pipeline import classify_items
+
+    classify_items(context(), job_id, item_ids)
+
+
+@app.task(name="cenr.export", bind=True, **RETRY)
+def export(self: Task, job_id: str) -> None:
+    from worker.pipeline import export_job
+
+    export_job(context(), job_id)
+
+
+class CeleryQueue:
+    """The pipeline's dispatcher when a broker is configured."""
+
+    def extract(self, job_id: str, file_id: int) -> None:
+        extract.apply_async((job_id, file_id), queue="extract")
+
+    def classify(self, job_id: str, item_ids: list[int]) -> None:
+        classify.apply_async((job_id, list(item_ids)), queue="classify")
+
+    def export(self, job_id: str) -> None:
+        export.apply_async((job_id,), queue="export")
