@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=commands.models)
 
+    p = sub.add_parser("register", help="register a model directory in the database")
+    p.add_argument("name", metavar="NAME", help="a version under CENR_HOME/models")
+    p.set_defaults(func=commands.register)
+
     p = sub.add_parser("run", help="classify every file in a folder and write the exports")
     p.add_argument("inbox", type=Path, metavar="INBOX", help="folder of protocols (recursive)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for exports")

@@ -152,30 +152,56 @@ def train(args: argparse.Namespace) -> int:
     )
     try:
         with session_scope(engine) as session:
-            session.add(
-                ModelVersion(
-                    name=name,
-                    attention=args.attention,
-                    created_at=created,
-                    path=str(path),
-                    data_fingerprint=fingerprint,
-                    n_training=len(protocols),
-                    accuracy=report["accuracy"],
-                    macro_f1=report["macro_f1"],
-                    temperature=trained.temperature,
-                    metrics=report,
-                )
-            )
+            session.add(registry_row(path, config, report))
     except CenrError as exc:
         raise type(exc)(
             f"model saved to {path} but not registered in the database ({exc}); "
-            "fix the database and train again under another --name"
+            f"fix the database, then `cenr register {name}`"
         ) from exc
     finally:
         engine.dispose()
     _emit(
         report, f"model {name} ({args.attention}) saved to {path}\nheld-out evaluation", args.json
     )
+    return 0
+
+
+def registry_row(path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> Any:
+    """The ``model_versions`` row of a saved version directory."""
+    from schema.tables import ModelVersion
+
+    return ModelVersion(
+        name=path.name,
+        attention=config["model"]["attention"],
+        created_at=datetime.fromisoformat(config["created_at"]),
+        path=str(path),
+        data_fingerprint=config["data_fingerprint"],
+        n_training=int(metrics.get("training", {}).get("n_train", 0)),
+        accuracy=metrics.get("accuracy"),
+        macro_f1=metrics.get("macro_f1"),
+        temperature=float(config["temperature"]),
+        metrics=metrics,
+    )
+
+
+def register(args: argparse.Namespace) -> int:
+    """Register a version directory (trained elsewhere, or against another database)."""
+    from classifier.registry import load_version
+    from schema.database import session_scope
+    from schema.tables import ModelVersion
+
+    settings = get_settings()
+    version = load_version(settings.models_dir, args.name)  # checks files and format
+    engine = _open_registry(settings)
+    try:
+        with session_scope(engine) as session:
+            if session.scalars(select(ModelVersion).where(ModelVersion.name == args.name)).first():
+                print(f"model {args.name} is already registered")
+                return 0
+            session.add(registry_row(version.path, version.config, version.metrics))
+    finally:
+        engine.dispose()
+    print(f"registered model {args.name} ({version.path})")
     return 0
 
 

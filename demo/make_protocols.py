@@ -275,7 +275,9 @@ def main() -> None:
 
     # A new quarter's export for `make demo` to classify: other protocols, no Level column.
     inbox_rng = random.Random(SEED + 1)
-    new = [protocol(level, inbox_rng, 9000 + 89 * i + level) for level in range(6) for i in range(8)]
+    new = [
+        protocol(level, inbox_rng, 9000 + 89 * i + level) for level in range(6) for i in range(8)
+    ]
     inbox_rng.shuffle(new)
     inbox = target.with_name("inbox")
     inbox.mkdir(exist_ok=True)

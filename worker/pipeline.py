@@ -288,30 +288,74 @@ def export_job(ctx: Context, job_id: str) -> None:
         job.finished_at = now()
 
 
+def fail_file(ctx: Context, job_id: str, file_id: int, exc: BaseException) -> None:
+    """Last resort when extraction keeps failing: the file fails, the job goes on."""
+    with session_scope(ctx.engine) as session:
+        source = session.get(SourceFile, file_id)
+        if source is not None and source.status == "queued":
+            _fail_file(session, job_id, source, InputFileError(f"{source.path}: {exc}"))
+    finish_if_complete(ctx, job_id)
+
+
+def fail_items(ctx: Context, job_id: str, item_ids: Sequence[int], exc: BaseException) -> None:
+    """Last resort when classification keeps failing: its items fail, the job goes on."""
+    with session_scope(ctx.engine) as session:
+        for item in session.scalars(select(JobItem).where(JobItem.id.in_(item_ids))):
+            if item.status in PENDING:
+                item.status, item.finished_at = "failed", now()
+                record_error(session, job_id, "classify", exc, item.source_file_id, item.id)
+    finish_if_complete(ctx, job_id)
+
+
+def fail_export(ctx: Context, job_id: str, exc: BaseException) -> None:
+    with session_scope(ctx.engine) as session:
+        job = session.get(Job, job_id)
+        if job is not None and job.status != "done":
+            record_error(session, job_id, "export", exc)
+            job.status, job.finished_at, job.exports = "done", now(), []
+
+
+# step name -> (work, what to do when the work fails for good)
+STEPS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
+    "extract": (extract_file, fail_file),
+    "classify": (classify_items, fail_items),
+    "export": (export_job, fail_export),
+}
+
+
+def run_step(ctx: Context, name: str, *args: Any) -> None:
+    """Run a step; if it fails for good, record the failure so the job still ends."""
+    work, give_up = STEPS[name]
+    try:
+        work(ctx, *args)
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        log.exception("step %s%r failed", name, args)
+        give_up(ctx, *args, exc)
+
+
 class LocalRunner:
     """Runs dispatched steps in this process, in order (the embedded default)."""
 
     def __init__(self, on_step: Callable[[], None] | None = None) -> None:
-        self.steps: deque[Callable[[], None]] = deque()
+        self.steps: deque[tuple[str, tuple[Any, ...]]] = deque()
         self.ctx: Context | None = None
         self.on_step = on_step
 
     def extract(self, job_id: str, file_id: int) -> None:
-        self.steps.append(lambda: extract_file(self._ctx, job_id, file_id))
+        self.steps.append(("extract", (job_id, file_id)))
 
     def classify(self, job_id: str, item_ids: list[int]) -> None:
-        self.steps.append(lambda: classify_items(self._ctx, job_id, item_ids))
+        self.steps.append(("classify", (job_id, item_ids)))
 
     def export(self, job_id: str) -> None:
-        self.steps.append(lambda: export_job(self._ctx, job_id))
-
-    @property
-    def _ctx(self) -> Context:
-        assert self.ctx is not None, "LocalRunner.ctx is set by its creator"
-        return self.ctx
+        self.steps.append(("export", (job_id,)))
 
     def drain(self) -> None:
+        assert self.ctx is not None, "LocalRunner.ctx is set by its creator"
         while self.steps:
-            self.steps.popleft()()
+            name, args = self.steps.popleft()
+            run_step(self.ctx, name, *args)
             if self.on_step:
                 self.on_step()

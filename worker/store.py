@@ -14,11 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from classifier.inference import Prediction as ModelPrediction
+from schema.errors import DatabaseUnavailable
 from schema.protocol import Protocol
 from schema.tables import Document, Prediction, ProcessingError, TokenWeight
 
@@ -161,9 +163,14 @@ def write_token_weights(session: Session, rows: Sequence[tuple[Any, ...]]) -> No
         raw: Any = connection.connection.driver_connection
         columns = ", ".join(TOKEN_COLUMNS)
         statement = f"COPY token_weights ({columns}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row((*row[:-1], json.dumps(row[-1]) if row[-1] is not None else None))
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(
+                        (*row[:-1], json.dumps(row[-1]) if row[-1] is not None else None)
+                    )
+        except psycopg.OperationalError as exc:  # raw driver errors bypass SQLAlchemy's
+            raise DatabaseUnavailable(f"database unavailable during COPY: {exc}") from exc
         return
     session.execute(
         insert(TokenWeight), [dict(zip(TOKEN_COLUMNS, row, strict=True)) for row in rows]

@@ -90,25 +90,36 @@ def context() -> Any:
     return _context
 
 
-@app.task(name="cenr.extract", bind=True, **RETRY)
-def extract(self: Task, job_id: str, file_id: int) -> None:
-    from worker.pipeline import extract_file
+class Step(Task):
+    """A pipeline step: retried while the database or broker is away, and when it fails
+    for good its failure is recorded so the job still ends (see ``pipeline.STEPS``)."""
 
-    extract_file(context(), job_id, file_id)
+    step = ""
+
+    def run(self, *args: Any) -> None:
+        from worker.pipeline import STEPS
+
+        STEPS[self.step][0](context(), *args)
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        from worker.pipeline import STEPS
+
+        try:
+            STEPS[self.step][1](context(), *args, exc)
+        except Exception:  # the database is still away: the job shows the step pending
+            log.exception("could not record the failure of %s%r", self.name, args)
 
 
-@app.task(name="cenr.classify", bind=True, **RETRY)
-def classify(self: Task, job_id: str, item_ids: list[int]) -> None:
-    from worker.pipeline import classify_items
-
-    classify_items(context(), job_id, item_ids)
+def _register(step: str) -> Any:
+    task = type(f"{step.title()}Step", (Step,), {"name": f"cenr.{step}", "step": step, **RETRY})
+    return app.register_task(task())
 
 
-@app.task(name="cenr.export", bind=True, **RETRY)
-def export(self: Task, job_id: str) -> None:
-    from worker.pipeline import export_job
-
-    export_job(context(), job_id)
+extract = _register("extract")
+classify = _register("classify")
+export = _register("export")
 
 
 class CeleryQueue:

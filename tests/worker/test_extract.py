@@ -1,0 +1,165 @@
+"""Extraction: every supported type, every encoding, and every kind of bad file."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import pytest
+
+from schema.errors import ColumnError, InputFileError
+from tests.worker.files import (
+    docx_bytes,
+    encrypted_pdf_bytes,
+    pdf_bytes,
+    zip_bomb_docx,
+)
+from worker.extract.source import Limits, extract_source
+
+LIMITS = Limits()
+TEXT = "Résumé: the Community Advisory Board co-designed the survey — “naïve” café owners."
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        TEXT.encode("utf-8"),
+        codecs.BOM_UTF8 + TEXT.encode("utf-8"),
+        TEXT.encode("utf-16"),  # with BOM
+        TEXT.encode("utf-16-le"),  # without BOM
+        TEXT.encode("cp1252"),
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16-bom", "utf-16-le-no-bom", "windows-1252"],
+)
+def test_text_encodings_are_detected_not_mangled(raw: bytes) -> None:
+    [found] = extract_source("protocol.txt", raw, LIMITS)
+    assert found.protocol is not None
+    assert found.protocol.fields["text"] == TEXT
+
+
+def test_latin1_text_is_read() -> None:
+    text = "Partenaires: comité de quartier, université"
+    [found] = extract_source("p.md", text.encode("latin-1"), LIMITS)
+    assert found.protocol is not None and found.protocol.fields["text"] == text
+
+
+def test_docx_and_pdf_text_is_extracted() -> None:
+    [docx] = extract_source(
+        "a b/ü protocol.docx", docx_bytes("Aims & goals", "Partners: CAB"), LIMITS
+    )
+    assert docx.protocol is not None
+    assert docx.protocol.fields["text"] == "Aims & goals\nPartners: CAB"
+    assert docx.external_id == "ü protocol.docx"
+    [pdf] = extract_source("p.pdf", pdf_bytes("Community partners (CAB)", "co-led"), LIMITS)
+    assert pdf.protocol is not None
+    assert pdf.protocol.fields["text"] == "Community partners (CAB)\nco-led"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("empty.txt", b"", "the file is empty"),
+        ("blank.txt", b"  \n\n ", "the file is empty"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary file"),
+        ("bad.docx", b"PK\x03\x04 not really a zip", "damaged or not an Office file"),
+        ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "password-protected"),
+        ("notword.docx", None, "no word/document.xml"),
+        ("bad.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog", "damaged or unreadable PDF"),
+        ("fake.pdf", b"hello, I am text", "not a PDF file"),
+        ("scan.pdf", pdf_bytes(), "no text layer"),
+        ("locked.pdf", encrypted_pdf_bytes("secret plans"), "password-protected"),
+        ("notes.doc", b"text", "unsupported file type .doc"),
+        ("README", b"text", "unsupported file type (no extension)"),
+    ],
+)
+def test_bad_files_fail_with_the_file_and_the_reason(
+    name: str, raw: bytes | None, message: str
+) -> None:
+    if raw is None:  # a zip that is not a Word document
+        import io
+        import zipfile
+
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("hello.txt", "hi")
+        raw = buffer.getvalue()
+    with pytest.raises(InputFileError, match=f"^{re.escape(name)}: .*{re.escape(message)}"):
+        extract_source(name, raw, LIMITS)
+
+
+def test_zip_bomb_docx_is_refused_before_unpacking() -> None:
+    bomb = zip_bomb_docx(300)
+    assert len(bomb) < 2 * 2**20  # small on disk
+    with pytest.raises(InputFileError, match="unpacks to 300 MB.*zip bomb"):
+        extract_source("bomb.docx", bomb, LIMITS)
+
+
+def test_files_over_the_size_limit_are_refused() -> None:
+    raw = b"community partners " * (3 * 2**20 // 19)
+    with pytest.raises(InputFileError, match=r"big.txt: 3.0 MB, over the limit of 2 MB"):
+        extract_source("big.txt", raw, Limits(max_file_bytes=2 * 2**20))
+
+
+IRB_CSV = (
+    "Protocol ID,StudyTitle,AimsGoals,Background,StudyDesign,Partners,Notes\n"
+    'HM1,Garden study,Grow food,Food deserts,Survey,Community board,=HYPERLINK("x")\n'
+    "HM2,Clinic study,Reduce visits,,Chart review,,\n"
+)
+
+
+def test_irb_export_columns_are_recognised() -> None:
+    found = extract_source("export.csv", IRB_CSV.encode(), LIMITS)
+    assert [f.external_id for f in found] == ["HM1", "HM2"]
+    assert found[0].protocol is not None
+    assert list(found[0].protocol.fields) == [
+        "StudyTitle", "AimsGoals", "Background", "StudyDesign", "Partners",
+    ]  # fmt: skip
+    assert found[1].protocol is not None and found[1].protocol.fields["Background"] == ""
+
+
+def test_configured_columns_win_and_missing_ones_are_named() -> None:
+    found = extract_source("export.csv", IRB_CSV.encode(), LIMITS, ["Notes"], "Protocol ID")
+    assert found[0].protocol is not None
+    assert found[0].protocol.fields == {"Notes": '=HYPERLINK("x")'}
+    with pytest.raises(ColumnError, match="export.csv: no column 'Summary'"):
+        extract_source("export.csv", IRB_CSV.encode(), LIMITS, ["Summary"])
+
+
+def test_table_without_text_columns_fails() -> None:
+    raw = b"ID,Score,Date\n1,3,2026-01-01\n"
+    with pytest.raises(ColumnError, match="scores.csv: no text column recognised.*--text-column"):
+        extract_source("scores.csv", raw, LIMITS)
+
+
+def test_thousands_of_empty_rows_are_skipped_and_rows_without_text_fail_alone() -> None:
+    raw = IRB_CSV + ",,,,,,\n" * 5000 + "HM3,,,,,,note only\n"
+    found = extract_source("export.csv", raw.encode(), LIMITS)
+    assert [f.external_id for f in found] == ["HM1", "HM2", "HM3"]
+    assert found[2].protocol is None
+    assert found[2].error is not None and "row 5004 (HM3) has no text" in found[2].error
+
+
+def test_xlsx_rows_and_row_limit() -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Protocol ID", "StudyTitle", "Partners"])
+    for i in range(5):
+        sheet.append([f"HM{i}", f"Study {i}", "Tribal council"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    found = extract_source("export.xlsx", buffer.getvalue(), LIMITS)
+    assert [f.position for f in found] == [2, 3, 4, 5, 6]
+    with pytest.raises(InputFileError, match="export.xlsx: 5 rows, over the limit of 3"):
+        extract_source("export.xlsx", buffer.getvalue(), Limits(max_rows=3))
+
+
+def test_jsonl_in_utf16() -> None:
+    raw = '{"protocol_id": "J1", "abstract": "Church partners"}\n'.encode("utf-16")
+    [found] = extract_source("rows.jsonl", raw, LIMITS)
+    assert found.external_id == "J1"
+    assert found.protocol is not None and found.protocol.fields == {"abstract": "Church partners"}
