@@ -17,7 +17,10 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 def docx_bytes(*paragraphs: str) -> bytes:
     body = "".join(f"<w:p><w:r><w:t>{escape(p)}</w:t></w:r></w:p>" for p in paragraphs)
-    document = f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W}"><w:body>{body}</w:body></w:document>'
+    document = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<w:document xmlns:w="{_W}"><w:body>{body}</w:body></w:document>'
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
@@ -66,7 +69,7 @@ def pdf_bytes(*lines: str) -> bytes:
     return bytes(out)
 
 
-def encrypted_pdf_bytes(text: str, password: str = "s3cret") -> bytes:
+def encrypted_pdf_bytes(text: str, password: str = "s3cret"  # noqa: S107 - a test fixture) -> bytes:
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(text))))

@@ -40,7 +40,8 @@ def test_text_encodings_are_detected_not_mangled(raw: bytes) -> None:
 def test_latin1_text_is_read() -> None:
     text = "Partenaires: comité de quartier, université"
     [found] = extract_source("p.md", text.encode("latin-1"), LIMITS)
-    assert found.protocol is not None and found.protocol.fields["text"] == text
+    assert found.protocol is not None
+    assert found.protocol.fields["text"] == text
 
 
 def test_docx_and_pdf_text_is_extracted() -> None:
@@ -90,7 +91,7 @@ def test_bad_files_fail_with_the_file_and_the_reason(
 def test_zip_bomb_docx_is_refused_before_unpacking() -> None:
     bomb = zip_bomb_docx(300)
     assert len(bomb) < 2 * 2**20  # small on disk
-    with pytest.raises(InputFileError, match="unpacks to 300 MB.*zip bomb"):
+    with pytest.raises(InputFileError, match=r"unpacks to 300 MB.*zip bomb"):
         extract_source("bomb.docx", bomb, LIMITS)
 
 
@@ -114,20 +115,21 @@ def test_irb_export_columns_are_recognised() -> None:
     assert list(found[0].protocol.fields) == [
         "StudyTitle", "AimsGoals", "Background", "StudyDesign", "Partners",
     ]  # fmt: skip
-    assert found[1].protocol is not None and found[1].protocol.fields["Background"] == ""
+    assert found[1].protocol is not None
+    assert found[1].protocol.fields["Background"] == ""
 
 
 def test_configured_columns_win_and_missing_ones_are_named() -> None:
     found = extract_source("export.csv", IRB_CSV.encode(), LIMITS, ["Notes"], "Protocol ID")
     assert found[0].protocol is not None
     assert found[0].protocol.fields == {"Notes": '=HYPERLINK("x")'}
-    with pytest.raises(ColumnError, match="export.csv: no column 'Summary'"):
+    with pytest.raises(ColumnError, match=r"export.csv: no column 'Summary'"):
         extract_source("export.csv", IRB_CSV.encode(), LIMITS, ["Summary"])
 
 
 def test_table_without_text_columns_fails() -> None:
     raw = b"ID,Score,Date\n1,3,2026-01-01\n"
-    with pytest.raises(ColumnError, match="scores.csv: no text column recognised.*--text-column"):
+    with pytest.raises(ColumnError, match=r"scores.csv: no text column recognised.*--text-column"):
         extract_source("scores.csv", raw, LIMITS)
 
 
@@ -136,7 +138,8 @@ def test_thousands_of_empty_rows_are_skipped_and_rows_without_text_fail_alone() 
     found = extract_source("export.csv", raw.encode(), LIMITS)
     assert [f.external_id for f in found] == ["HM1", "HM2", "HM3"]
     assert found[2].protocol is None
-    assert found[2].error is not None and "row 5004 (HM3) has no text" in found[2].error
+    assert found[2].error is not None
+    assert "row 5004 (HM3) has no text" in found[2].error
 
 
 def test_xlsx_rows_and_row_limit() -> None:
@@ -154,7 +157,7 @@ def test_xlsx_rows_and_row_limit() -> None:
     book.save(buffer)
     found = extract_source("export.xlsx", buffer.getvalue(), LIMITS)
     assert [f.position for f in found] == [2, 3, 4, 5, 6]
-    with pytest.raises(InputFileError, match="export.xlsx: 5 rows, over the limit of 3"):
+    with pytest.raises(InputFileError, match=r"export.xlsx: 5 rows, over the limit of 3"):
         extract_source("export.xlsx", buffer.getvalue(), Limits(max_rows=3))
 
 
@@ -162,4 +165,5 @@ def test_jsonl_in_utf16() -> None:
     raw = '{"protocol_id": "J1", "abstract": "Church partners"}\n'.encode("utf-16")
     [found] = extract_source("rows.jsonl", raw, LIMITS)
     assert found.external_id == "J1"
-    assert found.protocol is not None and found.protocol.fields == {"abstract": "Church partners"}
+    assert found.protocol is not None
+    assert found.protocol.fields == {"abstract": "Church partners"}
