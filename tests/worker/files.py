@@ -69,7 +69,7 @@ def pdf_bytes(*lines: str) -> bytes:
     return bytes(out)
 
 
-def encrypted_pdf_bytes(text: str, password: str = "s3cret"  # noqa: S107 - a test fixture) -> bytes:
+def encrypted_pdf_bytes(text: str, password: str = "s3cret") -> bytes:  # noqa: S107
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(text))))
