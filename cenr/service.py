@@ -54,7 +54,10 @@ def _submit(
     from schema.database import session_scope
     from worker.jobs import create_job, gather, resolve_model
 
-    submissions = gather(paths)
+    submissions, hidden = gather(paths)
+    if hidden:
+        shown = ", ".join(hidden[:10]) + (" ..." if len(hidden) > 10 else "")
+        print(f"cenr: skipped {len(hidden)} hidden file(s): {shown}", file=sys.stderr)
     if not submissions:
         raise InputFileError(f"{', '.join(map(str, paths))}: no files to process")
     with session_scope(engine) as session:

@@ -71,3 +71,67 @@ def use_trained(trained_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def last_json_line(text: str) -> dict:
     return json.loads(text.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def sqlite_service(trained_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Model 'tiny' registered in a fresh SQLite database of this test's own, no broker."""
+    from cenr.cli import main
+
+    url = f"sqlite:///{tmp_path / 'service.sqlite3'}"
+    monkeypatch.setenv("CENR_HOME", str(trained_home))
+    monkeypatch.setenv("CENR_DATABASE_URL", url)
+    monkeypatch.delenv("CENR_BROKER_URL", raising=False)
+    assert main(["register", "tiny"]) == 0
+    return url
+
+
+@pytest.fixture
+def postgres_service(trained_home: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Model 'tiny' registered in a fresh, migrated PostgreSQL database."""
+    from cenr.cli import main
+
+    monkeypatch.setenv("CENR_HOME", str(trained_home))
+    monkeypatch.setenv("CENR_DATABASE_URL", postgres_url)
+    monkeypatch.delenv("CENR_BROKER_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["register", "tiny"]) == 0
+    return postgres_url
+
+
+def demo_rows(n: int, start: int = 0) -> list[dict[str, str]]:
+    """``n`` demo protocols without their Level column."""
+    import csv
+
+    with DEMO_CSV.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))[start : start + n]
+    return [{k: v for k, v in row.items() if k != "Level"} for row in rows]
+
+
+def write_export(path: Path, rows: list[dict[str, str]]) -> Path:
+    """An IRB-style CSV export of ``rows``."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def table_counts(url: str) -> dict[str, int]:
+    """Rows per service table, read straight from the database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    tables = ("jobs", "source_files", "documents", "job_items", "predictions", "token_weights")
+    with engine.connect() as connection:
+        counts = {
+            t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables
+        }
+        counts["tokens_expected"] = connection.execute(
+            text("SELECT coalesce(sum(n_tokens), 0) FROM predictions")
+        ).scalar_one()
+    engine.dispose()
+    return counts

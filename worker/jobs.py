@@ -36,22 +36,30 @@ class Submission:
     watch_path: str | None = None
 
 
-def gather(paths: Sequence[Path]) -> list[Submission]:
-    """Every file under ``paths`` (recursively, in name order), hidden files left out."""
+def gather(paths: Sequence[Path]) -> tuple[list[Submission], list[str]]:
+    """Every file under ``paths`` (recursively, in name order), and the hidden ones left out.
+
+    Hidden files and folders (``.DS_Store``, ``.git``) are not protocols; the caller says
+    which were skipped, so nothing is left out silently.
+    """
     found: list[Submission] = []
+    hidden: list[str] = []
     for path in paths:
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
+                hidden.extend(str(Path(folder, d).relative_to(path)) for d in dirs if d[0] == ".")
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if not name.startswith("."):
-                        full = Path(folder) / name
+                    full = Path(folder) / name
+                    if name.startswith("."):
+                        hidden.append(str(full.relative_to(path)))
+                    else:
                         found.append(Submission(full, str(full.relative_to(path))))
         elif path.exists() or path.is_symlink():
             found.append(Submission(path, str(path)))
         else:
             raise InputFileError(f"{path}: no such file or folder")
-    return found
+    return found, hidden
 
 
 def resolve_model(session: Session, name: str | None) -> ModelVersion:

@@ -1,0 +1,204 @@
+"""`cenr run`, embedded (SQLite, in-process) and on PostgreSQL: results, failures, re-runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from cenr.cli import main
+from tests.conftest import demo_rows, table_counts, write_export
+from tests.worker.files import docx_bytes, encrypted_pdf_bytes, pdf_bytes, zip_bomb_docx
+
+GOOD_TEXT = (
+    "Study title: Walking groups with the Eastside Tenants Association. The community "
+    "advisory board co-designed the intervention, shares governance of the data and "
+    "co-authors every publication."
+)
+
+TOP_TOKENS_SQL = """
+SELECT tw.form, avg(tw.weight) AS mean_weight, count(*) AS n
+FROM token_weights tw JOIN predictions p ON p.id = tw.prediction_id
+WHERE p.level_code = :level
+GROUP BY tw.form HAVING count(*) >= 3
+ORDER BY mean_weight DESC LIMIT 20
+"""
+
+
+def make_inbox(root: Path) -> tuple[Path, dict[str, str]]:
+    """An inbox of good and bad files; returns it and the reason expected per bad file."""
+    inbox = root / "inbox"
+    rows = demo_rows(12)
+    rows[0]["StudyTitle"] = '=HYPERLINK("http://evil.example","click") community board'
+    write_export(inbox / "export 2026 Q3.csv", rows)
+    (inbox / "garden ü protocol.txt").write_text(GOOD_TEXT, encoding="utf-16")
+    (inbox / "nested").mkdir()
+    (inbox / "nested" / "clinic.docx").write_bytes(
+        docx_bytes("Clinic records review.", "No partners.")
+    )
+    (inbox / "nested" / "church.pdf").write_bytes(
+        pdf_bytes("Church health ministry partners", "recruit members.")
+    )
+    (inbox / "odd ..name...md").write_text(
+        "Partners: the food bank shares results.", encoding="utf-8"
+    )
+    bad = {
+        "empty.txt": "the file is empty",
+        "photo.txt": "looks like a binary file",
+        "locked.pdf": "password-protected",
+        "bomb.docx": "zip bomb",
+        "scores.csv": "no text column recognised",
+        "huge.txt": "over the limit of 20 MB",
+    }
+    (inbox / ".DS_Store").write_bytes(b"\x00\x01")  # hidden: skipped, and said so
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (inbox / "locked.pdf").write_bytes(encrypted_pdf_bytes("secret"))
+    (inbox / "bomb.docx").write_bytes(zip_bomb_docx(300))
+    (inbox / "scores.csv").write_text("ID,Score\n1,3\n", encoding="utf-8")
+    with (inbox / "huge.txt").open("wb") as handle:  # 50 MB of text
+        handle.write(b"community partners co-lead the study. " * (50 * 2**20 // 38))
+    return inbox, bad
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["run", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_run_classifies_good_files_and_names_every_bad_one(
+    sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox, bad = make_inbox(tmp_path)
+    out_dir = tmp_path / "out"
+    status, out, err = run(capsys, str(inbox), "--out", str(out_dir))
+    assert status == 1, "a failed file makes the exit status 1"
+    assert "Traceback" not in out + err
+    good = 12 + 4  # CSV rows + txt + docx + pdf + md
+    assert (
+        f"{good + len(bad)} protocol(s) from {5 + len(bad)} file(s): {good} done, 6 failed" in out
+    )
+    assert "skipped 1 hidden file(s): .DS_Store" in err
+    failed_lines = out.split("failed (6):")[1]
+    for name, reason in bad.items():
+        assert any(name in line and reason in line for line in failed_lines.splitlines()), name
+
+    counts = table_counts(sqlite_service)
+    assert counts["documents"] == good
+    assert counts["predictions"] == good
+    assert counts["token_weights"] == counts["tokens_expected"] > 0
+
+    with (out_dir / "predictions.csv").open(encoding="utf-8-sig") as handle:
+        exported = list(csv.DictReader(handle))
+    assert len(exported) == good + len(bad)
+    assert {r["status"] for r in exported} == {"done", "failed"}
+    assert not any(v.startswith("=") for r in exported for v in r.values()), "no formulas"
+    assert any(r["file"] == "garden ü protocol.txt" and r["level"] for r in exported)
+    assert any(r["file"] == "nested/church.pdf" for r in exported)
+
+
+def test_rerun_writes_nothing_twice_and_same_content_is_one_document(
+    sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox = tmp_path / "inbox"
+    rows = demo_rows(6)
+    write_export(inbox / "a.csv", rows)
+    write_export(inbox / "copy of a.csv", rows)  # the same protocols again
+    status, out, _ = run(capsys, str(inbox), "--out", str(tmp_path / "out1"))
+    assert status == 0, out
+    first = table_counts(sqlite_service)
+    assert first["documents"] == first["predictions"] == 6
+    assert first["job_items"] == 12
+    status, out, _ = run(capsys, str(inbox), "--out", str(tmp_path / "out2"))
+    assert status == 0, out
+    second = table_counts(sqlite_service)
+    assert second["jobs"] == 2
+    assert second["job_items"] == 24
+    for table in ("documents", "predictions", "token_weights"):
+        assert second[table] == first[table], table
+    assert "12 done, 0 failed" in out
+
+    assert main(["status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["total"] == report["done"] == 12
+    assert report["queued"] == report["running"] == report["failed"] == 0
+
+
+def test_run_on_postgresql_stores_weights_queryable_in_sql(
+    postgres_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox = tmp_path / "inbox"
+    write_export(inbox / "export.csv", demo_rows(30))
+    status, out, _ = run(capsys, str(inbox), "--out", str(tmp_path / "out"))
+    assert status == 0, out
+    counts = table_counts(postgres_service)
+    assert counts["predictions"] == 30
+    assert counts["token_weights"] == counts["tokens_expected"]
+    engine = create_engine(postgres_service)
+    with engine.connect() as connection:
+        level = connection.execute(
+            text(
+                "SELECT level_code FROM predictions GROUP BY level_code "
+                "ORDER BY count(*) DESC, level_code LIMIT 1"
+            )
+        ).scalar_one()
+        top = connection.execute(text(TOP_TOKENS_SQL), {"level": level}).all()
+        spans = connection.execute(
+            text("SELECT d.fields, tw.field, tw.char_start, tw.char_end, tw.token "
+                 "FROM token_weights tw JOIN predictions p ON p.id = tw.prediction_id "
+                 "JOIN documents d ON d.id = p.document_id LIMIT 200")
+        ).all()  # fmt: skip
+    engine.dispose()
+    assert 0 < len(top) <= 20
+    assert all(0 < w <= 1 for _, w, _ in top)
+    for fields, field, start, end, token in spans:  # spans point into the original text
+        assert fields[field][start:end] == token
+
+
+def test_run_refuses_a_database_whose_schema_is_behind(
+    trained_home: Path, postgres_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("CENR_HOME", str(trained_home))
+    monkeypatch.setenv("CENR_DATABASE_URL", postgres_url)
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.txt").write_text(GOOD_TEXT)
+    for argv in (["run", str(tmp_path / "inbox"), "--out", str(tmp_path)], ["status"]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "schema is at nothing" in err
+        assert "run `cenr db upgrade`" in err
+    monkeypatch.setenv("CENR_BROKER_URL", "redis://127.0.0.1:6379/15")
+    assert main(["worker"]) == 1
+    assert "cenr db upgrade" in capsys.readouterr().err
+
+
+def test_run_errors_are_one_line(
+    sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv, message in (
+        ([str(tmp_path / "nope"), "--out", str(tmp_path)], "not a folder"),
+        ([str(tmp_path), "--out", str(tmp_path / "o"), "--model", "ghost"], "no registered model named 'ghost'"),
+    ):  # fmt: skip
+        status, _, err = run(capsys, *argv)
+        assert status == 1
+        assert err.startswith("cenr: error: ")
+        assert message in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status, _, err = run(capsys, str(empty), "--out", str(tmp_path / "o"))
+    assert status == 1
+    assert "no files to process" in err
+
+
+def test_submit_without_a_broker_says_what_to_do(
+    sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["submit", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "set CENR_BROKER_URL" in err
+    assert "cenr run" in err
