@@ -182,8 +182,11 @@ def test_run_errors_are_one_line(
 ) -> None:
     for argv, message in (
         ([str(tmp_path / "nope"), "--out", str(tmp_path)], "not a folder"),
-        ([str(tmp_path), "--out", str(tmp_path / "o"), "--model", "ghost"], "no registered model named 'ghost'"),
-    ):  # fmt: skip
+        (
+            [str(tmp_path), "--out", str(tmp_path / "o"), "--model", "ghost"],
+            "no registered model named 'ghost'",
+        ),
+    ):
         status, _, err = run(capsys, *argv)
         assert status == 1
         assert err.startswith("cenr: error: ")
