@@ -127,31 +127,42 @@ def run(args: argparse.Namespace) -> int:
     if not args.inbox.is_dir():
         raise InputFileError(f"{args.inbox}: not a folder (give the inbox folder to process)")
     engine = _engine(settings)
+    try:
+        status = _run(settings, engine, args)
+        _print_summary(engine, status)
+    finally:
+        engine.dispose()
+    return 1 if status.failed or not status.exports else 0
+
+
+def _run(settings: Settings, engine: Any, args: argparse.Namespace) -> Any:
+    from worker.pipeline import start_job
+
     ctx, runner = _context(settings, engine)
-    with_model = args.model
+    model = args.model
     if runner is not None:  # embedded: fail now if the model cannot load, not per document
         from schema.database import session_scope
         from worker.jobs import resolve_model
 
         with session_scope(engine) as session:
-            with_model = resolve_model(session, args.model).name
-        ctx.predictor(with_model)
-    job_id = _submit(settings, engine, [args.inbox], with_model, args.out, "run", _options(args))
-    from worker.pipeline import start_job
-
+            model = resolve_model(session, args.model).name
+        ctx.predictor(model)
+    job_id = _submit(settings, engine, [args.inbox], model, args.out, "run", _options(args))
     start_job(ctx, job_id)
-    if runner is not None:
-        from tqdm import tqdm
+    if runner is None:
+        return _wait(engine, job_id, args.timeout)
+    from tqdm import tqdm
 
-        with tqdm(unit="step", file=sys.stderr, desc=f"job {job_id}") as bar:
-            runner.on_step = bar.update
-            runner.drain()
-        status = _status(engine, job_id)
-    else:
-        status = _wait(engine, job_id, args.timeout)
-    _print_summary(engine, status)
-    engine.dispose()
-    return 1 if status.failed or not status.exports else 0
+    with tqdm(unit="doc", file=sys.stderr, desc=f"job {job_id}") as bar:
+
+        def progress() -> None:
+            current = _status(engine, job_id)
+            bar.total, bar.n = current.total, current.done + current.failed
+            bar.refresh()
+
+        runner.on_step = progress
+        runner.drain()
+    return _status(engine, job_id)
 
 
 def submit(args: argparse.Namespace) -> int:
@@ -161,23 +172,31 @@ def submit(args: argparse.Namespace) -> int:
             "`cenr submit` needs a queue: set CENR_BROKER_URL (redis://...) and start "
             "`cenr worker`, or process a folder here with `cenr run INBOX --out DIR`"
         )
-    engine = _engine(settings)
-    ctx, _ = _context(settings, engine)
-    job_id = _submit(settings, engine, args.paths, args.model, args.out, "submit", _options(args))
     from worker.pipeline import start_job
 
-    start_job(ctx, job_id)
-    print(job_id, flush=True)
-    if not args.wait:
-        return 0
-    status = _wait(engine, job_id, args.timeout)
-    _print_summary(engine, status)
+    engine = _engine(settings)
+    try:
+        ctx, _ = _context(settings, engine)
+        job_id = _submit(
+            settings, engine, args.paths, args.model, args.out, "submit", _options(args)
+        )
+        start_job(ctx, job_id)
+        print(job_id, flush=True)
+        if not args.wait:
+            return 0
+        status = _wait(engine, job_id, args.timeout)
+        _print_summary(engine, status)
+    finally:
+        engine.dispose()
     return 1 if status.failed else 0
 
 
 def status(args: argparse.Namespace) -> int:
     engine = _engine(get_settings())
-    current = _wait(engine, args.job, args.timeout) if args.wait else _status(engine, args.job)
+    try:
+        current = _wait(engine, args.job, args.timeout) if args.wait else _status(engine, args.job)
+    finally:
+        engine.dispose()
     rate = f"{current.docs_per_second:.1f} docs/s" if current.docs_per_second else "-"
     left = f"{current.seconds_left:.0f} s left" if current.seconds_left is not None else ""
     print(

@@ -1,0 +1,93 @@
+"""Real service processes for the tests: `cenr worker` and `cenr watch` as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+CENR = str(Path(sys.executable).with_name("cenr"))
+
+
+class Process:
+    """A `cenr` sub-command in its own process group, its output in a log file."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._handle = log.open("ab")
+        self.popen = subprocess.Popen(
+            [CENR, *argv], env=env, stdout=self._handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, needle: str, timeout: float = 90) -> None:
+        wait_until(lambda: needle in self.output() or self.popen.poll() is not None, timeout)
+        assert needle in self.output(), f"{needle!r} not in output:\n{self.output()[-3000:]}"
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no cleanup, no acknowledgements."""
+        if self.alive:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
+        self._handle.close()
+
+    def stop(self) -> None:
+        if self.alive:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=30)
+        self._handle.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+def item_counts(url: str, job_id: str) -> dict[str, int]:
+    """Job items by status, read straight from the database ({} while it is down)."""
+    engine = create_engine(url, connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT status, count(*) FROM job_items WHERE job_id = :j GROUP BY status"),
+                {"j": job_id},
+            ).all()
+        return {status: n for status, n in rows}
+    except Exception:
+        return {}
+    finally:
+        engine.dispose()
+
+
+def job_state(url: str, job_id: str) -> str | None:
+    engine = create_engine(url, connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text("SELECT status FROM jobs WHERE id = :j"), {"j": job_id}
+            ).scalar_one_or_none()
+    except Exception:
+        return None
+    finally:
+        engine.dispose()
