@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     broker_url: str = Field(
         default="", description="Celery broker (redis://...); empty: tasks run in-process"
     )
-    classify_batch: int = Field(default=32, ge=1, le=1024, description="documents per task")
+    classify_batch: int = Field(default=64, ge=1, le=1024, description="documents per task")
     faithfulness: bool = Field(default=True, description="run the erasure test per prediction")
     max_file_mb: float = Field(default=20.0, gt=0, description="largest input file accepted")
     max_unzipped_mb: float = Field(

@@ -19,7 +19,6 @@ from schema.tables import (
     Prediction,
     ProcessingError,
     SourceFile,
-    TokenWeight,
 )
 
 
@@ -130,7 +129,7 @@ class ResultRow:
     fields: dict[str, str] | None
 
 
-def job_rows(session: Session, job_id: str, top_n: int = 10) -> list[ResultRow]:
+def job_rows(session: Session, job_id: str) -> list[ResultRow]:
     """Every protocol and every unreadable file of the job, in submission order."""
     job = session.get(Job, job_id)
     if job is None:
@@ -164,7 +163,7 @@ def job_rows(session: Session, job_id: str, top_n: int = 10) -> list[ResultRow]:
                 probabilities=prediction.probabilities if done else None,
                 faithfulness=prediction.faithfulness if done else None,
                 tokens_cut=prediction.tokens_cut if done else None,
-                top_tokens=_top_tokens(session, prediction.id, top_n) if done else [],
+                top_tokens=[(t, float(w)) for t, w in prediction.top_tokens] if done else [],
                 error=errors.get(("item", item.id)),
                 fields=fields,
             )
@@ -210,13 +209,3 @@ def job_errors(session: Session, job_id: str) -> list[str]:
             .order_by(ProcessingError.id)
         )
     )
-
-
-def _top_tokens(session: Session, prediction_id: int, n: int) -> list[tuple[str, float]]:
-    rows = session.execute(
-        select(TokenWeight.token, TokenWeight.weight)
-        .where(TokenWeight.prediction_id == prediction_id)
-        .order_by(TokenWeight.weight.desc(), TokenWeight.position)
-        .limit(n)
-    )
-    return [(token, float(weight)) for token, weight in rows]

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from classifier.inference import Prediction as ModelPrediction
+from classifier.tokenizer import Token
 from schema.errors import DatabaseUnavailable
 from schema.protocol import Protocol
-from schema.tables import Document, Prediction, ProcessingError, TokenWeight
+from schema.tables import Document, Prediction, ProcessingError
 
 TOKEN_COLUMNS = (
     "prediction_id", "position", "token", "form", "field", "char_start", "char_end", "weight",
@@ -107,14 +109,16 @@ def store_predictions(
 ) -> int:
     """Insert each (document id, prediction) not stored yet, with its token weights.
 
-    Returns the number of token-weight rows written.
+    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for the predictions,
+    then one bulk write of the new ones' token weights. Returns the token rows written.
     """
-    statement = _insert_ignoring_duplicates(session, Prediction).returning(Prediction.id)
-    token_rows: list[tuple[Any, ...]] = []
+    results = list(dict(results).items())  # one prediction per document
+    if not results:
+        return 0
+    rows = []
     for document_id, p in results:
         f = p.faithfulness
-        prediction_id = session.execute(
-            statement,
+        rows.append(
             {
                 "document_id": document_id,
                 "model_version_id": model_version_id,
@@ -128,50 +132,107 @@ def store_predictions(
                 ),
                 "n_tokens": len(p.tokens),
                 "tokens_cut": p.tokens_cut,
+                "top_tokens": [[t.surface, round(w, 6)] for t, w in p.strongest_tokens(10)],
                 "created_at": now(),
-            },
-        ).scalar()
-        if prediction_id is None:  # stored by an earlier delivery of the same work
+            }
+        )
+    statement = _insert_ignoring_duplicates(session, Prediction).returning(
+        Prediction.id, Prediction.document_id
+    )
+    # Rows already stored (an earlier delivery of the same work) return nothing.
+    new = dict((doc, pid) for pid, doc in session.execute(statement, rows).all())
+    token_rows = [
+        token_rows_of(new[document_id], p) for document_id, p in results if document_id in new
+    ]
+    return write_token_weights(session, token_rows)
+
+
+def token_rows_of(prediction_id: int, p: ModelPrediction) -> TokenRows:
+    """A prediction's tokens as columns (see :data:`TOKEN_COLUMNS`)."""
+    per_level = p.weights_per_level
+    return TokenRows(
+        prediction_id=prediction_id,
+        tokens=p.tokens,
+        weights=p.weights.tolist(),
+        level_weights=(
+            [json.dumps([round(w, 7) for w in column]) for column in per_level.T.tolist()]
+            if per_level is not None
+            else None
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TokenRows:
+    """The token-weight rows of one prediction, column-wise."""
+
+    prediction_id: int
+    tokens: Sequence[Token]
+    weights: list[float]
+    level_weights: list[str] | None  # JSON arrays, one per token
+
+    def tuples(self) -> Iterator[tuple[Any, ...]]:
+        per_level: Sequence[str | None] = self.level_weights or [None] * len(self.tokens)
+        for position, (token, weight, levels) in enumerate(
+            zip(self.tokens, self.weights, per_level, strict=True)
+        ):
+            yield (
+                self.prediction_id, position, token.surface[:200], token.form[:200],
+                token.field[:200], token.start, token.end, weight, levels,
+            )  # fmt: skip
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_column(values: Iterable[str]) -> list[str]:
+    """Text values escaped for COPY, all in one ``translate`` call (values hold no NUL)."""
+    return "\0".join(v.replace("\0", "") for v in values).translate(_COPY_ESCAPES).split("\0")
+
+
+def _copy_payload(batch: Sequence[TokenRows]) -> str:
+    """COPY text format for the rows, built column-wise: per-row formatting (or psycopg's
+    ``write_row``) made Python the bottleneck of storing."""
+    lines = []
+    for rows in batch:
+        tokens = rows.tokens
+        n = len(tokens)
+        if not n:
             continue
-        per_level = p.weights_per_level
-        for position, (token, weight) in enumerate(zip(p.tokens, p.weights, strict=True)):
-            token_rows.append(
-                (
-                    prediction_id,
-                    position,
-                    token.surface[:200],
-                    token.form[:200],
-                    token.field[:200],
-                    token.start,
-                    token.end,
-                    float(weight),
-                    [round(float(w), 7) for w in per_level[:, position]]
-                    if per_level is not None
-                    else None,
-                )
-            )
-    write_token_weights(session, token_rows)
-    return len(token_rows)
+        columns = zip(
+            [str(rows.prediction_id)] * n,
+            map(str, range(n)),
+            _copy_column(t.surface[:200] for t in tokens),
+            _copy_column(t.form[:200] for t in tokens),
+            _copy_column(t.field[:200] for t in tokens),
+            [str(t.start) for t in tokens],
+            [str(t.end) for t in tokens],
+            map(repr, rows.weights),
+            rows.level_weights or ["\\N"] * n,
+            strict=True,
+        )
+        lines.append("\n".join(map("\t".join, columns)))
+    return "\n".join(lines) + "\n"
 
 
-def write_token_weights(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Bulk insert of token-weight tuples in :data:`TOKEN_COLUMNS` order."""
-    if not rows:
-        return
+def write_token_weights(session: Session, batch: Sequence[TokenRows]) -> int:
+    """Bulk insert of token weights: ``COPY`` on PostgreSQL, ``executemany`` elsewhere."""
+    n_rows = sum(len(rows.tokens) for rows in batch)
+    if not n_rows:
+        return 0
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         raw: Any = connection.connection.driver_connection
-        columns = ", ".join(TOKEN_COLUMNS)
-        statement = f"COPY token_weights ({columns}) FROM STDIN"
+        statement = f"COPY token_weights ({', '.join(TOKEN_COLUMNS)}) FROM STDIN"
         try:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(
-                        (*row[:-1], json.dumps(row[-1]) if row[-1] is not None else None)
-                    )
+                copy.write(_copy_payload(batch))
         except psycopg.OperationalError as exc:  # raw driver errors bypass SQLAlchemy's
             raise DatabaseUnavailable(f"database unavailable during COPY: {exc}") from exc
-        return
-    session.execute(
-        insert(TokenWeight), [dict(zip(TOKEN_COLUMNS, row, strict=True)) for row in rows]
+        return n_rows
+    placeholders = ", ".join("?" * len(TOKEN_COLUMNS))
+    connection.exec_driver_sql(
+        f"INSERT INTO token_weights ({', '.join(TOKEN_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608 - constant columns
+        [row for rows in batch for row in rows.tuples()],
     )
+    return n_rows

@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('faithfulness_detail', sa.JSON(), nullable=True),
     sa.Column('n_tokens', sa.Integer(), nullable=False),
     sa.Column('tokens_cut', sa.Integer(), nullable=False),
+    sa.Column('top_tokens', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['document_id'], ['documents.id'], ),
     sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], ),
@@ -92,12 +93,8 @@ def upgrade() -> None:
     sa.Column('char_end', sa.Integer(), nullable=False),
     sa.Column('weight', sa.Float(), nullable=False),
     sa.Column('level_weights', sa.JSON(), nullable=True),
-    sa.ForeignKeyConstraint(['prediction_id'], ['predictions.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('prediction_id', 'position')
     )
-    with op.batch_alter_table('token_weights', schema=None) as batch_op:
-        batch_op.create_index('ix_token_weights_form', ['form'], unique=False)
-
     op.create_table('job_items',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job_id', sa.String(length=32), nullable=False),
@@ -146,9 +143,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_job_items_job_id'))
 
     op.drop_table('job_items')
-    with op.batch_alter_table('token_weights', schema=None) as batch_op:
-        batch_op.drop_index('ix_token_weights_form')
-
     op.drop_table('token_weights')
     with op.batch_alter_table('source_files', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_source_files_watch_path'))

