@@ -100,7 +100,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default="demo")
-    parser.add_argument("--concurrency", type=int, default=1, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=1, help="worker processes/threads")
+    parser.add_argument("--pool", default="prefork", choices=("prefork", "threads", "solo"))
     args = parser.parse_args()
 
     settings = get_settings()
@@ -129,7 +130,16 @@ def main() -> None:
         with tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False) as log:
             print(f"worker log: {log.name}")
             worker = subprocess.Popen(
-                [CENR, "worker", "--loglevel", "INFO", "--concurrency", str(args.concurrency)],
+                [
+                    CENR,
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    str(args.concurrency),
+                    "--pool",
+                    args.pool,
+                ],
                 env=env,
                 stdout=log,
                 stderr=log,
@@ -180,7 +190,7 @@ def main() -> None:
     print()
     print(
         f"documents: {len(docs)} BBC articles, {n_tokens} tokens; model {args.model}; "
-        f"{args.repeats} repeats; worker concurrency {args.concurrency}"
+        f"{args.repeats} repeats; worker pool {args.pool} x{args.concurrency}"
     )
     print(f"classifier alone (batched, in-process):   {b:8.1f} docs/s (median)")
     print(f"service (Redis + PostgreSQL + worker):    {s:8.1f} docs/s (median)")

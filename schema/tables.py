@@ -166,9 +166,9 @@ class TokenWeight(Base):
     # refuses a token stored twice.
     prediction_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token: Mapped[str] = mapped_column(String(200))  # as written
-    form: Mapped[str] = mapped_column(String(200))  # as the model saw it
-    field: Mapped[str] = mapped_column(String(200))
+    token: Mapped[str] = mapped_column(Text)  # as written
+    form: Mapped[str] = mapped_column(Text)  # as the model saw it
+    field: Mapped[str] = mapped_column(Text)
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
     weight: Mapped[float] = mapped_column(Float)

@@ -18,6 +18,7 @@ Only :class:`schema.errors.DatabaseUnavailable` escapes, for the caller to retry
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -57,6 +58,7 @@ class Context:
     engine: Engine
     dispatcher: Dispatcher
     predictors: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def limits(self) -> Limits:
@@ -70,12 +72,13 @@ class Context:
 
     def predictor(self, name: str) -> Any:
         """The model version's predictor, loaded once per process on first use."""
-        if name not in self.predictors:
-            from classifier.registry import load_version
+        with self._lock:
+            if name not in self.predictors:
+                from classifier.registry import load_version
 
-            version = load_version(self.settings.models_dir, name)
-            self.predictors[name] = version.predictor(batch_size=self.settings.classify_batch)
-        return self.predictors[name]
+                version = load_version(self.settings.models_dir, name)
+                self.predictors[name] = version.predictor(batch_size=self.settings.classify_batch)
+            return self.predictors[name]
 
 
 def start_job(ctx: Context, job_id: str) -> None:
@@ -209,14 +212,16 @@ def classify_items(ctx: Context, job_id: str, item_ids: Sequence[int]) -> None:
     predicted = time.perf_counter()
     with session_scope(ctx.engine) as session:
         n_weights = store_predictions(session, model_id, results)
-        for item in session.scalars(select(JobItem).where(JobItem.id.in_(item_ids))):
-            if item.status not in PENDING:
-                continue
-            item.finished_at = now()
-            error = failures.get(item.document_id or -1)
-            item.status = "failed" if error else "done"
-            if error:
+        pending = JobItem.id.in_(item_ids) & JobItem.status.in_(PENDING)
+        if failures:
+            for item in session.scalars(
+                select(JobItem).where(pending, JobItem.document_id.in_(list(failures)))
+            ):
+                item.status, item.finished_at = "failed", now()
+                error = failures[item.document_id or -1]
                 record_error(session, job_id, "classify", error, item.source_file_id, item.id)
+            session.flush()
+        session.execute(update(JobItem).where(pending).values(status="done", finished_at=now()))
     log.info(
         "job %s: %d item(s), %d classified in %.2f s, %d token weights stored in %.2f s",
         job_id, len(items), len(results), predicted - started, n_weights,

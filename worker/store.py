@@ -177,17 +177,20 @@ class TokenRows:
             zip(self.tokens, self.weights, per_level, strict=True)
         ):
             yield (
-                self.prediction_id, position, token.surface[:200], token.form[:200],
-                token.field[:200], token.start, token.end, weight, levels,
+                self.prediction_id, position, token.surface, token.form, token.field,
+                token.start, token.end, weight, levels,
             )  # fmt: skip
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_column(values: Iterable[str]) -> list[str]:
-    """Text values escaped for COPY, all in one ``translate`` call (values hold no NUL)."""
-    return "\0".join(v.replace("\0", "") for v in values).translate(_COPY_ESCAPES).split("\0")
+def _copy_column(values: list[str]) -> list[str]:
+    """Text values escaped for COPY with one ``join``/``translate``/``split`` in C."""
+    escaped = "\0".join(values).translate(_COPY_ESCAPES).split("\0")
+    if len(escaped) != len(values):  # a value held a NUL: escape one by one
+        escaped = [v.replace("\0", "").translate(_COPY_ESCAPES) for v in values]
+    return escaped
 
 
 def _copy_payload(batch: Sequence[TokenRows]) -> str:
@@ -202,9 +205,9 @@ def _copy_payload(batch: Sequence[TokenRows]) -> str:
         columns = zip(
             [str(rows.prediction_id)] * n,
             map(str, range(n)),
-            _copy_column(t.surface[:200] for t in tokens),
-            _copy_column(t.form[:200] for t in tokens),
-            _copy_column(t.field[:200] for t in tokens),
+            _copy_column([t.surface for t in tokens]),
+            _copy_column([t.form for t in tokens]),
+            _copy_column([t.field for t in tokens]),
             [str(t.start) for t in tokens],
             [str(t.end) for t in tokens],
             map(repr, rows.weights),

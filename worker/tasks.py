@@ -20,6 +20,7 @@ classification task, once per worker process.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from celery import Celery, Task
@@ -78,16 +79,21 @@ configure(app, get_settings())
 _context: Any = None
 
 
+_context_lock = threading.Lock()
+
+
 def context() -> Any:
     """This worker process's pipeline context, created on first use (after any fork)."""
     global _context
-    if _context is None:
-        from schema.database import open_database
-        from worker.pipeline import Context
+    with _context_lock:
+        if _context is None:
+            from schema.database import open_database
+            from worker.pipeline import Context
 
-        settings = get_settings()
-        _context = Context(settings, open_database(settings.resolved_database_url), CeleryQueue())
-    return _context
+            settings = get_settings()
+            engine = open_database(settings.resolved_database_url)
+            _context = Context(settings, engine, CeleryQueue())
+        return _context
 
 
 class Step(Task):
