@@ -107,9 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="last stdout line: the counts as JSON")
     p.set_defaults(func=service.status)
 
+    p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")
+    p.add_argument("job", metavar="JOB")
+    p.set_defaults(func=service.requeue)
+
     p = sub.add_parser("worker", help="start a Celery worker (needs CENR_BROKER_URL)")
     p.add_argument("--queues", default="extract,classify,export", help="comma-separated")
-    p.add_argument("--concurrency", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--concurrency", type=int, default=2,
+        help="worker processes (default 2: one stores while the other classifies)",
+    )  # fmt: skip
     p.add_argument("--pool", choices=("prefork", "solo", "threads"), default="prefork")
     p.add_argument("--loglevel", default="INFO")
     p.add_argument("--hostname", default=f"cenr-{os.getpid()}@%h", help="unique worker name")

@@ -69,6 +69,21 @@ def _submit(
         return job.id
 
 
+def _start(ctx: Any, job_id: str) -> None:
+    """Queue a saved job; a broker that cannot be reached is a one-line error."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from worker.pipeline import start_job
+
+    try:
+        start_job(ctx, job_id)
+    except BrokerError as exc:
+        raise ConfigError(
+            f"cannot reach the broker ({exc}); job {job_id} is saved but not queued: "
+            f"run `cenr requeue {job_id}` once the broker is back"
+        ) from exc
+
+
 def _status(engine: Any, job_id: str | None) -> Any:
     from schema.database import session_scope
     from worker.results import job_status, latest_job_id
@@ -136,8 +151,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, engine: Any, args: argparse.Namespace) -> Any:
-    from worker.pipeline import start_job
-
     ctx, runner = _context(settings, engine)
     model = args.model
     if runner is not None:  # embedded: fail now if the model cannot load, not per document
@@ -148,7 +161,7 @@ def _run(settings: Settings, engine: Any, args: argparse.Namespace) -> Any:
             model = resolve_model(session, args.model).name
         ctx.predictor(model)
     job_id = _submit(settings, engine, [args.inbox], model, args.out, "run", _options(args))
-    start_job(ctx, job_id)
+    _start(ctx, job_id)
     if runner is None:
         return _wait(engine, job_id, args.timeout)
     from tqdm import tqdm
@@ -172,15 +185,13 @@ def submit(args: argparse.Namespace) -> int:
             "`cenr submit` needs a queue: set CENR_BROKER_URL (redis://...) and start "
             "`cenr worker`, or process a folder here with `cenr run INBOX --out DIR`"
         )
-    from worker.pipeline import start_job
-
     engine = _engine(settings)
     try:
         ctx, _ = _context(settings, engine)
         job_id = _submit(
             settings, engine, args.paths, args.model, args.out, "submit", _options(args)
         )
-        start_job(ctx, job_id)
+        _start(ctx, job_id)
         print(job_id, flush=True)
         if not args.wait:
             return 0
@@ -206,6 +217,27 @@ def status(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(current.to_dict()))
+    return 0
+
+
+def requeue(args: argparse.Namespace) -> int:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from worker.pipeline import requeue_job
+
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        ctx, runner = _context(settings, engine)
+        try:
+            n = requeue_job(ctx, args.job)
+        except BrokerError as exc:
+            raise ConfigError(f"cannot reach the broker: {exc}") from exc
+        if runner is not None:
+            runner.drain()
+    finally:
+        engine.dispose()
+    print(f"job {args.job}: {n} step(s) queued again")
     return 0
 
 

@@ -92,6 +92,41 @@ def start_job(ctx: Context, job_id: str) -> None:
     finish_if_complete(ctx, job_id)
 
 
+def requeue_job(ctx: Context, job_id: str) -> int:
+    """Queue again everything of a job that is not finished; returns the steps queued.
+
+    For a job whose queue messages were lost (a broker restarted without persistence);
+    safe at any time, since every step is idempotent.
+    """
+    with session_scope(ctx.engine) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            from schema.errors import ConfigError
+
+            raise ConfigError(f"no job {job_id!r}")
+        status = job.status
+        files = queued_files(session, job_id)
+        items = list(
+            session.scalars(
+                select(JobItem.id)
+                .join(Document, Document.id == JobItem.document_id)
+                .where(JobItem.job_id == job_id, JobItem.status.in_(PENDING))
+                .order_by(Document.n_chars, JobItem.id)
+            )
+        )
+    for file_id in files:
+        ctx.dispatcher.extract(job_id, file_id)
+    batches = [list(b) for b in chunks(items, ctx.settings.classify_batch)]
+    for batch in batches:
+        ctx.dispatcher.classify(job_id, batch)
+    if status == "exporting":
+        ctx.dispatcher.export(job_id)
+    with session_scope(ctx.engine) as session:
+        mark_queued(session, job_id)
+    finish_if_complete(ctx, job_id)
+    return len(files) + len(batches) + (status == "exporting")
+
+
 def extract_file(ctx: Context, job_id: str, file_id: int) -> None:
     """Turn one stored file into documents and job items, then queue their classification."""
     with session_scope(ctx.engine) as session:

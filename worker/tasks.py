@@ -55,11 +55,13 @@ def configure(app: Celery, settings: Settings) -> None:
         task_default_queue="classify",
         task_routes={f"cenr.{q}": {"queue": q} for q in QUEUES},
         task_publish_retry=True,
+        # A broker that is briefly away: retry publishing for about 10 s, then fail loudly
+        # (the job stays in the database; `cenr requeue JOB` queues it again).
         task_publish_retry_policy={
-            "max_retries": 20,
+            "max_retries": 5,
             "interval_start": 0.5,
             "interval_step": 1,
-            "interval_max": 5,
+            "interval_max": 3,
         },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,

@@ -16,7 +16,7 @@ import redis
 
 from cenr.cli import main
 from tests.conftest import demo_rows, last_json_line, table_counts, write_export
-from tests.worker.cluster import Process, item_counts, job_state, wait_until
+from tests.worker.cluster import CENR, Process, item_counts, job_state, wait_until
 
 REDIS_DB = 11
 
@@ -145,3 +145,26 @@ def test_database_stopped_and_restarted_mid_job(
     assert counts["predictions"] == 120
     assert counts["token_weights"] == counts["tokens_expected"]
     assert "Retry in" in worker.output()
+
+
+def test_broker_down_at_submit_keeps_the_job_for_requeue(
+    cluster: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_export(tmp_path / "export.csv", demo_rows(5, start=150))
+    down = {**cluster["env"], "CENR_BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing there
+    result = subprocess.run(  # a process of its own: the broker URL is read at start
+        [CENR, "submit", str(tmp_path / "export.csv")],
+        env=down, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    err = result.stderr.strip().splitlines()[-1]
+    assert err.startswith("cenr: error: cannot reach the broker")
+    job = err.split("job ")[1].split()[0]
+    assert f"`cenr requeue {job}`" in err
+    assert job_state(cluster["url"], job) == "created"
+
+    cluster["start_worker"]()
+    assert main(["requeue", job]) == 0
+    assert "1 step(s) queued again" in capsys.readouterr().out
+    assert wait_until(lambda: job_state(cluster["url"], job) == "done", 120)
+    assert item_counts(cluster["url"], job) == {"done": 5}

@@ -205,3 +205,47 @@ def test_submit_without_a_broker_says_what_to_do(
     err = capsys.readouterr().err
     assert "set CENR_BROKER_URL" in err
     assert "cenr run" in err
+
+
+def test_a_worker_without_the_model_fails_the_items_with_the_reason(
+    sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker host whose CENR_HOME lacks the job's model: items fail, the job ends."""
+    from cenr.settings import get_settings
+    from schema.database import open_database, session_scope
+    from worker.jobs import Submission, create_job, resolve_model
+    from worker.pipeline import Context, LocalRunner, start_job
+    from worker.results import job_errors, job_status
+
+    (tmp_path / "a.txt").write_text(GOOD_TEXT)
+    engine = open_database(sqlite_service)
+    with session_scope(engine) as session:
+        job = create_job(
+            session, [Submission(tmp_path / "a.txt", "a.txt")], resolve_model(session, None),
+            tmp_path / "out", "submit", {}, 2**20,
+        )  # fmt: skip
+        job_id = job.id
+    monkeypatch.setenv("CENR_HOME", str(tmp_path / "empty-home"))
+    runner = LocalRunner()
+    runner.ctx = Context(get_settings(), engine, runner)
+    start_job(runner.ctx, job_id)
+    runner.drain()
+    with session_scope(engine) as session:
+        status = job_status(session, job_id)
+        errors = job_errors(session, job_id)
+    engine.dispose()
+    assert (status.status, status.done, status.failed) == ("done", 0, 1)
+    assert "no model named 'tiny'" in errors[0]
+
+
+def test_run_with_model_files_missing_fails_before_submitting(
+    sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.txt").write_text(GOOD_TEXT)
+    monkeypatch.setenv("CENR_HOME", str(tmp_path / "empty-home"))
+    status, _, err = run(capsys, str(tmp_path / "inbox"), "--out", str(tmp_path / "out"))
+    assert status == 1
+    assert "no model named 'tiny'" in err
+    assert table_counts(sqlite_service)["jobs"] == 0
