@@ -132,7 +132,7 @@ def test_unreadable_file_is_one_line(cenr_home: Path, tmp_path: Path, capsys) ->
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"garbage")
     err = _error(capsys, ["train", str(path), "--text-column", "t", "--label-column", "l"])
-    assert "broken.xlsx: cannot read the file" in err
+    assert "broken.xlsx: damaged or not an Office file" in err
 
 
 def test_missing_model_is_one_line(cenr_home: Path, capsys) -> None:

@@ -249,3 +249,22 @@ def test_run_with_model_files_missing_fails_before_submitting(
     assert status == 1
     assert "no model named 'tiny'" in err
     assert table_counts(sqlite_service)["jobs"] == 0
+
+
+def test_an_export_folder_that_cannot_be_written_is_a_reported_failure(
+    sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.txt").write_text(GOOD_TEXT)
+    (tmp_path / "taken").write_text("a file where the export folder should go")
+    status, out, _ = run(capsys, str(tmp_path / "inbox"), "--out", str(tmp_path / "taken"))
+    assert status == 1
+    assert "1 done, 0 failed" in out
+    assert f"cannot write the exports to {tmp_path / 'taken'}" in out
+    assert main(["status"]) == 0
+    assert "[done]" in capsys.readouterr().out
+
+
+def test_status_without_jobs(sqlite_service: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 1
+    assert "no jobs yet" in capsys.readouterr().err
