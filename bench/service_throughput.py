@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -53,18 +54,22 @@ def baseline(predictor: object, protocols: list[Protocol]) -> float:
 
 
 def store_cost(url: str, model_id: int, protocols: list[Protocol], predictions: list) -> float:
-    """Seconds to store the documents' predictions and token weights in one transaction."""
+    """Seconds to store predictions and token weights (documents exist) in one transaction."""
     engine = open_database(url)
-    start = time.perf_counter()
     with session_scope(engine) as session:
         ids = document_ids(session, protocols)
+    start = time.perf_counter()
+    with session_scope(engine) as session:
         store_predictions(session, model_id, zip(ids, predictions, strict=True))
     seconds = time.perf_counter() - start
     engine.dispose()
     return seconds
 
 
-def service_run(url: str, env: dict[str, str], protocols: list[Protocol], tag: str) -> float:
+def service_run(
+    url: str, env: dict[str, str], protocols: list[Protocol], tag: str
+) -> tuple[float, str, float]:
+    """Documents per second, the job id and its wall time in seconds."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"bbc-{tag}.jsonl"
         with path.open("w", encoding="utf-8") as handle:
@@ -87,7 +92,8 @@ def service_run(url: str, env: dict[str, str], protocols: list[Protocol], tag: s
                         {"j": job},
                     ).one()
                 if row.status == "done":
-                    return len(protocols) / (row.finished_at - row.created_at).total_seconds()
+                    seconds = (row.finished_at - row.created_at).total_seconds()
+                    return len(protocols) / seconds, job, seconds
                 time.sleep(0.1)
         finally:
             engine.dispose()
@@ -128,6 +134,7 @@ def main() -> None:
         upgrade(url)
         subprocess.run([CENR, "register", args.model], env=env, check=True)
         with tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False) as log:
+            worker_log = Path(log.name)
             print(f"worker log: {log.name}")
             worker = subprocess.Popen(
                 [
@@ -146,10 +153,14 @@ def main() -> None:
             )
         service_run(url, env, warm, "warm-up")  # loads the model in the worker
 
-        base, served = [], []
+        base: list[float] = []
+        served: list[float] = []
+        jobs: dict[str, float] = {}
         for r in range(args.repeats):
             base.append(baseline(predictor, docs))
-            served.append(service_run(url, env, docs, f"run{r}"))
+            rate, job, seconds = service_run(url, env, docs, f"run{r}")
+            served.append(rate)
+            jobs[job] = seconds
             print(
                 f"repeat {r + 1}: classifier {base[-1]:.1f} docs/s, "
                 f"service {served[-1]:.1f} docs/s",
@@ -190,6 +201,16 @@ def main() -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     b, s = statistics.median(base), statistics.median(served)
+    # Inside the service: the workers' own timings of each batch, from their log.
+    pattern = re.compile(
+        r"job (\w+): .* classified in ([\d.]+) s, \d+ token weights stored in ([\d.]+) s"
+    )
+    busy = {"classify": 0.0, "store": 0.0}
+    for match in pattern.finditer(worker_log.read_text()):
+        if match[1] in jobs:
+            busy["classify"] += float(match[2])
+            busy["store"] += float(match[3])
+    wall = sum(jobs.values()) * args.concurrency
     print()
     print(
         f"documents: {len(docs)} BBC articles, {n_tokens} tokens; model {args.model}; "
@@ -198,6 +219,11 @@ def main() -> None:
     print(f"classifier alone (batched, in-process):   {b:8.1f} docs/s (median)")
     print(f"service (Redis + PostgreSQL + worker):    {s:8.1f} docs/s (median)")
     print(f"ratio service / classifier:               {s / b:8.2f}  (target >= 0.70)")
+    print(
+        f"inside the service, worker-seconds: classifying {busy['classify']:.1f} s, storing "
+        f"{busy['store']:.1f} s = {busy['store'] / wall:.0%} of the workers' time "
+        f"({args.concurrency} x {sum(jobs.values()):.1f} s wall)"
+    )
     print(
         f"storing {n_tokens} token weights + predictions, PostgreSQL COPY: {pg_store:.2f} s "
         f"({pg_store / classify_seconds:.0%} of the classifier's time for the same documents)"
