@@ -17,6 +17,7 @@ import redis
 from cenr.cli import main
 from tests.conftest import demo_rows, last_json_line, table_counts, write_export
 from tests.worker.cluster import CENR, Process, item_counts, job_state, wait_until
+from tests.worker.files import encrypted_pdf_bytes, zip_bomb_docx
 
 REDIS_DB = 11
 
@@ -72,16 +73,20 @@ def submit(capsys: pytest.CaptureFixture[str], *paths: Path) -> str:
 def test_submit_status_and_rerun(
     cluster: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cluster["start_worker"]()
+    worker = cluster["start_worker"]()
     inbox = tmp_path / "inbox"
     write_export(inbox / "export.csv", demo_rows(20))
-    (inbox / "empty.txt").write_text("")
+    (inbox / "empty.txt").write_text("")  # bad files fail alone; the worker keeps running
+    (inbox / "bomb.docx").write_bytes(zip_bomb_docx(300))
+    (inbox / "locked.pdf").write_bytes(encrypted_pdf_bytes("secret"))
+    (inbox / "photo.txt").write_bytes(bytes(range(256)) * 8)
     job = submit(capsys, inbox)
     assert main(["status", job, "--wait", "--timeout", "180", "--json"]) == 0
     out = capsys.readouterr().out
     report = last_json_line(out)
     assert report["job"] == job
-    assert (report["total"], report["done"], report["failed"]) == (21, 20, 1)
+    assert (report["total"], report["done"], report["failed"]) == (24, 20, 4)
+    assert worker.alive
     assert report["queued"] == report["running"] == 0
     assert Path(report["exports"][0]).is_file()
     first = table_counts(cluster["url"])
