@@ -220,6 +220,40 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    """Write a finished job's review workbook (and its CSV) where asked."""
+    from exporters.results_csv import write_results
+    from exporters.workbook import write_review_workbook
+    from schema.codebook import model_codebook
+    from schema.database import session_scope
+    from worker.results import job_rows, latest_job_id, review_data, token_spans
+
+    if not (args.xlsx or args.csv):
+        raise ConfigError("say what to write: --xlsx FILE and/or --csv FILE")
+    engine = _engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            job_id = args.job or latest_job_id(session)
+            written = []
+            if args.csv:
+                written.append(write_results(args.csv, job_rows(session, job_id)))
+            if args.xlsx:
+                data = review_data(session, job_id)
+                written.append(
+                    write_review_workbook(
+                        args.xlsx, data, model_codebook(Path(data.model_path)),
+                        lambda prediction_id: token_spans(session, prediction_id),
+                    )
+                )  # fmt: skip
+    except OSError as exc:
+        raise InputFileError(f"cannot write the export: {exc}") from exc
+    finally:
+        engine.dispose()
+    for path in written:
+        print(f"export: {path}")
+    return 0
+
+
 def requeue(args: argparse.Namespace) -> int:
     from kombu.exceptions import OperationalError as BrokerError
 

@@ -22,9 +22,9 @@ HEADER = (
 )  # fmt: skip
 
 
-def write_results(out_dir: Path, rows: Sequence[ResultRow]) -> list[Path]:
+def write_results(target: Path, rows: Sequence[ResultRow]) -> Path:
+    out_dir = target.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "predictions.csv"
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
         "w", encoding="utf-8-sig", newline="", dir=out_dir, prefix=".predictions.", delete=False
     )
@@ -52,4 +52,4 @@ def write_results(out_dir: Path, rows: Sequence[ResultRow]) -> list[Path]:
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
-    return [target]
+    return target

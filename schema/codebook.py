@@ -154,3 +154,13 @@ def load_codebook(path: Path | None) -> Codebook:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CodebookError(f"{path}: cannot read codebook: {exc}") from exc
     return Codebook.from_dict(data, source=str(path))
+
+
+def model_codebook(model_dir: Path) -> Codebook:
+    """The codebook a model version was trained with (``codebook.json`` in its folder)."""
+    path = Path(model_dir) / "codebook.json"
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CodebookError(f"cannot read the model's codebook {path}: {exc}") from exc
+    return Codebook.from_dict(data, source=str(path))

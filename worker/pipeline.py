@@ -326,25 +326,34 @@ def finish_if_complete(ctx: Context, job_id: str) -> None:
         ctx.dispatcher.export(job_id)
 
 
+def write_exports(session: Any, job_id: str, out_dir: Path) -> list[Path]:
+    """The job's exports: ``predictions.csv`` and the review workbook ``review.xlsx``."""
+    from exporters.results_csv import write_results
+    from exporters.workbook import write_review_workbook
+    from schema.codebook import model_codebook
+    from worker.results import job_rows, review_data, token_spans
+
+    table = write_results(out_dir / "predictions.csv", job_rows(session, job_id))
+    data = review_data(session, job_id)
+    workbook = write_review_workbook(
+        out_dir / "review.xlsx",
+        data,
+        model_codebook(Path(data.model_path)),
+        lambda prediction_id: token_spans(session, prediction_id),
+    )
+    return [table, workbook]
+
+
 def export_job(ctx: Context, job_id: str) -> None:
     """Write the job's exports into its folder and mark it done."""
-    from exporters.results_csv import write_results
-    from worker.results import job_rows
-
     with session_scope(ctx.engine) as session:
         job = session.get(Job, job_id)
         if job is None or job.status == "done":
             return
         started = time.perf_counter()
-        rows = job_rows(session, job_id)
         try:
-            written = write_results(Path(job.out_dir), rows)
-            log.info(
-                "job %s: exported %d rows in %.2f s",
-                job_id,
-                len(rows),
-                time.perf_counter() - started,
-            )
+            written = write_exports(session, job_id, Path(job.out_dir))
+            log.info("job %s: exported in %.2f s", job_id, time.perf_counter() - started)
         except OSError as exc:
             record_error(
                 session, job_id, "export", f"cannot write the exports to {job.out_dir}: {exc}"

@@ -209,3 +209,123 @@ def job_errors(session: Session, job_id: str) -> list[str]:
             .order_by(ProcessingError.id)
         )
     )
+
+
+@dataclass
+class ReviewRow:
+    """A classified protocol as the review workbook shows it (tokens are read lazily)."""
+
+    item_id: int
+    prediction_id: int
+    protocol_id: str
+    file: str
+    fields: dict[str, str]
+    level_index: int
+    level_code: str
+    confidence: float
+    probabilities: list[float]
+    faithfulness: float | None
+    n_tokens: int
+    tokens_cut: int
+    top_tokens: list[tuple[str, float]]
+
+    @property
+    def title(self) -> str:
+        for name, value in self.fields.items():
+            if "title" in name.lower() and value:
+                return value
+        first = next((v for v in self.fields.values() if v), "")
+        return first[:120]
+
+
+@dataclass
+class ReviewData:
+    """What a review export needs from the database for one job."""
+
+    job_id: str
+    model: str
+    model_path: str
+    model_metrics: dict[str, Any]
+    model_created_at: str
+    data_fingerprint: str
+    rows: list[ReviewRow]
+    failures: list[ResultRow]
+
+
+def review_data(session: Session, job_id: str) -> ReviewData:
+    """The job's classified protocols, those most in need of a human first: lowest
+    calibrated confidence, then lowest faithfulness."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ConfigError(f"no job {job_id!r}; `cenr status` shows the newest")
+    model = session.get(ModelVersion, job.model_version_id)
+    assert model is not None
+    query = (
+        select(JobItem.id, SourceFile.path, JobItem.external_id, Prediction, Document.fields)
+        .join(SourceFile, SourceFile.id == JobItem.source_file_id)
+        .join(Document, Document.id == JobItem.document_id)
+        .join(
+            Prediction,
+            and_(
+                Prediction.document_id == JobItem.document_id,
+                Prediction.model_version_id == job.model_version_id,
+            ),
+        )
+        .where(JobItem.job_id == job_id, JobItem.status == "done")
+    )
+    rows = [
+        ReviewRow(
+            item_id=item_id,
+            prediction_id=p.id,
+            protocol_id=external_id,
+            file=path,
+            fields=dict(fields),
+            level_index=p.level_index,
+            level_code=p.level_code,
+            confidence=p.confidence,
+            probabilities=list(p.probabilities),
+            faithfulness=p.faithfulness,
+            n_tokens=p.n_tokens,
+            tokens_cut=p.tokens_cut,
+            top_tokens=[(t, float(w)) for t, w in p.top_tokens],
+        )
+        for item_id, path, external_id, p, fields in session.execute(query)
+    ]
+    rows.sort(key=lambda r: (r.confidence, r.faithfulness if r.faithfulness is not None else 1.0))
+    failures = [r for r in job_rows(session, job_id) if r.status == "failed"]
+    return ReviewData(
+        job_id=job_id,
+        model=model.name,
+        model_path=model.path,
+        model_metrics=dict(model.metrics or {}),
+        model_created_at=_aware(model.created_at).isoformat(),
+        data_fingerprint=model.data_fingerprint,
+        rows=rows,
+        failures=failures,
+    )
+
+
+@dataclass(frozen=True)
+class TokenSpan:
+    position: int
+    token: str
+    field: str
+    start: int
+    end: int
+    weight: float
+    level_weights: list[float] | None
+
+
+def token_spans(session: Session, prediction_id: int) -> list[TokenSpan]:
+    """One prediction's tokens in order, with their spans and weights."""
+    from schema.tables import TokenWeight
+
+    rows = session.execute(
+        select(
+            TokenWeight.position, TokenWeight.token, TokenWeight.field, TokenWeight.char_start,
+            TokenWeight.char_end, TokenWeight.weight, TokenWeight.level_weights,
+        )
+        .where(TokenWeight.prediction_id == prediction_id)
+        .order_by(TokenWeight.position)
+    )  # fmt: skip
+    return [TokenSpan(*row) for row in rows]

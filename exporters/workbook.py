@@ -1,0 +1,457 @@
+"""The review workbook: what a reviewer opens to check the model and record their level.
+
+Sheets, in order:
+
+``Review``    one row per protocol, least certain first: level, calibrated confidence,
+              every level's probability, faithfulness, the strongest tokens, the text with
+              its words coloured by weight, then the reviewer's columns (``Reviewer level``
+              is a drop-down of the codebook). Prediction columns are locked, reviewer
+              columns editable; header frozen, filters on. Column A (hidden) holds the row
+              ID that ``cenr review import`` reads back: reviewers may sort and filter.
+``Heatmap``   per protocol, one token per cell filled by its weight, the weight below.
+``Summary``   counts per level with a bar chart, and the colour legend.
+``Codebook``  the levels and their definitions (the drop-down's source).
+``Model``     the model version, its training-data fingerprint, metrics and calibration.
+``Failed``    files and rows that could not be classified, with the reason.
+``_cenr``     (hidden) the job ID and format, so an import can check where a file came from.
+
+Weights are made comparable across protocols of any length by scaling with the number of
+tokens: ``relative = weight x tokens``, so 1x is what every token would get from an even
+spread. One scale of six shades is used everywhere. Excel's limits are handled rather
+than hit: text is cut at 32,767 characters with a visible marker, control characters are
+removed, text that starts like a formula is stored as text, and the Heatmap sheet stops
+short of the row limit with a note. The workbook is written in openpyxl's write-only
+mode, row by row; a protocol's tokens are read from the database only while its row is
+written, so memory does not grow with the size of the job's text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Color, Font, PatternFill, Protection
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from schema.codebook import Codebook
+from worker.results import ReviewData, ReviewRow, TokenSpan
+
+FORMAT = "cenr-review/1"
+MAX_CELL = 32_767
+EXCEL_ROWS = 1_048_576
+# Shade k covers relative weights in [BOUNDS[k-1], BOUNDS[k]); shade 0 is below 1x.
+BOUNDS = (1.0, 2.0, 4.0, 8.0, 16.0)
+FILLS = ("FFFFFF", "FEE0D2", "FCBBA1", "FC9272", "DE2D26", "A50F15")  # ColorBrewer Reds
+FONTS = ("8C8C8C", "FB6A4A", "EF3B2C", "CB181D", "A50F15", "67000D")  # text: darker = stronger
+TOKENS_PER_ROW = 16
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def shade(relative: float) -> int:
+    """0 (below an even share) .. 5 (16x an even share or more)."""
+    return sum(relative >= bound for bound in BOUNDS)
+
+
+def legend_rows() -> list[tuple[str, int]]:
+    """(label, shade) for each shade of the scale."""
+    labels = ["below 1x (less than an even share)"]
+    labels += [f"{lo:g}x to {hi:g}x" for lo, hi in itertools.pairwise(BOUNDS)]
+    labels += [f"{BOUNDS[-1]:g}x or more"]
+    return [(label, level) for level, label in enumerate(labels)]
+
+
+def clean(text: str) -> str:
+    """Control characters (which Excel refuses) become spaces: offsets stay valid."""
+    return _CONTROL.sub(" ", text)
+
+
+def cell_text(value: object) -> object:
+    """A value Excel accepts: no control characters, within the cell length limit."""
+    if not isinstance(value, str):
+        return value
+    text = clean(value)
+    if len(text) > MAX_CELL:
+        marker = f" [... cut: the text has {len(text)} characters, a cell holds {MAX_CELL}]"
+        text = text[: MAX_CELL - len(marker)] + marker
+    return text
+
+
+def rich_text(fields: dict[str, str], spans: Sequence[TokenSpan], n_tokens: int) -> CellRichText:
+    """The protocol's fields, each word's font coloured (and the strongest bold) by weight."""
+    by_field: dict[str, list[TokenSpan]] = {}
+    for span in spans:
+        by_field.setdefault(span.field, []).append(span)
+    pieces: list[tuple[int | None, str]] = []  # (shade or None for headings, text)
+    for name, value in fields.items():
+        if not value:
+            continue
+        text = clean(value)
+        pieces.append((None, f"{name}: " if not pieces else f"\n\n{name}: "))
+        cursor, current = 0, 0
+        for span in sorted(by_field.get(name, []), key=lambda s: s.start):
+            if span.start < cursor or span.end > len(text):
+                continue
+            pieces.append((current, text[cursor : span.start]))  # gap keeps the last shade
+            current = shade(span.weight * n_tokens)
+            pieces.append((current, text[span.start : span.end]))
+            cursor = span.end
+        pieces.append((current, text[cursor:]))
+    return _runs(pieces)
+
+
+def _runs(pieces: list[tuple[int | None, str]]) -> CellRichText:
+    """Merge neighbours of one shade, cut at the cell limit with a visible marker."""
+    merged: list[list[Any]] = []
+    for level, text in pieces:
+        if not text:
+            continue
+        if merged and merged[-1][0] == level:
+            merged[-1][1] += text
+        else:
+            merged.append([level, text])
+    total = sum(len(text) for _, text in merged)
+    marker = f" [... cut: the text has {total} characters, a cell holds {MAX_CELL}]"
+    budget = MAX_CELL - len(marker) if total > MAX_CELL else MAX_CELL
+    runs: list[str | TextBlock] = []
+    for level, text in merged:
+        if budget <= 0:
+            break
+        text = text[:budget]
+        budget -= len(text)
+        font = (
+            InlineFont(b=True)
+            if level is None
+            else InlineFont(color=Color(FONTS[level]), b=level >= 4 or None)
+        )
+        runs.append(TextBlock(font, text))
+    if total > MAX_CELL:
+        runs.append(TextBlock(InlineFont(i=True, color=Color("000000")), marker))
+    return CellRichText(runs)  # rich text is always stored as text, never as a formula
+
+
+class ReviewWorkbook:
+    """Writes one job's review workbook; call :meth:`write` once."""
+
+    def __init__(
+        self,
+        data: ReviewData,
+        codebook: Codebook,
+        spans_of: Callable[[int], list[TokenSpan]],
+        heatmap_row_limit: int = EXCEL_ROWS - 100,
+    ) -> None:
+        self.data = data
+        self.codebook = codebook
+        self.spans_of = spans_of
+        self.heatmap_row_limit = heatmap_row_limit
+        self.book = Workbook(write_only=True)
+        self._styles: dict[str, Any] = {}
+
+    # -- helpers ---------------------------------------------------------------------
+    def _cell(self, sheet: Worksheet, value: object, **style: Any) -> Any:
+        """A cell; text that openpyxl would take for a formula is stored as text."""
+        text: Any = cell_text(value)
+        cell = WriteOnlyCell(sheet, value=text)
+        if cell.data_type == "f":  # "=...", from a document: text, and shown as typed
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        for name, attribute in style.items():
+            setattr(cell, name, attribute)
+        return cell
+
+    def _header(self, sheet: Worksheet, names: Sequence[str]) -> list[Any]:
+        bold, fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="404040")
+        wrap = Alignment(wrap_text=True, vertical="top")
+        return [self._cell(sheet, n, font=bold, fill=fill, alignment=wrap) for n in names]
+
+    # -- sheets ----------------------------------------------------------------------
+    def write(self, path: Path) -> Path:
+        codes = self.codebook.codes
+        review = self.book.create_sheet("Review")
+        heatmap = self.book.create_sheet("Heatmap")
+        self._review_layout(review, codes)
+        heat_rows = self._heatmap_intro(heatmap)
+        unlocked = Protection(locked=False)
+        top = Alignment(vertical="top")
+        wrap = Alignment(wrap_text=True, vertical="top")
+        heat_full = False
+        for row in self.data.rows:
+            spans = self.spans_of(row.prediction_id)
+            level = self.codebook.levels[row.level_index]
+            rich: Any = rich_text(row.fields, spans, row.n_tokens)
+            text_cell = WriteOnlyCell(review, value=rich)
+            text_cell.alignment = wrap
+            strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens)
+            review.append(
+                [
+                    self._cell(review, row.item_id),
+                    self._cell(review, row.protocol_id, alignment=top),
+                    self._cell(review, row.title, alignment=wrap),
+                    self._cell(review, level.code, alignment=top),
+                    self._cell(review, level.name, alignment=wrap),
+                    self._cell(review, round(row.confidence, 4), number_format="0.00"),
+                    *[
+                        self._cell(review, round(p, 4), number_format="0.00")
+                        for p in row.probabilities
+                    ],
+                    self._cell(
+                        review,
+                        round(row.faithfulness, 4) if row.faithfulness is not None else None,
+                        number_format="0.00",
+                    ),
+                    self._cell(review, strongest, alignment=wrap),
+                    text_cell,
+                    *[
+                        self._cell(review, None, protection=unlocked, alignment=wrap)
+                        for _ in range(3)
+                    ],
+                ]
+            )
+            if not heat_full:
+                needed = 2 + 2 * -(-max(len(spans), 1) // TOKENS_PER_ROW)
+                if heat_rows + needed > self.heatmap_row_limit:
+                    heat_full = True
+                    heatmap.append(
+                        [
+                            self._cell(
+                                heatmap,
+                                "The sheet is full (Excel's row limit): the remaining "
+                                "protocols are in the Review sheet and the HTML bundle.",
+                                font=Font(bold=True, color="C00000"),
+                            )
+                        ]
+                    )
+                else:
+                    heat_rows += self._heatmap_block(heatmap, row, level.code, spans)
+        self._summary()
+        self._codebook_sheet()
+        self._model_sheet()
+        self._failed_sheet()
+        self._identity_sheet()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.book.save(path)
+        return path
+
+    def _review_layout(self, sheet: Worksheet, codes: list[str]) -> None:
+        names = [
+            "Row ID", "Protocol ID", "Title", "Level", "Level name", "Confidence",
+            *[f"P({code})" for code in codes],
+            "Faithfulness", "Strongest tokens", "Protocol text",
+            "Reviewer level", "Rationale", "Reviewer",
+        ]  # fmt: skip
+        widths = [8, 16, 32, 7, 22, 11, *[7] * len(codes), 12, 30, 90, 14, 40, 14]
+        for index, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        sheet.column_dimensions["A"].hidden = True
+        sheet.freeze_panes = "C2"
+        n = len(self.data.rows)
+        last = get_column_letter(len(names))
+        sheet.auto_filter.ref = f"A1:{last}{n + 1}"
+        level_column = get_column_letter(len(names) - 2)
+        choice = DataValidation(
+            type="list",
+            formula1=f"=Codebook!$A$2:$A${len(codes) + 1}",
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="Not a level",
+            error="Choose a level of the codebook (see the Codebook sheet).",
+            promptTitle="Reviewer level",
+            prompt="Your level for this protocol",
+            showInputMessage=True,
+        )
+        choice.add(f"{level_column}2:{level_column}{max(n + 1, 2)}")
+        sheet.data_validations.append(choice)
+        protection = sheet.protection
+        protection.sheet = True
+        protection.autoFilter = False  # filters and column sizes stay usable
+        protection.sort = False
+        protection.formatColumns = False
+        protection.formatRows = False
+        sheet.append(self._header(sheet, names))
+
+    def _heatmap_intro(self, sheet: Worksheet) -> int:
+        for column in range(1, TOKENS_PER_ROW + 2):
+            sheet.column_dimensions[get_column_letter(column)].width = 13
+        sheet.append(
+            [
+                self._cell(
+                    sheet,
+                    "Each token's cell is shaded by its weight relative to an even share "
+                    "(weight x number of tokens); the row below gives the weight itself. "
+                    "Legend: Summary sheet.",
+                    font=Font(italic=True),
+                )
+            ]
+        )
+        sheet.append([])
+        return 2
+
+    def _heatmap_block(
+        self, sheet: Worksheet, row: ReviewRow, level_code: str, spans: list[TokenSpan]
+    ) -> int:
+        bold = Font(bold=True)
+        sheet.append(
+            [
+                self._cell(sheet, row.protocol_id, font=bold),
+                self._cell(sheet, f"level {level_code}", font=bold),
+                self._cell(sheet, f"confidence {row.confidence:.2f}"),
+                self._cell(sheet, f"{row.n_tokens} tokens"),
+            ]
+        )
+        written = 1
+        small = Font(size=8, color="595959")
+        for start in range(0, len(spans), TOKENS_PER_ROW):
+            chunk = spans[start : start + TOKENS_PER_ROW]
+            tokens, weights = [self._cell(sheet, None)], [self._cell(sheet, None)]
+            for span in chunk:
+                level = shade(span.weight * row.n_tokens)
+                tokens.append(
+                    self._cell(
+                        sheet, span.token, fill=self._fill(level),
+                        font=Font(color="FFFFFF" if level >= 4 else "000000", bold=level >= 4),
+                    )
+                )  # fmt: skip
+                weights.append(
+                    self._cell(sheet, round(span.weight, 5), font=small, number_format="0.0000")
+                )
+            sheet.append(tokens)
+            sheet.append(weights)
+            written += 2
+        sheet.append([])
+        return written + 1
+
+    def _fill(self, level: int) -> PatternFill:
+        key = f"fill{level}"
+        if key not in self._styles:
+            self._styles[key] = PatternFill("solid", fgColor=FILLS[level])
+        fill: PatternFill = self._styles[key]
+        return fill
+
+    def _summary(self) -> None:
+        sheet = self.book.create_sheet("Summary")
+        sheet.column_dimensions["A"].width = 34
+        sheet.column_dimensions["B"].width = 14
+        counts = Counter(row.level_code for row in self.data.rows)
+        sheet.append(self._header(sheet, ["Level", "Protocols"]))
+        for level in self.codebook.levels:
+            sheet.append([f"{level.code} {level.name}", counts.get(level.code, 0)])
+        sheet.append(["failed (see the Failed sheet)", len(self.data.failures)])
+        n = len(self.codebook.levels)
+        chart = BarChart()
+        chart.title = "Protocols per predicted level"
+        chart.y_axis.title = "protocols"
+        chart.legend = None
+        chart.add_data(Reference(sheet, min_col=2, min_row=1, max_row=n + 1), titles_from_data=True)
+        chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
+        chart.width, chart.height = 16, 8
+        sheet.add_chart(chart, "D2")
+        sheet.append([])
+        sheet.append([self._cell(sheet, "Colour legend", font=Font(bold=True))])
+        sheet.append(
+            [
+                "Token weight relative to an even share over the protocol's tokens "
+                "(weight x number of tokens): comparable across protocols of any length."
+            ]
+        )
+        for label, step in legend_rows():
+            sheet.append(
+                [
+                    self._cell(sheet, label, fill=self._fill(step)),
+                    self._cell(sheet, "word", font=Font(color=FONTS[step], bold=step >= 4)),
+                ]
+            )
+
+    def _codebook_sheet(self) -> None:
+        sheet = self.book.create_sheet("Codebook")
+        for column, width in zip("ABC", (8, 34, 100), strict=True):
+            sheet.column_dimensions[column].width = width
+        sheet.append(self._header(sheet, ["Code", "Level", "Definition"]))
+        wrap = Alignment(wrap_text=True, vertical="top")
+        for level in self.codebook.levels:
+            sheet.append(
+                [
+                    self._cell(sheet, level.code),
+                    self._cell(sheet, level.name, alignment=wrap),
+                    self._cell(sheet, level.definition, alignment=wrap),
+                ]
+            )
+
+    def _model_sheet(self) -> None:
+        sheet = self.book.create_sheet("Model")
+        sheet.column_dimensions["A"].width = 30
+        sheet.column_dimensions["B"].width = 70
+        metrics = self.data.model_metrics
+        calibration = metrics.get("calibration", {})
+        rows: list[tuple[str, object]] = [
+            ("model version", self.data.model),
+            ("trained at", self.data.model_created_at),
+            ("training data fingerprint (SHA-256)", self.data.data_fingerprint),
+            ("held-out accuracy", metrics.get("accuracy")),
+            ("held-out macro-F1", metrics.get("macro_f1")),
+            ("calibration temperature", calibration.get("temperature")),
+            ("validation ECE before calibration", calibration.get("ece_before")),
+            ("validation ECE after calibration", calibration.get("ece_after")),
+            ("held-out ECE", metrics.get("ece")),
+        ]
+        sheet.append(self._header(sheet, ["Property", "Value"]))
+        for name, value in rows:
+            sheet.append([self._cell(sheet, name), self._cell(sheet, value)])
+
+    def _failed_sheet(self) -> None:
+        sheet = self.book.create_sheet("Failed")
+        for column, width in zip("ABCD", (30, 8, 20, 100), strict=True):
+            sheet.column_dimensions[column].width = width
+        sheet.append(self._header(sheet, ["File", "Row", "Protocol ID", "Reason"]))
+        for failure in self.data.failures:
+            sheet.append(
+                [
+                    self._cell(sheet, failure.file),
+                    self._cell(sheet, failure.position or None),
+                    self._cell(sheet, failure.protocol_id),
+                    self._cell(sheet, failure.error or ""),
+                ]
+            )
+
+    def _identity_sheet(self) -> None:
+        sheet = self.book.create_sheet("_cenr")
+        sheet.sheet_state = "hidden"
+        for key, value in (
+            ("format", FORMAT),
+            ("job", self.data.job_id),
+            ("model", self.data.model),
+            ("exported_at", datetime.now(UTC).isoformat()),
+        ):
+            sheet.append([key, value])
+
+
+def write_review_workbook(
+    path: Path,
+    data: ReviewData,
+    codebook: Codebook,
+    spans_of: Callable[[int], list[TokenSpan]],
+) -> Path:
+    """Write the job's review workbook to ``path`` (a temporary name, then renamed)."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
+    os.close(handle)
+    try:
+        ReviewWorkbook(data, codebook, spans_of).write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
