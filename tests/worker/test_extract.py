@@ -167,3 +167,12 @@ def test_jsonl_in_utf16() -> None:
     assert found.external_id == "J1"
     assert found.protocol is not None
     assert found.protocol.fields == {"abstract": "Church partners"}
+
+
+def test_line_breaks_inside_fields_do_not_split_rows() -> None:
+    raw = 'Protocol ID,Abstract\nP1,"form\x0cfeed, line\u2028separator\nand newline"\nP2,next\n'
+    found = extract_source("export.csv", raw.encode("utf-8"), LIMITS)
+    assert [f.external_id for f in found] == ["P1", "P2"]
+    jsonl = '{"id": "J1", "abstract": "a\u2028b\u0085c"}\r\n{"id": "J2", "abstract": "d"}\n'
+    found = extract_source("rows.jsonl", jsonl.encode("utf-8"), LIMITS)
+    assert [f.external_id for f in found] == ["J1", "J2"]

@@ -92,7 +92,8 @@ def check_zip(name: str, raw: bytes, max_unzipped_bytes: int) -> zipfile.ZipFile
 
 def _read_csv(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
     text = decode_text(raw, name)
-    reader = csv.reader(text.splitlines(keepends=True))
+    # Not str.splitlines: it also breaks at form feeds, \x1c-\x1e and U+2028 inside fields.
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
@@ -132,7 +133,8 @@ def _read_xlsx(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
 def _read_jsonl(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
     columns: dict[str, None] = {}
     rows = []
-    for number, line in enumerate(decode_text(raw, name).splitlines(), start=1):
+    # Lines end at \n only: U+2028 and friends may sit raw inside JSON strings.
+    for number, line in enumerate(decode_text(raw, name).split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -1,0 +1,204 @@
+"""The review workbook, opened the way a reviewer's spreadsheet program would read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from sqlalchemy import create_engine, text
+
+from cenr.cli import main
+from exporters.workbook import FILLS, FONTS, MAX_CELL, ReviewWorkbook, shade
+from schema.codebook import default_codebook
+from schema.database import open_database, session_scope
+from tests.conftest import demo_rows, write_export
+from worker.results import review_data, token_spans
+
+LONG = "community partners co-design every step of the study. " * 800  # 44,000 characters
+
+
+@pytest.fixture
+def exported(sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    rows = demo_rows(10)
+    rows[0]["StudyTitle"] = '=HYPERLINK("http://evil.example","click")'
+    rows[1]["AimsGoals"] = "bell\x07 and form\x0cfeed inside the text"
+    rows[2]["Background"] = LONG
+    write_export(tmp_path / "inbox" / "export.csv", rows)
+    (tmp_path / "inbox" / "empty.txt").write_text("")
+    assert main(["run", str(tmp_path / "inbox"), "--out", str(tmp_path / "out")]) == 1
+    capsys.readouterr()
+    return tmp_path / "out" / "review.xlsx"
+
+
+def _colour(font: object) -> str:
+    return str(getattr(getattr(font, "color", None), "rgb", "") or "")[-6:]
+
+
+def _char_colours(value: CellRichText) -> tuple[str, list[str]]:
+    """The cell's text and the font colour of every character."""
+    chars, colours = [], []
+    for run in value:
+        if isinstance(run, TextBlock):
+            chars.append(run.text)
+            colours.extend([_colour(run.font)] * len(run.text))
+        else:
+            chars.append(run)
+            colours.extend([""] * len(run))
+    return "".join(chars), colours
+
+
+def test_review_sheet_shows_what_a_reviewer_needs(exported: Path, sqlite_service: str) -> None:
+    book = load_workbook(exported, rich_text=True)
+    assert book.sheetnames == [
+        "Review",
+        "Heatmap",
+        "Summary",
+        "Codebook",
+        "Model",
+        "Failed",
+        "_cenr",
+    ]
+    assert book["_cenr"].sheet_state == "hidden"
+    review = book["Review"]
+    header = [c.value for c in review[1]]
+    assert header[:6] == ["Row ID", "Protocol ID", "Title", "Level", "Level name", "Confidence"]
+    assert header[-3:] == ["Reviewer level", "Rationale", "Reviewer"]
+    assert review.column_dimensions["A"].hidden
+    assert review.freeze_panes == "C2"
+    assert review.auto_filter.ref
+    rows = list(review.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 10
+    confidences = [r[5] for r in rows]
+    assert confidences == sorted(confidences), "least certain first"
+
+    # The reviewer's columns take a codebook level from a drop-down and are editable.
+    [choice] = review.data_validations.dataValidation
+    assert choice.type == "list"
+    assert choice.formula1 == "=Codebook!$A$2:$A$7"
+    assert review.protection.sheet
+    level_column = len(header) - 2
+    assert review.cell(2, level_column).protection.locked is False
+    assert review.cell(2, 4).protection.locked is True
+    assert [c.value for c in book["Codebook"]["A"]][1:] == default_codebook().codes
+
+    # The ID in the hidden column is the job item, whatever order the rows are in.
+    engine = create_engine(sqlite_service)
+    with engine.connect() as connection:
+        items = dict(connection.execute(text("SELECT id, external_id FROM job_items")).all())
+    engine.dispose()
+    assert all(items[r[0]] == r[1] for r in rows)
+
+
+def test_words_are_coloured_by_their_weight(exported: Path, sqlite_service: str) -> None:
+    book = load_workbook(exported, rich_text=True)
+    review = book["Review"]
+    header = [c.value for c in review[1]]
+    text_column = header.index("Protocol text") + 1
+    engine = open_database(sqlite_service)
+    with session_scope(engine) as session:
+        data = review_data(session, session.scalar(text("SELECT id FROM jobs")))
+        checked = 0
+        for index, row in enumerate(data.rows, start=2):
+            assert review.cell(index, 1).value == row.item_id
+            value = review.cell(index, text_column).value
+            assert isinstance(value, CellRichText)
+            shown, colours = _char_colours(value)
+            bases, position = {}, 0  # where each field's text starts in the cell
+            for name, field_text in row.fields.items():
+                if field_text:
+                    position += len(f"{name}: " if not bases else f"\n\n{name}: ")
+                    bases[name] = position
+                    position += len(field_text)
+            for span in token_spans(session, row.prediction_id):
+                start = bases[span.field] + span.start
+                if start >= MAX_CELL - 100:
+                    continue  # past the cut
+                assert shown[start : start + len(span.token)] == span.token
+                assert colours[start] == FONTS[shade(span.weight * row.n_tokens)]
+                checked += 1
+    engine.dispose()
+    assert checked > 1000
+    used = {c for r in review.iter_rows(min_row=2, min_col=text_column, max_col=text_column)
+            for c in _char_colours(r[0].value)[1]}  # fmt: skip
+    assert len(used & set(FONTS)) >= 3, "a scale, not one colour"
+
+
+def test_excel_limits_are_handled_not_hit(exported: Path) -> None:
+    book = load_workbook(exported, rich_text=True)
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula"
+                value = cell.value
+                plain = (
+                    "".join(str(r) if isinstance(r, str) else r.text for r in value)
+                    if isinstance(value, CellRichText)
+                    else value
+                )
+                if isinstance(plain, str):
+                    assert len(plain) <= MAX_CELL
+                    assert "\x07" not in plain
+                    assert "\x0c" not in plain
+    review = book["Review"]
+    titles = [c.value for c in review["C"]]
+    assert '=HYPERLINK("http://evil.example","click")' in titles
+    header = [c.value for c in review[1]]
+    texts = [c.value for c in review[get_letter(header.index("Protocol text") + 1)]][1:]
+    long_cells = [
+        v for v in texts if len("".join(r if isinstance(r, str) else r.text for r in v)) > 30_000
+    ]
+    assert len(long_cells) == 1
+    assert "cut: the text has" in long_cells[0][-1].text
+    failed = [r for r in book["Failed"].iter_rows(min_row=2, values_only=True)]
+    assert failed == [("empty.txt", None, None, "empty.txt: the file is empty")]
+
+
+def get_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+def test_heatmap_fills_follow_the_weights_and_stop_at_the_row_limit(
+    exported: Path, sqlite_service: str, tmp_path: Path
+) -> None:
+    book = load_workbook(exported)
+    heatmap = book["Heatmap"]
+    rows = list(heatmap.iter_rows(min_row=3))
+    tokens, weights = rows[1], rows[2]  # first protocol: header, tokens, weights
+    n_tokens = int(str(rows[0][3].value).split()[0])
+    for token_cell, weight_cell in zip(tokens[1:], weights[1:], strict=True):
+        if token_cell.value is None:
+            break
+        assert token_cell.fill.fgColor.rgb[-6:] == FILLS[shade(weight_cell.value * n_tokens)]
+
+    engine = open_database(sqlite_service)
+    with session_scope(engine) as session:
+        data = review_data(session, session.scalar(text("SELECT id FROM jobs")))
+        path = ReviewWorkbook(
+            data, default_codebook(), lambda p: token_spans(session, p), heatmap_row_limit=60
+        ).write(tmp_path / "small.xlsx")
+    engine.dispose()
+    small = load_workbook(path)["Heatmap"]
+    notes = [
+        c.value
+        for row in small.iter_rows()
+        for c in row
+        if c.value and "sheet is full" in str(c.value)
+    ]
+    assert len(notes) == 1
+    assert small.max_row <= 61
+
+
+def test_cenr_export_writes_where_asked(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "again" / "job review.xlsx"
+    assert main(["export", "--xlsx", str(target), "--csv", str(tmp_path / "rows.csv")]) == 0
+    out = capsys.readouterr().out
+    assert f"export: {target}" in out
+    assert load_workbook(target)["Review"].max_row == 11
+    assert main(["export"]) == 1
+    assert "--xlsx FILE" in capsys.readouterr().err
