@@ -27,6 +27,8 @@ written, so memory does not grow with the size of the job's text.
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 import re
 from collections import Counter
@@ -111,6 +113,14 @@ def rich_text(fields: dict[str, str], spans: Sequence[TokenSpan], n_tokens: int)
     return _runs(pieces)
 
 
+@functools.cache
+def _inline_font(level: int | None) -> InlineFont:
+    """One font object per shade, shared by every run (building them is not cheap)."""
+    if level is None:
+        return InlineFont(b=True)
+    return InlineFont(color=Color(FONTS[level]), b=level >= 4 or None)
+
+
 def _runs(pieces: list[tuple[int | None, str]]) -> CellRichText:
     """Merge neighbours of one shade, cut at the cell limit with a visible marker."""
     merged: list[list[Any]] = []
@@ -130,15 +140,44 @@ def _runs(pieces: list[tuple[int | None, str]]) -> CellRichText:
             break
         text = text[:budget]
         budget -= len(text)
-        font = (
-            InlineFont(b=True)
-            if level is None
-            else InlineFont(color=Color(FONTS[level]), b=level >= 4 or None)
-        )
-        runs.append(TextBlock(font, text))
+        runs.append(TextBlock(_inline_font(level), text))
     if total > MAX_CELL:
         runs.append(TextBlock(InlineFont(i=True, color=Color("000000")), marker))
     return CellRichText(runs)  # rich text is always stored as text, never as a formula
+
+
+def _style(name: str | None) -> dict[str, Any]:
+    """The attributes of a named cell style (see :meth:`ReviewWorkbook._cell`)."""
+    wrap = Alignment(wrap_text=True, vertical="top")
+    if name is None:
+        return {}
+    if name.startswith("token"):  # heatmap token: filled by shade, white on dark
+        level = int(name[5:])
+        return {
+            "fill": PatternFill("solid", fgColor=FILLS[level]),
+            "font": Font(color="FFFFFF" if level >= 4 else "000000", bold=level >= 4),
+        }
+    if name.startswith("fill"):
+        return {"fill": PatternFill("solid", fgColor=FILLS[int(name[4:])])}
+    if name.startswith("word"):
+        level = int(name[4:])
+        return {"font": Font(color=FONTS[level], bold=level >= 4)}
+    named: dict[str, dict[str, Any]] = {
+        "header": {
+            "font": Font(bold=True, color="FFFFFF"),
+            "fill": PatternFill("solid", fgColor="404040"),
+            "alignment": wrap,
+        },
+        "top": {"alignment": Alignment(vertical="top")},
+        "wrap": {"alignment": wrap},
+        "fraction": {"number_format": "0.00"},
+        "editable": {"protection": Protection(locked=False), "alignment": wrap},
+        "bold": {"font": Font(bold=True)},
+        "italic": {"font": Font(italic=True)},
+        "warning": {"font": Font(bold=True, color="C00000")},
+        "weight": {"font": Font(size=8, color="595959"), "number_format": "0.0000"},
+    }
+    return named[name]
 
 
 class ReviewWorkbook:
@@ -156,24 +195,36 @@ class ReviewWorkbook:
         self.spans_of = spans_of
         self.heatmap_row_limit = heatmap_row_limit
         self.book = Workbook(write_only=True)
-        self._styles: dict[str, Any] = {}
+        self._styles: dict[tuple[bool, str | None], Any] = {}
 
     # -- helpers ---------------------------------------------------------------------
-    def _cell(self, sheet: Worksheet, value: object, **style: Any) -> Any:
-        """A cell; text that openpyxl would take for a formula is stored as text."""
+    def _cell(self, sheet: Worksheet, value: object, style: str | None = None) -> Any:
+        """A cell with a named style; text openpyxl would take for a formula stays text.
+
+        Each style is applied once and its style array copied after that: looking a style
+        up in the workbook hashes it, which cost more than writing the cell.
+        """
         text: Any = cell_text(value)
         cell = WriteOnlyCell(sheet, value=text)
-        if cell.data_type == "f":  # "=...", from a document: text, and shown as typed
+        quoted = cell.data_type == "f"  # "=...", from a document: text, shown as typed
+        if quoted:
             cell.data_type = "s"
-            cell.quotePrefix = True
-        for name, attribute in style.items():
-            setattr(cell, name, attribute)
+        if not quoted and style is None:
+            return cell
+        key = (quoted, style)
+        template = self._styles.get(key)
+        if template is None:
+            if quoted:
+                cell.quotePrefix = True
+            for name, attribute in _style(style).items():
+                setattr(cell, name, attribute)
+            self._styles[key] = copy.copy(cell._style)  # type: ignore[attr-defined]
+        else:
+            cell._style = copy.copy(template)  # type: ignore[attr-defined]
         return cell
 
     def _header(self, sheet: Worksheet, names: Sequence[str]) -> list[Any]:
-        bold, fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="404040")
-        wrap = Alignment(wrap_text=True, vertical="top")
-        return [self._cell(sheet, n, font=bold, fill=fill, alignment=wrap) for n in names]
+        return [self._cell(sheet, n, "header") for n in names]
 
     # -- sheets ----------------------------------------------------------------------
     def write(self, path: Path) -> Path:
@@ -182,8 +233,6 @@ class ReviewWorkbook:
         heatmap = self.book.create_sheet("Heatmap")
         self._review_layout(review, codes)
         heat_rows = self._heatmap_intro(heatmap)
-        unlocked = Protection(locked=False)
-        top = Alignment(vertical="top")
         wrap = Alignment(wrap_text=True, vertical="top")
         heat_full = False
         for row in self.data.rows:
@@ -196,26 +245,20 @@ class ReviewWorkbook:
             review.append(
                 [
                     self._cell(review, row.item_id),
-                    self._cell(review, row.protocol_id, alignment=top),
-                    self._cell(review, row.title, alignment=wrap),
-                    self._cell(review, level.code, alignment=top),
-                    self._cell(review, level.name, alignment=wrap),
-                    self._cell(review, round(row.confidence, 4), number_format="0.00"),
-                    *[
-                        self._cell(review, round(p, 4), number_format="0.00")
-                        for p in row.probabilities
-                    ],
+                    self._cell(review, row.protocol_id, "top"),
+                    self._cell(review, row.title, "wrap"),
+                    self._cell(review, level.code, "top"),
+                    self._cell(review, level.name, "wrap"),
+                    self._cell(review, round(row.confidence, 4), "fraction"),
+                    *[self._cell(review, round(p, 4), "fraction") for p in row.probabilities],
                     self._cell(
                         review,
                         round(row.faithfulness, 4) if row.faithfulness is not None else None,
-                        number_format="0.00",
+                        "fraction",
                     ),
-                    self._cell(review, strongest, alignment=wrap),
+                    self._cell(review, strongest, "wrap"),
                     text_cell,
-                    *[
-                        self._cell(review, None, protection=unlocked, alignment=wrap)
-                        for _ in range(3)
-                    ],
+                    *[self._cell(review, None, "editable") for _ in range(3)],
                 ]
             )
             if not heat_full:
@@ -228,7 +271,7 @@ class ReviewWorkbook:
                                 heatmap,
                                 "The sheet is full (Excel's row limit): the remaining "
                                 "protocols are in the Review sheet and the HTML bundle.",
-                                font=Font(bold=True, color="C00000"),
+                                "warning",
                             )
                         ]
                     )
@@ -290,7 +333,7 @@ class ReviewWorkbook:
                     "Each token's cell is shaded by its weight relative to an even share "
                     "(weight x number of tokens); the row below gives the weight itself. "
                     "Legend: Summary sheet.",
-                    font=Font(italic=True),
+                    "italic",
                 )
             ]
         )
@@ -300,43 +343,27 @@ class ReviewWorkbook:
     def _heatmap_block(
         self, sheet: Worksheet, row: ReviewRow, level_code: str, spans: list[TokenSpan]
     ) -> int:
-        bold = Font(bold=True)
         sheet.append(
             [
-                self._cell(sheet, row.protocol_id, font=bold),
-                self._cell(sheet, f"level {level_code}", font=bold),
+                self._cell(sheet, row.protocol_id, "bold"),
+                self._cell(sheet, f"level {level_code}", "bold"),
                 self._cell(sheet, f"confidence {row.confidence:.2f}"),
                 self._cell(sheet, f"{row.n_tokens} tokens"),
             ]
         )
         written = 1
-        small = Font(size=8, color="595959")
         for start in range(0, len(spans), TOKENS_PER_ROW):
             chunk = spans[start : start + TOKENS_PER_ROW]
             tokens, weights = [self._cell(sheet, None)], [self._cell(sheet, None)]
             for span in chunk:
                 level = shade(span.weight * row.n_tokens)
-                tokens.append(
-                    self._cell(
-                        sheet, span.token, fill=self._fill(level),
-                        font=Font(color="FFFFFF" if level >= 4 else "000000", bold=level >= 4),
-                    )
-                )  # fmt: skip
-                weights.append(
-                    self._cell(sheet, round(span.weight, 5), font=small, number_format="0.0000")
-                )
+                tokens.append(self._cell(sheet, span.token, f"token{level}"))
+                weights.append(self._cell(sheet, round(span.weight, 5), "weight"))
             sheet.append(tokens)
             sheet.append(weights)
             written += 2
         sheet.append([])
         return written + 1
-
-    def _fill(self, level: int) -> PatternFill:
-        key = f"fill{level}"
-        if key not in self._styles:
-            self._styles[key] = PatternFill("solid", fgColor=FILLS[level])
-        fill: PatternFill = self._styles[key]
-        return fill
 
     def _summary(self) -> None:
         sheet = self.book.create_sheet("Summary")
@@ -357,7 +384,7 @@ class ReviewWorkbook:
         chart.width, chart.height = 16, 8
         sheet.add_chart(chart, "D2")
         sheet.append([])
-        sheet.append([self._cell(sheet, "Colour legend", font=Font(bold=True))])
+        sheet.append([self._cell(sheet, "Colour legend", "bold")])
         sheet.append(
             [
                 "Token weight relative to an even share over the protocol's tokens "
@@ -367,8 +394,8 @@ class ReviewWorkbook:
         for label, step in legend_rows():
             sheet.append(
                 [
-                    self._cell(sheet, label, fill=self._fill(step)),
-                    self._cell(sheet, "word", font=Font(color=FONTS[step], bold=step >= 4)),
+                    self._cell(sheet, label, f"fill{step}"),
+                    self._cell(sheet, "word", f"word{step}"),
                 ]
             )
 
@@ -377,13 +404,12 @@ class ReviewWorkbook:
         for column, width in zip("ABC", (8, 34, 100), strict=True):
             sheet.column_dimensions[column].width = width
         sheet.append(self._header(sheet, ["Code", "Level", "Definition"]))
-        wrap = Alignment(wrap_text=True, vertical="top")
         for level in self.codebook.levels:
             sheet.append(
                 [
                     self._cell(sheet, level.code),
-                    self._cell(sheet, level.name, alignment=wrap),
-                    self._cell(sheet, level.definition, alignment=wrap),
+                    self._cell(sheet, level.name, "wrap"),
+                    self._cell(sheet, level.definition, "wrap"),
                 ]
             )
 
