@@ -45,6 +45,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Color, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from schema.codebook import Codebook
@@ -58,6 +59,7 @@ BOUNDS = (1.0, 2.0, 4.0, 8.0, 16.0)
 FILLS = ("FFFFFF", "FEE0D2", "FCBBA1", "FC9272", "DE2D26", "A50F15")  # ColorBrewer Reds
 FONTS = ("8C8C8C", "FB6A4A", "EF3B2C", "CB181D", "A50F15", "67000D")  # text: darker = stronger
 TOKENS_PER_ROW = 16
+ROW_HEIGHT = 120  # points: about eight lines of a protocol's text, the rest scrolls in the cell
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -170,7 +172,7 @@ def _style(name: str | None) -> dict[str, Any]:
         },
         "top": {"alignment": Alignment(vertical="top")},
         "wrap": {"alignment": wrap},
-        "fraction": {"number_format": "0.00"},
+        "fraction": {"number_format": "0.00", "alignment": Alignment(vertical="top")},
         "editable": {"protection": Protection(locked=False), "alignment": wrap},
         "bold": {"font": Font(bold=True)},
         "italic": {"font": Font(italic=True)},
@@ -235,6 +237,7 @@ class ReviewWorkbook:
         heat_rows = self._heatmap_intro(heatmap)
         wrap = Alignment(wrap_text=True, vertical="top")
         heat_full = False
+        review_row = 1
         for row in self.data.rows:
             spans = self.spans_of(row.prediction_id)
             level = self.codebook.levels[row.level_index]
@@ -242,6 +245,8 @@ class ReviewWorkbook:
             text_cell = WriteOnlyCell(review, value=rich)
             text_cell.alignment = wrap
             strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens)
+            review_row += 1
+            review.row_dimensions[review_row].height = ROW_HEIGHT  # set before the row
             review.append(
                 [
                     self._cell(review, row.item_id),
@@ -321,6 +326,12 @@ class ReviewWorkbook:
         protection.sort = False
         protection.formatColumns = False
         protection.formatRows = False
+        sheet.row_dimensions[1].height = 30
+        # Printed or rendered: landscape, all columns on the page width.
+        sheet.page_setup.orientation = "landscape"
+        sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
         sheet.append(self._header(sheet, names))
 
     def _heatmap_intro(self, sheet: Worksheet) -> int:

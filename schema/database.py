@@ -82,9 +82,14 @@ def open_database(url: str) -> Engine:
 
 
 def is_disconnect(exc: BaseException) -> bool:
-    """True for errors that a retry can cure: no connection, or a connection lost."""
+    """True for errors that a retry can cure: no connection, a connection lost, a lock.
+
+    SQLite reports a missing table as an OperationalError too; that one is permanent.
+    """
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, OperationalError) and type(exc.orig).__module__.startswith("sqlite3"):
+        return "locked" in str(exc.orig) or "busy" in str(exc.orig)
     return isinstance(exc, OperationalError | InterfaceError)
 
 
