@@ -182,6 +182,14 @@ def _style(name: str | None) -> dict[str, Any]:
     return named[name]
 
 
+def _fit_to_width(sheet: Worksheet) -> None:
+    """Printed or rendered: landscape, every column on the page's width."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+
+
 class ReviewWorkbook:
     """Writes one job's review workbook; call :meth:`write` once."""
 
@@ -327,14 +335,11 @@ class ReviewWorkbook:
         protection.formatColumns = False
         protection.formatRows = False
         sheet.row_dimensions[1].height = 30
-        # Printed or rendered: landscape, all columns on the page width.
-        sheet.page_setup.orientation = "landscape"
-        sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        sheet.page_setup.fitToWidth = 1
-        sheet.page_setup.fitToHeight = 0
+        _fit_to_width(sheet)
         sheet.append(self._header(sheet, names))
 
     def _heatmap_intro(self, sheet: Worksheet) -> int:
+        _fit_to_width(sheet)
         for column in range(1, TOKENS_PER_ROW + 2):
             sheet.column_dimensions[get_column_letter(column)].width = 13
         sheet.append(
