@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/quality_bbc.py
 	@[ -d "$(CENR_HOME)/models/demo" ] || $(MAKE) demo
 	$(BIN)/python bench/service_throughput.py
+	$(BIN)/python bench/workbook_export.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,18 +13,20 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from classifier.inference import Prediction as ModelPrediction
-from classifier.tokenizer import Token
 from schema.errors import DatabaseUnavailable
 from schema.protocol import Protocol
 from schema.tables import Document, Prediction, ProcessingError
+
+if TYPE_CHECKING:  # the classifier (TensorFlow) stays out of submit/status/export processes
+    from classifier.inference import Prediction as ModelPrediction
+    from classifier.tokenizer import Token
 
 TOKEN_COLUMNS = (
     "prediction_id", "position", "token", "form", "field", "char_start", "char_end", "weight",
