@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -141,8 +140,10 @@ def export_once(url: str, job_id: str, target: Path) -> None:
         data = review_data(session, job_id)
         write_review_workbook(target, data, default_codebook(), lambda p: token_spans(session, p))
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    print(f"{seconds:.1f} {peak:.0f}")
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's size across exec.
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+    print(f"{seconds:.1f} {peak_kb / 1024:.0f}")
 
 
 def main() -> None:
