@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, metavar="FILE", help="one row per protocol")
     p.set_defaults(func=service.export)
 
+    p = sub.add_parser("review", help="reviewers' decisions: import a review workbook")
+    review = p.add_subparsers(dest="review_command", required=True)
+    r = review.add_parser("import", help="store the reviewer levels of a review workbook")
+    r.add_argument("file", type=Path, metavar="FILE.xlsx")
+    r.add_argument("--reviewer", metavar="NAME", help="for rows whose Reviewer cell is empty")
+    r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
+    r.set_defaults(func=service.review_import)
+
     p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")
     p.add_argument("job", metavar="JOB")
     p.set_defaults(func=service.requeue)

@@ -254,6 +254,34 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def review_import(args: argparse.Namespace) -> int:
+    """Store the reviewer levels of a review workbook; report imported/unchanged/rejected."""
+    from schema.codebook import model_codebook
+    from schema.database import session_scope
+    from schema.tables import Job, ModelVersion
+    from worker.reviews import import_reviews, read_review_workbook
+
+    engine = _engine(get_settings())
+    try:
+        job_id, _ = read_review_workbook(args.file)
+        with session_scope(engine) as session:
+            job = session.get(Job, job_id)
+            model = session.get(ModelVersion, job.model_version_id) if job else None
+            codebook = model_codebook(Path(model.path)) if model else None
+            report = import_reviews(session, args.file, codebook, args.reviewer)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    print(
+        f"{args.file}: job {report.job}: {report.imported} imported, {report.unchanged} "
+        f"unchanged, {len(report.rejected)} rejected, {report.not_reviewed} not reviewed"
+    )
+    for rejected in report.rejected:
+        print(f"  row {rejected['row']}: {rejected['reason']}")
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    return 1 if report.rejected else 0
+
+
 def requeue(args: argparse.Namespace) -> int:
     from kombu.exceptions import OperationalError as BrokerError
 

@@ -188,3 +188,24 @@ class ProcessingError(Base):
     kind: Mapped[str] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Review(Base):
+    """A reviewer's level for one protocol of a job, imported from a review workbook.
+
+    One row per (job item, reviewer): importing the same workbook again changes nothing,
+    and a changed level replaces the earlier one (with the time it was imported).
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("job_item_id", "reviewer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    job_item_id: Mapped[int] = mapped_column(ForeignKey("job_items.id"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    level_code: Mapped[str] = mapped_column(String(20))
+    rationale: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(2000))  # the workbook it came from
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

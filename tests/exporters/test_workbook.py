@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,75 @@ def test_cenr_export_writes_where_asked(
     assert load_workbook(target)["Review"].max_row == 11
     assert main(["export"]) == 1
     assert "--xlsx FILE" in capsys.readouterr().err
+
+
+def _fill_in(path: Path, target: Path, decisions: dict[int, tuple[object, str, str]]) -> None:
+    """A reviewer's edits: by row ID -> (level, rationale, reviewer); rows then re-sorted."""
+    book = load_workbook(path)
+    review = book["Review"]
+    header = [c.value for c in review[1]]
+    columns = {name: header.index(name) + 1 for name in ("Reviewer level", "Rationale", "Reviewer")}
+    rows = list(review.iter_rows(min_row=2, values_only=True))
+    rows.reverse()  # reviewers sort: the import must match by ID, not position
+    for index, values in enumerate(rows, start=2):
+        for column, value in enumerate(values, start=1):
+            review.cell(index, column).value = value
+        level, rationale, reviewer = decisions.get(values[0], (None, None, None))
+        review.cell(index, columns["Reviewer level"]).value = level
+        review.cell(index, columns["Rationale"]).value = rationale
+        review.cell(index, columns["Reviewer"]).value = reviewer
+    book.save(target)
+
+
+def test_review_import_matches_by_id_validates_and_is_idempotent(
+    exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [r[0] for r in load_workbook(exported)["Review"].iter_rows(min_row=2, values_only=True)]
+    decisions = {
+        ids[0]: ("5", "CAB co-leads", "ana"),
+        ids[1]: (3, "informs only", "ana"),
+        ids[2]: ("Level 9", "?", "ana"),  # not a level
+        ids[3]: ("2", "", ""),  # reviewer from --reviewer
+    }
+    filled = tmp_path / "ana.xlsx"
+    _fill_in(exported, filled, decisions)
+    assert main(["review", "import", str(filled), "--reviewer", "ben", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (report["imported"], report["unchanged"], report["not_reviewed"]) == (3, 0, 6)
+    [rejected] = report["rejected"]
+    assert "not a level" in rejected["reason"] or "Level 9" in rejected["reason"]
+    engine = create_engine(sqlite_service)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT job_item_id, reviewer, level_code, rationale FROM reviews ORDER BY id")
+        ).all()
+    engine.dispose()
+    assert sorted(stored) == sorted(
+        [(ids[0], "ana", "5", "CAB co-leads"), (ids[1], "ana", "3", "informs only"),
+         (ids[3], "ben", "2", "")]
+    )  # fmt: skip
+
+    assert main(["review", "import", str(filled), "--reviewer", "ben", "--json"]) == 1
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (again["imported"], again["unchanged"]) == (0, 3), "the same file changes nothing"
+
+
+def test_review_import_refuses_foreign_workbooks(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl import Workbook
+
+    plain = tmp_path / "mine.xlsx"
+    Workbook().save(plain)
+    assert main(["review", "import", str(plain)]) == 1
+    assert "not a review workbook exported by cenr" in capsys.readouterr().err
+    other = load_workbook(exported)
+    other["_cenr"]["B2"] = "0123456789abcdef"
+    other.save(tmp_path / "other.xlsx")
+    assert main(["review", "import", str(tmp_path / "other.xlsx")]) == 1
+    assert "exported for job 0123456789abcdef, which this database does not have" in (
+        capsys.readouterr().err
+    )
+    (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
+    assert main(["review", "import", str(tmp_path / "junk.xlsx")]) == 1
+    assert "not a readable .xlsx workbook" in capsys.readouterr().err
