@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--reviewer", metavar="NAME", help="for rows whose Reviewer cell is empty")
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     r.set_defaults(func=service.review_import)
+    r = review.add_parser("agreement", help="kappas between reviewers and with the model")
+    r.add_argument("job", nargs="?", metavar="JOB", help="default: the newest job")
+    r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
+    r.set_defaults(func=service.review_agreement)
 
     p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")
     p.add_argument("job", metavar="JOB")

@@ -282,6 +282,41 @@ def review_import(args: argparse.Namespace) -> int:
     return 1 if report.rejected else 0
 
 
+def review_agreement(args: argparse.Namespace) -> int:
+    """Cohen's kappa per reviewer pair, Fleiss' kappa overall, model versus each reviewer."""
+    from schema.database import session_scope
+    from worker.results import latest_job_id
+    from worker.reviews import agreement
+
+    def show(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    engine = _engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            report = agreement(session, args.job or latest_job_id(session))
+    finally:
+        engine.dispose()
+    print(
+        f"job {report['job']}: {report['items_reviewed']} protocol(s) reviewed by "
+        f"{len(report['reviewers'])} reviewer(s); {len(report['disagreements'])} disagreement(s)"
+    )
+    for pair in report["pairs"]:
+        a, b = pair["reviewers"]
+        print(f"  Cohen's kappa {a} / {b}: {show(pair['cohen_kappa'])} (n={pair['n']})")
+    print(
+        f"  Fleiss' kappa, all reviewers: {show(report['fleiss_kappa'])} (n={report['fleiss_n']})"
+    )
+    for row in report["model_vs_reviewer"]:
+        print(
+            f"  model / {row['reviewer']}: agreement {show(row['accuracy'])}, "
+            f"Cohen's kappa {show(row['cohen_kappa'])} (n={row['n']})"
+        )
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
 def requeue(args: argparse.Namespace) -> int:
     from kombu.exceptions import OperationalError as BrokerError
 

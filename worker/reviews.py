@@ -158,3 +158,91 @@ def import_reviews(
         stored.source, stored.imported_at = str(path)[:2000], now()
         report.imported += 1
     return report
+
+
+def fleiss_kappa(ratings: list[list[str]]) -> float | None:
+    """Fleiss' kappa for items each rated by the same number (>= 2) of raters."""
+    if not ratings or len(ratings[0]) < 2:
+        return None
+    n = len(ratings[0])
+    categories = sorted({r for item in ratings for r in item})
+    counts = [[item.count(c) for c in categories] for item in ratings]
+    p_item = [(sum(x * x for x in row) - n) / (n * (n - 1)) for row in counts]
+    p_bar = sum(p_item) / len(ratings)
+    shares = [sum(row[j] for row in counts) / (len(ratings) * n) for j in range(len(categories))]
+    p_e = sum(p * p for p in shares)
+    return None if p_e == 1 else (p_bar - p_e) / (1 - p_e)
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float | None:
+    """Cohen's kappa of two raters over the same items (None when chance agreement is 1)."""
+    if not a:
+        return None
+    categories = set(a) | set(b)
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+    expected = sum((a.count(c) / len(a)) * (b.count(c) / len(b)) for c in categories)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def agreement(session: Session, job_id: str) -> dict[str, Any]:
+    """Agreement between the job's reviewers, and between the model and each reviewer."""
+    from schema.tables import Prediction
+
+    job = session.get(Job, job_id)
+    if job is None:
+        raise InputFileError(f"no job {job_id!r}")
+    by_item: dict[int, dict[str, str]] = {}
+    for item_id, reviewer, level in session.execute(
+        select(Review.job_item_id, Review.reviewer, Review.level_code).where(
+            Review.job_id == job_id
+        )
+    ):
+        by_item.setdefault(item_id, {})[reviewer] = level
+    model = dict(
+        session.execute(
+            select(JobItem.id, Prediction.level_code)
+            .join(Prediction, Prediction.document_id == JobItem.document_id)
+            .where(JobItem.job_id == job_id, Prediction.model_version_id == job.model_version_id)
+        ).all()
+    )
+    reviewers = sorted({r for levels in by_item.values() for r in levels})
+    pairs = []
+    for i, a in enumerate(reviewers):
+        for b in reviewers[i + 1 :]:
+            both = [levels for levels in by_item.values() if a in levels and b in levels]
+            pairs.append(
+                {
+                    "reviewers": [a, b],
+                    "n": len(both),
+                    "cohen_kappa": cohen_kappa([x[a] for x in both], [x[b] for x in both]),
+                }
+            )
+    complete = [levels for levels in by_item.values() if len(levels) == len(reviewers)]
+    versus_model = []
+    for reviewer in reviewers:
+        items = [i for i, levels in by_item.items() if reviewer in levels and i in model]
+        theirs = [by_item[i][reviewer] for i in items]
+        ours = [model[i] for i in items]
+        versus_model.append(
+            {
+                "reviewer": reviewer,
+                "n": len(items),
+                "accuracy": (sum(x == y for x, y in zip(theirs, ours, strict=True)) / len(items))
+                if items
+                else None,
+                "cohen_kappa": cohen_kappa(theirs, ours),
+            }
+        )
+    disagreements = sorted(i for i, levels in by_item.items() if len(set(levels.values())) > 1)
+    return {
+        "job": job_id,
+        "reviewers": reviewers,
+        "items_reviewed": len(by_item),
+        "pairs": pairs,
+        "fleiss_kappa": fleiss_kappa([[x[r] for r in reviewers] for x in complete])
+        if len(reviewers) >= 2
+        else None,
+        "fleiss_n": len(complete),
+        "model_vs_reviewer": versus_model,
+        "disagreements": disagreements,
+    }

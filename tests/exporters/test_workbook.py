@@ -275,3 +275,38 @@ def test_review_import_refuses_foreign_workbooks(
     (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
     assert main(["review", "import", str(tmp_path / "junk.xlsx")]) == 1
     assert "not a readable .xlsx workbook" in capsys.readouterr().err
+
+
+def test_kappas_match_hand_computed_values() -> None:
+    from worker.reviews import cohen_kappa, fleiss_kappa
+
+    ana, ben = ["5", "5", "3", "3"], ["5", "3", "3", "3"]
+    # observed 3/4; chance (2/4)(1/4) + (2/4)(3/4) = 1/2; kappa (3/4 - 1/2) / (1/2) = 0.5
+    assert cohen_kappa(ana, ben) == pytest.approx(0.5)
+    # shares 3/8, 5/8: chance 34/64; item agreement 1, 0, 1, 1 -> 3/4; (3/4 - 34/64) / (30/64)
+    assert fleiss_kappa([list(pair) for pair in zip(ana, ben, strict=True)]) == pytest.approx(
+        (0.75 - 34 / 64) / (30 / 64)
+    )
+    assert cohen_kappa(["1", "1"], ["1", "1"]) is None  # chance agreement 1: undefined
+
+
+def test_review_agreement_between_reviewers_and_model(
+    exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = list(load_workbook(exported)["Review"].iter_rows(min_row=2, values_only=True))
+    ids, model_levels = [r[0] for r in rows[:4]], [r[3] for r in rows[:4]]
+    ana = dict(zip(ids, ["5", "5", "3", "3"], strict=True))
+    ben = dict(zip(ids, ["5", "3", "3", "3"], strict=True))
+    for name, levels in (("ana", ana), ("ben", ben)):
+        _fill_in(exported, tmp_path / f"{name}.xlsx", {i: (v, "", name) for i, v in levels.items()})
+        assert main(["review", "import", str(tmp_path / f"{name}.xlsx")]) == 0
+    capsys.readouterr()
+    assert main(["review", "agreement", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["reviewers"] == ["ana", "ben"]
+    assert report["pairs"][0]["cohen_kappa"] == pytest.approx(0.5)
+    assert report["fleiss_kappa"] == pytest.approx((0.75 - 34 / 64) / (30 / 64))
+    assert report["disagreements"] == [ids[1]]
+    [vs_ana, _] = report["model_vs_reviewer"]
+    agree = sum(m == a for m, a in zip(model_levels, ana.values(), strict=True)) / 4
+    assert vs_ana["accuracy"] == pytest.approx(agree)
