@@ -206,22 +206,18 @@ def register(args: argparse.Namespace) -> int:
 
 
 def _load(settings: Settings, name: str | None) -> Any:
+    """The named model version from disk, or the newest registered one."""
     from classifier.registry import load_version
     from schema.database import session_scope
-    from schema.tables import ModelVersion
+    from worker.jobs import resolve_model
 
     if name is None:
         engine = _open_registry(settings)
-        with session_scope(engine) as session:
-            newest = session.scalars(
-                select(ModelVersion).order_by(ModelVersion.created_at.desc()).limit(1)
-            ).first()
-        engine.dispose()
-        if newest is None:
-            raise ConfigError(
-                "no model is registered yet: train one with `cenr train` (or `make demo`)"
-            )
-        name = newest.name
+        try:
+            with session_scope(engine) as session:
+                name = resolve_model(session, None).name
+        finally:
+            engine.dispose()
     return load_version(settings.models_dir, name)
 
 

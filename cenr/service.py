@@ -28,7 +28,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"text_columns": args.text_column or [], "id_column": args.id_column or ""}
 
 
-def _context(settings: Settings, engine: Any, progress: Any = None) -> tuple[Any, Any]:
+def _context(settings: Settings, engine: Any) -> tuple[Any, Any]:
     """The pipeline context and, when embedded, the local runner that executes steps."""
     from worker.pipeline import Context, LocalRunner
 
@@ -36,7 +36,7 @@ def _context(settings: Settings, engine: Any, progress: Any = None) -> tuple[Any
         from worker.tasks import CeleryQueue
 
         return Context(settings, engine, CeleryQueue()), None
-    runner = LocalRunner(on_step=progress)
+    runner = LocalRunner()
     ctx = Context(settings, engine, runner)
     runner.ctx = ctx
     return ctx, runner
@@ -222,11 +222,9 @@ def status(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     """Write a finished job's review workbook (and its CSV) where asked."""
-    from exporters.results_csv import write_results
-    from exporters.workbook import write_review_workbook
-    from schema.codebook import model_codebook
     from schema.database import session_scope
-    from worker.results import job_rows, latest_job_id, review_data, token_spans
+    from worker.pipeline import export_csv, export_workbook
+    from worker.results import latest_job_id
 
     if not (args.xlsx or args.csv):
         raise ConfigError("say what to write: --xlsx FILE and/or --csv FILE")
@@ -236,15 +234,9 @@ def export(args: argparse.Namespace) -> int:
             job_id = args.job or latest_job_id(session)
             written = []
             if args.csv:
-                written.append(write_results(args.csv, job_rows(session, job_id)))
+                written.append(export_csv(session, job_id, args.csv))
             if args.xlsx:
-                data = review_data(session, job_id)
-                written.append(
-                    write_review_workbook(
-                        args.xlsx, data, model_codebook(Path(data.model_path)),
-                        lambda prediction_id: token_spans(session, prediction_id),
-                    )
-                )  # fmt: skip
+                written.append(export_workbook(session, job_id, args.xlsx))
     except OSError as exc:
         raise InputFileError(f"cannot write the export: {exc}") from exc
     finally:
@@ -256,19 +248,13 @@ def export(args: argparse.Namespace) -> int:
 
 def review_import(args: argparse.Namespace) -> int:
     """Store the reviewer levels of a review workbook; report imported/unchanged/rejected."""
-    from schema.codebook import model_codebook
     from schema.database import session_scope
-    from schema.tables import Job, ModelVersion
-    from worker.reviews import import_reviews, read_review_workbook
+    from worker.reviews import import_reviews
 
     engine = _engine(get_settings())
     try:
-        job_id, _ = read_review_workbook(args.file)
         with session_scope(engine) as session:
-            job = session.get(Job, job_id)
-            model = session.get(ModelVersion, job.model_version_id) if job else None
-            codebook = model_codebook(Path(model.path)) if model else None
-            report = import_reviews(session, args.file, codebook, args.reviewer)  # type: ignore[arg-type]
+            report = import_reviews(session, args.file, args.reviewer)
     finally:
         engine.dispose()
     print(

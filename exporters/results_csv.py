@@ -8,12 +8,11 @@ Written to a temporary file and renamed, so a reader never sees half a file.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from exporters.cells import safe_cell
+from exporters.files import atomic_target
 from worker.results import ResultRow
 
 HEADER = (
@@ -23,33 +22,26 @@ HEADER = (
 
 
 def write_results(target: Path, rows: Sequence[ResultRow]) -> Path:
-    out_dir = target.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
-        "w", encoding="utf-8-sig", newline="", dir=out_dir, prefix=".predictions.", delete=False
-    )
-    try:
-        with handle:
-            writer = csv.writer(handle)
-            writer.writerow(HEADER)
-            for r in rows:
-                writer.writerow(
-                    safe_cell(v)
-                    for v in (
-                        r.file,
-                        r.position or "",
-                        r.protocol_id,
-                        r.status,
-                        r.level_code or "",
-                        f"{r.confidence:.3f}" if r.confidence is not None else "",
-                        f"{r.faithfulness:.3f}" if r.faithfulness is not None else "",
-                        r.tokens_cut if r.tokens_cut is not None else "",
-                        " ".join(token for token, _ in r.top_tokens),
-                        r.error or "",
-                    )
+    with (
+        atomic_target(target) as temporary,
+        temporary.open("w", encoding="utf-8-sig", newline="") as handle,
+    ):
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for r in rows:
+            writer.writerow(
+                safe_cell(v)
+                for v in (
+                    r.file,
+                    r.position or "",
+                    r.protocol_id,
+                    r.status,
+                    r.level_code or "",
+                    f"{r.confidence:.3f}" if r.confidence is not None else "",
+                    f"{r.faithfulness:.3f}" if r.faithfulness is not None else "",
+                    r.tokens_cut if r.tokens_cut is not None else "",
+                    " ".join(token for token, _ in r.top_tokens),
+                    r.error or "",
                 )
-        os.replace(handle.name, target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+            )
     return target

@@ -48,6 +48,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from exporters.files import atomic_target
 from schema.codebook import Codebook
 from worker.results import ReviewData, ReviewRow, TokenSpan
 
@@ -484,16 +485,6 @@ def write_review_workbook(
     spans_of: Callable[[int], list[TokenSpan]],
 ) -> Path:
     """Write the job's review workbook to ``path`` (a temporary name, then renamed)."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-    os.close(handle)
-    try:
-        ReviewWorkbook(data, codebook, spans_of).write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_target(path) as temporary:
+        ReviewWorkbook(data, codebook, spans_of).write(temporary)
     return path

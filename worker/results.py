@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError
@@ -61,28 +61,18 @@ def latest_job_id(session: Session) -> str:
     return job_id
 
 
+def _count_by_status(session: Session, table: Any, job_id: str) -> Counter[str]:
+    """Rows of a job's items or files per status."""
+    query = select(table.status, func.count()).where(table.job_id == job_id)
+    return Counter(dict(session.execute(query.group_by(table.status)).all()))
+
+
 def job_status(session: Session, job_id: str) -> JobStatus:
     job = session.get(Job, job_id)
     if job is None:
         raise ConfigError(f"no job {job_id!r}; `cenr status` without a job shows the newest")
-    items = Counter(
-        dict(
-            session.execute(
-                select(JobItem.status, func.count())
-                .where(JobItem.job_id == job_id)
-                .group_by(JobItem.status)
-            ).all()
-        )
-    )
-    files = Counter(
-        dict(
-            session.execute(
-                select(SourceFile.status, func.count())
-                .where(SourceFile.job_id == job_id)
-                .group_by(SourceFile.status)
-            ).all()
-        )
-    )
+    items = _count_by_status(session, JobItem, job_id)
+    files = _count_by_status(session, SourceFile, job_id)
     model = session.scalar(select(ModelVersion.name).where(ModelVersion.id == job.model_version_id))
     queued = items["queued"] + files["queued"]
     running, done = items["running"], items["done"]
@@ -129,8 +119,9 @@ class ResultRow:
     fields: dict[str, str] | None
 
 
-def job_rows(session: Session, job_id: str) -> list[ResultRow]:
-    """Every protocol and every unreadable file of the job, in submission order."""
+def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[ResultRow]:
+    """Every protocol and every unreadable file of the job (or only the failed ones), in
+    submission order."""
     job = session.get(Job, job_id)
     if job is None:
         raise ConfigError(f"no job {job_id!r}")
@@ -148,6 +139,7 @@ def job_rows(session: Session, job_id: str) -> list[ResultRow]:
             ),
         )
         .where(JobItem.job_id == job_id)
+        .where(JobItem.status == "failed" if only_failed else true())
         .order_by(JobItem.source_file_id, JobItem.position)
     )
     for item, path, prediction, fields in session.execute(query):
@@ -292,7 +284,7 @@ def review_data(session: Session, job_id: str) -> ReviewData:
         for item_id, path, external_id, p, fields in session.execute(query)
     ]
     rows.sort(key=lambda r: (r.confidence, r.faithfulness if r.faithfulness is not None else 1.0))
-    failures = [r for r in job_rows(session, job_id) if r.status == "failed"]
+    failures = job_rows(session, job_id, only_failed=True)
     return ReviewData(
         job_id=job_id,
         model=model.name,

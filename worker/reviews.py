@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exporters.workbook import FORMAT
-from schema.codebook import Codebook
+from schema.codebook import model_codebook
 from schema.errors import CenrError, InputFileError
-from schema.tables import Job, JobItem, Review
+from schema.tables import Job, JobItem, ModelVersion, Review
 from worker.store import now
 
 REVIEW_COLUMNS = ("Row ID", "Reviewer level", "Rationale", "Reviewer")
@@ -103,10 +103,11 @@ def read_review_workbook(path: Path) -> tuple[str, list[ReviewedRow]]:
     return identity["job"], found
 
 
-def import_reviews(
-    session: Session, path: Path, codebook: Codebook, reviewer: str | None = None
-) -> ImportReport:
-    """Store the reviewer levels of ``path``; rows that cannot be stored are reported."""
+def import_reviews(session: Session, path: Path, reviewer: str | None = None) -> ImportReport:
+    """Store the reviewer levels of ``path``; rows that cannot be stored are reported.
+
+    Levels are checked against the codebook of the job's model.
+    """
     job_id, rows = read_review_workbook(path)
     job = session.get(Job, job_id)
     if job is None:
@@ -114,6 +115,9 @@ def import_reviews(
             f"{path}: exported for job {job_id}, which this database does not have "
             "(another installation, or another CENR_DATABASE_URL?)"
         )
+    model = session.get(ModelVersion, job.model_version_id)
+    assert model is not None  # a foreign key
+    codebook = model_codebook(Path(model.path))
     report = ImportReport(job=job_id, file=str(path))
     items = {
         item.id: item for item in session.scalars(select(JobItem).where(JobItem.job_id == job_id))

@@ -10,17 +10,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from schema.database import open_database, session_scope
-from tests.conftest import demo_rows, write_export
+from tests.conftest import demo_rows, table_counts, write_export
 from tests.worker.cluster import Process, wait_until
 from worker.jobs import Submission, create_job, resolve_model
-
-
-def _jobs(url: str) -> int:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        n = connection.execute(text("SELECT count(*) FROM jobs")).scalar_one()
-    engine.dispose()
-    return n
 
 
 def _names(folder: Path) -> set[str]:
@@ -85,14 +77,14 @@ def test_watch_processes_settled_files_and_survives_restarts(
         assert finished, (_names(done), _names(failed), watcher.output()[-3000:])
         assert "the file is empty" in (failed / "empty.txt.error.txt").read_text()
         assert _names(inbox / "processing") == set()
-        jobs = _jobs(sqlite_service)
+        jobs = table_counts(sqlite_service)["jobs"]
         assert jobs == 5  # one per file: no file enqueued twice
         watcher.kill()
 
         watcher = Process(argv, dict(os.environ), tmp_path / "watch2.log")
         watcher.wait_for_output("watching")
         time.sleep(2)
-        assert _jobs(sqlite_service) == jobs, "a restart enqueued something again"
+        assert table_counts(sqlite_service)["jobs"] == jobs, "a restart enqueued something again"
         assert watcher.alive
     finally:
         watcher.stop()
