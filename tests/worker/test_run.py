@@ -285,3 +285,31 @@ def test_an_export_folder_that_cannot_be_written_is_a_reported_failure(
 def test_status_without_jobs(sqlite_service: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status"]) == 1
     assert "no jobs yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["requeue", "ghost"], "no job 'ghost'"),
+        (["status", "ghost"], "no job 'ghost'"),
+        (["review", "agreement", "ghost"], "no job 'ghost'"),
+        (["worker"], "`cenr worker` needs CENR_BROKER_URL"),
+        (["watch", "/nonexistent/inbox"], "/nonexistent/inbox: not a folder"),
+    ],
+)
+def test_service_commands_fail_in_one_line(
+    sqlite_service: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cenr: error: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_worker_refuses_unknown_queues(
+    sqlite_service: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CENR_BROKER_URL", "redis://127.0.0.1:6379/15")
+    assert main(["worker", "--queues", "classify,bogus"]) == 1
+    assert "unknown queue(s) bogus; use extract, classify, export" in capsys.readouterr().err
