@@ -107,10 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="last stdout line: the counts as JSON")
     p.set_defaults(func=service.status)
 
-    p = sub.add_parser("export", help="write a job's review workbook and/or CSV")
+    p = sub.add_parser("export", help="write a job's review workbook, HTML bundle or CSV")
     p.add_argument("job", nargs="?", metavar="JOB", help="default: the newest job")
     p.add_argument("--xlsx", type=Path, metavar="FILE", help="the colour-coded review workbook")
     p.add_argument("--csv", type=Path, metavar="FILE", help="one row per protocol")
+    p.add_argument(
+        "--html", type=Path, metavar="FILE.zip",
+        help="the HTML bundle: offline pages with every protocol's heat-map, zipped",
+    )  # fmt: skip
     p.set_defaults(func=service.export)
 
     p = sub.add_parser("review", help="reviewers' decisions: import a review workbook")

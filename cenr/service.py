@@ -221,13 +221,15 @@ def status(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    """Write a finished job's review workbook (and its CSV) where asked."""
+    """Write a job's review workbook, HTML bundle or CSV where asked."""
     from schema.database import session_scope
-    from worker.pipeline import export_csv, export_workbook
+    from worker.pipeline import export_csv, export_html, export_workbook
     from worker.results import latest_job_id
 
-    if not (args.xlsx or args.csv):
-        raise ConfigError("say what to write: --xlsx FILE and/or --csv FILE")
+    if not (args.xlsx or args.csv or args.html):
+        raise ConfigError("say what to write: --xlsx FILE, --html FILE.zip and/or --csv FILE")
+    if args.html and args.html.suffix.lower() != ".zip":
+        raise ConfigError(f"{args.html}: the HTML bundle is a zip; name it FILE.zip")
     engine = _engine(get_settings())
     try:
         with session_scope(engine) as session:
@@ -237,6 +239,8 @@ def export(args: argparse.Namespace) -> int:
                 written.append(export_csv(session, job_id, args.csv))
             if args.xlsx:
                 written.append(export_workbook(session, job_id, args.xlsx))
+            if args.html:
+                written.append(export_html(session, job_id, args.html))
     except OSError as exc:
         raise InputFileError(f"cannot write the export: {exc}") from exc
     finally:

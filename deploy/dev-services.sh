@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the local PostgreSQL and Redis the tests use are up: start them with the
+# Make sure the local PostgreSQL and Redis the tests use are up, and the browser is there: start them with the
 # machine's own commands if they are installed but stopped, and fail with a message
 # naming what is missing otherwise. Tests never skip for a missing service.
 set -u
@@ -28,5 +28,15 @@ if ! redis_up; then
     for _ in $(seq 1 30); do redis_up && break; sleep 1; done
   fi
   redis_up || { echo "error: Redis is not reachable at 127.0.0.1:$REDIS_PORT and could not be started; install redis-server (apt-get install redis-server)" >&2; exit 1; }
+fi
+# The HTML bundle is tested in a real browser: Debian's headless Chromium and its driver.
+if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Chromium is missing: installing chromium and chromium-driver" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium chromium-driver >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+  fi
+  command -v chromedriver >/dev/null 2>&1 || { echo "error: the browser tests need Chromium and ChromeDriver; install them (apt-get install chromium chromium-driver)" >&2; exit 1; }
 fi
 echo "services: PostgreSQL $PGHOST:$PGPORT and Redis 127.0.0.1:$REDIS_PORT are up"

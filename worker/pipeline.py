@@ -332,26 +332,37 @@ def export_csv(session: Any, job_id: str, path: Path) -> Path:
     return write_results(path, job_rows(session, job_id))
 
 
-def export_workbook(session: Any, job_id: str, path: Path) -> Path:
-    """The job's review workbook at ``path``, in the codebook of the job's model."""
-    from exporters.workbook import write_review_workbook
+def _review_inputs(session: Any, job_id: str) -> tuple[Any, Any, Callable[[int], Any]]:
+    """What the review exports read: the job's rows, its model's codebook, its tokens."""
     from schema.codebook import model_codebook
     from worker.results import review_data, token_spans
 
     data = review_data(session, job_id)
-    return write_review_workbook(
-        path,
-        data,
-        model_codebook(Path(data.model_path)),
-        lambda prediction_id: token_spans(session, prediction_id),
-    )
+    codebook = model_codebook(Path(data.model_path))
+    return data, codebook, lambda prediction_id: token_spans(session, prediction_id)
+
+
+def export_workbook(session: Any, job_id: str, path: Path) -> Path:
+    """The job's review workbook at ``path``, in the codebook of the job's model."""
+    from exporters.workbook import write_review_workbook
+
+    return write_review_workbook(path, *_review_inputs(session, job_id))
+
+
+def export_html(session: Any, job_id: str, path: Path) -> Path:
+    """The job's HTML bundle (a zip) at ``path``."""
+    from exporters.html_bundle import write_html_bundle
+
+    return write_html_bundle(path, *_review_inputs(session, job_id))
 
 
 def write_exports(session: Any, job_id: str, out_dir: Path) -> list[Path]:
-    """The job's exports: ``predictions.csv`` and the review workbook ``review.xlsx``."""
+    """The job's exports: ``predictions.csv``, the review workbook ``review.xlsx`` and the
+    HTML bundle ``review-html.zip``."""
     return [
         export_csv(session, job_id, out_dir / "predictions.csv"),
         export_workbook(session, job_id, out_dir / "review.xlsx"),
+        export_html(session, job_id, out_dir / "review-html.zip"),
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from schema.tables import (
     ModelVersion,
     Prediction,
     ProcessingError,
+    Review,
     SourceFile,
 )
 
@@ -242,6 +243,9 @@ class ReviewData:
     data_fingerprint: str
     rows: list[ReviewRow]
     failures: list[ResultRow]
+    attention: str = "bahdanau"
+    # job item -> [(reviewer, level code)], the reviewers' levels imported so far
+    reviews: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def review_data(session: Session, job_id: str) -> ReviewData:
@@ -285,6 +289,13 @@ def review_data(session: Session, job_id: str) -> ReviewData:
     ]
     rows.sort(key=lambda r: (r.confidence, r.faithfulness if r.faithfulness is not None else 1.0))
     failures = job_rows(session, job_id, only_failed=True)
+    reviews: dict[int, list[tuple[str, str]]] = {}
+    for item_id, reviewer, level in session.execute(
+        select(Review.job_item_id, Review.reviewer, Review.level_code)
+        .where(Review.job_id == job_id)
+        .order_by(Review.reviewer)
+    ):
+        reviews.setdefault(item_id, []).append((reviewer, level))
     return ReviewData(
         job_id=job_id,
         model=model.name,
@@ -294,6 +305,8 @@ def review_data(session: Session, job_id: str) -> ReviewData:
         data_fingerprint=model.data_fingerprint,
         rows=rows,
         failures=failures,
+        attention=model.attention,
+        reviews=reviews,
     )
 
 

@@ -101,7 +101,11 @@ def test_run_classifies_good_files_and_names_every_bad_one(
     assert any(r["file"] == "garden ü protocol.txt" and r["level"] for r in exported)
     assert any(r["file"] == "nested/church.pdf" for r in exported)
     assert any(r["protocol_id"] == "../../etc/passwd" and r["level"] for r in exported)
-    assert sorted(p.name for p in out_dir.iterdir()) == ["predictions.csv", "review.xlsx"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "predictions.csv",
+        "review-html.zip",
+        "review.xlsx",
+    ]
 
 
 def test_paths_with_dot_dot_and_odd_names_are_processed(

@@ -1,0 +1,210 @@
+"""The HTML bundle, opened from the file system in headless Chromium as a reviewer would."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from cenr.cli import main
+from exporters.html_bundle import HtmlBundle, page, write_html_bundle
+from exporters.workbook import shade
+from schema.codebook import default_codebook
+from schema.database import open_database, session_scope
+from tests.browser import browser, open_page
+from tests.conftest import demo_rows, write_export
+from worker.results import ReviewData, ReviewRow, TokenSpan, review_data, token_spans
+
+__all__ = ["browser"]  # the fixture, imported for pytest
+
+SCRIPT = '<script>window.pwned = "script"</script>'
+IMAGE = '<img src="x" onerror="window.pwned = \'img\'">'
+
+
+@pytest.fixture
+def bundle(sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A job with hostile text in every field a page shows, exported and unzipped."""
+    rows = demo_rows(10)
+    rows[0]["StudyTitle"] = f"Title {SCRIPT} with a script"
+    rows[1]["AimsGoals"] = f"Aims {IMAGE} with an image"
+    rows[2]["Protocol ID"] = f'"><b id="bold">{SCRIPT}'
+    rows[3]["Partners"] = '</p></section><iframe src="https://evil.example"></iframe>'
+    write_export(tmp_path / "inbox" / "export.csv", rows)
+    (tmp_path / "inbox" / f"{IMAGE}.txt").write_text("")  # a failure whose file name is HTML
+    assert main(["run", str(tmp_path / "inbox"), "--out", str(tmp_path / "out")]) == 1
+    target = tmp_path / "pages.zip"
+    assert main(["export", "--html", str(target)]) == 0
+    assert f"export: {target}" in capsys.readouterr().out
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        [root] = {name.split("/")[0] for name in names}
+        assert all(".." not in name and not name.startswith("/") for name in names)
+        archive.extractall(tmp_path / "unzipped")
+    return tmp_path / "unzipped" / root
+
+
+def _no_script_ran(chrome: Any) -> None:
+    assert chrome.execute_script("return document.body.dataset.ready") == "1", "our script ran"
+    assert chrome.execute_script("return window.pwned === undefined"), "document text ran"
+    assert not chrome.find_elements(By.CSS_SELECTOR, "iframe, #bold, .text img, td img")
+
+
+def test_bundle_structure_and_security(bundle: Path) -> None:
+    assert {p.name for p in bundle.iterdir()} == {"index.html", "model.html", "assets", "protocols"}
+    assert len(list((bundle / "protocols").glob("*.html"))) == 10
+    for html_file in bundle.rglob("*.html"):
+        text = html_file.read_text(encoding="utf-8")
+        assert "Content-Security-Policy" in text
+        assert "script-src 'self'" in text
+        assert "<script>window" not in text
+        assert '<img src="x"' not in text
+        assert "https://" not in text.replace("https://evil.example", ""), "nothing remote"
+
+
+def test_index_renders_sorts_and_filters(bundle: Path, browser: Any) -> None:
+    messages = open_page(browser, (bundle / "index.html").as_uri())
+    assert not [m for m in messages if m["level"] == "SEVERE"], messages
+    _no_script_ran(browser)
+    table = browser.find_element(By.ID, "protocols")
+    rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == 10
+    assert SCRIPT in table.text, "hostile text is shown as text"
+    failures = browser.find_element(By.ID, "failures").text
+    assert f"{IMAGE}.txt" in failures
+
+    def column(name: str) -> list[str]:
+        headings = [th.text.strip(" ↕↑↓") for th in table.find_elements(By.CSS_SELECTOR, "th")]
+        at = headings.index(name)
+        cells = table.find_elements(By.CSS_SELECTOR, f"tbody tr td:nth-child({at + 1})")
+        return [c.get_attribute("data-value") or c.text for c in cells if c.is_displayed()]
+
+    confidence = [float(v) for v in column("Confidence")]
+    assert confidence == sorted(confidence), "least certain first"
+    button = table.find_element(By.XPATH, ".//th[.//button[contains(., 'Confidence')]]//button")
+    button.click()  # ascending (already), then descending
+    button.click()
+    assert [float(v) for v in column("Confidence")] == sorted(confidence, reverse=True)
+    header = button.find_element(By.XPATH, "./..")
+    assert header.get_attribute("aria-sort") == "descending"
+    table.find_element(By.XPATH, ".//th//button[contains(., 'Protocol ID')]").click()
+    ids = column("Protocol ID")
+    assert ids == sorted(ids, key=str.lower)
+
+    levels = [cell.split()[0] for cell in column("Level")]
+    wanted = max(set(levels), key=levels.count)
+    Select(browser.find_element(By.ID, "level-filter")).select_by_value(wanted)
+    assert {cell.split()[0] for cell in column("Level")} == {wanted}
+    assert browser.find_element(By.ID, "shown").text == str(levels.count(wanted))
+    Select(browser.find_element(By.ID, "level-filter")).select_by_value("")
+    browser.find_element(By.ID, "filter").send_keys("with a script")
+    assert len(column("Title")) == 1
+    assert browser.find_element(By.ID, "shown").text == "1"
+
+
+def test_protocol_pages_shade_tokens_by_weight_and_run_nothing(
+    bundle: Path, sqlite_service: str, browser: Any
+) -> None:
+    engine = open_database(sqlite_service)
+    with session_scope(engine) as session:
+        data = review_data(session, bundle.name.removeprefix("cenr-"))
+        expected = {
+            row.protocol_id: (row.n_tokens, token_spans(session, row.prediction_id))
+            for row in data.rows
+        }
+    engine.dispose()
+    shown = []
+    for number, row in enumerate(data.rows, start=1):
+        messages = open_page(browser, (bundle / "protocols" / f"{number:05d}.html").as_uri())
+        assert not [m for m in messages if m["level"] == "SEVERE"], messages
+        _no_script_ran(browser)
+        assert row.protocol_id in browser.find_element(By.TAG_NAME, "h1").text
+        tokens = browser.find_elements(By.CSS_SELECTOR, ".text span[title]")
+        n_tokens, spans = expected[row.protocol_id]
+        assert len(tokens) == len(spans)
+        for token, span in list(zip(tokens, spans, strict=True))[:40]:
+            assert token.get_attribute("class") == f"s{shade(span.weight * n_tokens)}"
+            assert token.get_attribute("title").startswith(f"weight {span.weight:.4f}")
+        fields = [h3.text for h3 in browser.find_elements(By.CSS_SELECTOR, "section h3")]
+        assert fields[0] == "StudyTitle"
+        assert len(browser.find_elements(By.TAG_NAME, "meter")) == 6
+        shown.append(browser.find_element(By.TAG_NAME, "body").text)
+    assert SCRIPT in " ".join(shown), "shown as text, tokens and all"
+    assert IMAGE in " ".join(shown)
+
+    open_page(browser, (bundle / "model.html").as_uri())
+    _no_script_ran(browser)
+    picture = browser.find_element(By.CSS_SELECTOR, "img.matrix")
+    assert browser.execute_script("return arguments[0].naturalWidth", picture) > 0, "it loads"
+
+
+def test_the_policy_stops_script_that_escaping_missed(tmp_path: Path, browser: Any) -> None:
+    """Defence in depth: even markup that reached a page unescaped does not run."""
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "cenr.js").write_text("document.body.dataset.ready = '1';")
+    (tmp_path / "assets" / "cenr.css").write_text("")
+    (tmp_path / "page.html").write_text(page("t", SCRIPT + IMAGE + '<p style="x">p</p>'))
+    messages = open_page(browser, (tmp_path / "page.html").as_uri())
+    assert browser.execute_script("return window.pwned === undefined")
+    assert any("Content Security Policy" in m["message"] for m in messages), messages
+
+
+def _labelwise_data() -> tuple[ReviewData, dict[int, list[TokenSpan]]]:
+    text = "community partners co-lead the study design"
+    words = text.split()
+    spans, at = [], 0
+    for position, word in enumerate(words):
+        start = text.index(word, at)
+        at = start + len(word)
+        # level 5's evidence is the first word, level 0's the last
+        level_weights = [0.01] * 6
+        level_weights[5] = 0.9 if position == 0 else 0.02
+        level_weights[0] = 0.9 if position == len(words) - 1 else 0.02
+        spans.append(TokenSpan(position, word, "Aims", start, at, level_weights[5], level_weights))
+    row = ReviewRow(
+        item_id=1, prediction_id=7, protocol_id="P-1", file="x.csv", fields={"Aims": text},
+        level_index=5, level_code="5", confidence=0.8, probabilities=[0.04] * 5 + [0.8],
+        faithfulness=0.5, n_tokens=len(words), tokens_cut=0, top_tokens=[],
+    )  # fmt: skip
+    data = ReviewData(
+        job_id="j1", model="lw", model_path="", model_metrics={}, model_created_at="",
+        data_fingerprint="", rows=[row], failures=[], attention="labelwise",
+    )  # fmt: skip
+    return data, {7: spans}
+
+
+def test_labelwise_pages_switch_between_levels(tmp_path: Path, browser: Any) -> None:
+    data, spans = _labelwise_data()
+    target = write_html_bundle(tmp_path / "lw.zip", data, default_codebook(), spans.__getitem__)
+    with zipfile.ZipFile(target) as archive:
+        archive.extractall(tmp_path)
+    open_page(browser, (tmp_path / "cenr-j1" / "protocols" / "00001.html").as_uri())
+    _no_script_ran(browser)
+
+    def classes() -> list[str]:
+        found = browser.find_elements(By.CSS_SELECTOR, ".text span[title]")
+        return [t.get_attribute("class") for t in found]
+
+    strong, weak = f"s{shade(0.9 * 6)}", f"s{shade(0.02 * 6)}"
+    assert (strong, weak) == ("s3", "s0")
+    assert classes() == [strong] + [weak] * 5, "the predicted level's evidence first"
+    Select(browser.find_element(By.ID, "level-switch")).select_by_value("0")
+    assert classes() == [weak] * 5 + [strong]
+    last = browser.find_elements(By.CSS_SELECTOR, ".text span[title]")[-1]
+    assert last.get_attribute("title") == "weight 0.9000 for level 0"
+    assert browser.find_element(By.ID, "showing").text.startswith("0 ")
+
+
+def test_bundle_is_not_left_half_written(tmp_path: Path) -> None:
+    data, spans = _labelwise_data()
+
+    def broken(prediction_id: int) -> list[TokenSpan]:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_html_bundle(tmp_path / "b.zip", data, default_codebook(), broken)
+    assert list(tmp_path.iterdir()) == [], "no partial zip, no temporary file"
+    assert HtmlBundle(data, default_codebook(), spans.__getitem__).labelwise
