@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a job's review workbook, HTML bundle or CSV")
     p.add_argument("job", nargs="?", metavar="JOB", help="default: the newest job")
     p.add_argument("--xlsx", type=Path, metavar="FILE", help="the colour-coded review workbook")
+    p.add_argument(
+        "--all-levels", action="store_true",
+        help="label-wise models: the Heatmap sheet shows every level's weights",
+    )  # fmt: skip
     p.add_argument("--csv", type=Path, metavar="FILE", help="one row per protocol")
     p.add_argument(
         "--html", type=Path, metavar="FILE.zip",

@@ -228,6 +228,8 @@ def export(args: argparse.Namespace) -> int:
 
     if not (args.xlsx or args.csv or args.html):
         raise ConfigError("say what to write: --xlsx FILE, --html FILE.zip and/or --csv FILE")
+    if args.all_levels and not args.xlsx:
+        raise ConfigError("--all-levels is an option of the workbook: add --xlsx FILE")
     if args.html and args.html.suffix.lower() != ".zip":
         raise ConfigError(f"{args.html}: the HTML bundle is a zip; name it FILE.zip")
     engine = _engine(get_settings())
@@ -238,7 +240,7 @@ def export(args: argparse.Namespace) -> int:
             if args.csv:
                 written.append(export_csv(session, job_id, args.csv))
             if args.xlsx:
-                written.append(export_workbook(session, job_id, args.xlsx))
+                written.append(export_workbook(session, job_id, args.xlsx, args.all_levels))
             if args.html:
                 written.append(export_html(session, job_id, args.html))
     except OSError as exc:

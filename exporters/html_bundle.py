@@ -15,7 +15,7 @@ Document text is untrusted: everything that comes from a document (or a file nam
 HTML-escaped, page names are sequence numbers (never a protocol ID), and every page
 carries a Content-Security-Policy that allows only the bundle's own script, stylesheet
 and picture, no inline script or style, no network. Shades use the workbook's scale
-(:func:`exporters.workbook.shade`) so both exports agree. Pages are written into the zip
+(:mod:`exporters.scale`) so both exports agree. Pages are written into the zip
 one at a time, reading one protocol's tokens at a time: memory does not grow with the job.
 """
 
@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from exporters.files import atomic_target
-from exporters.workbook import legend_rows, shade
+from exporters.scale import legend_rows, shade
 from schema.codebook import Codebook
 from worker.results import ReviewData, ReviewRow, TokenSpan
 

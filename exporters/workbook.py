@@ -8,7 +8,8 @@ Sheets, in order:
               is a drop-down of the codebook). Prediction columns are locked, reviewer
               columns editable; header frozen, filters on. Column A (hidden) holds the row
               ID that ``cenr review import`` reads back: reviewers may sort and filter.
-``Heatmap``   per protocol, one token per cell filled by its weight, the weight below.
+``Heatmap``   per protocol, one token per cell filled by its weight, the weight below (for
+              a label-wise model, optionally every level's weights, each row shaded).
 ``Summary``   counts per level with a bar chart, and the colour legend.
 ``Codebook``  the levels and their definitions (the drop-down's source).
 ``Model``     the model version, its training-data fingerprint, metrics and calibration.
@@ -27,10 +28,7 @@ written, so memory does not grow with the size of the job's text.
 
 from __future__ import annotations
 
-import copy
 import functools
-import itertools
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -42,55 +40,30 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Color, Font, PatternFill, Protection
+from openpyxl.styles import Alignment, Color
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from exporters.files import atomic_target
+from exporters.scale import FONTS, legend_rows, shade
+from exporters.sheets import (
+    MAX_CELL,
+    StyledCells,
+    clean,
+    fit_to_width,
+    level_choice,
+    lock_all_but_editable,
+    set_widths,
+    write_codebook_sheet,
+    write_identity_sheet,
+)
 from schema.codebook import Codebook
 from worker.results import ReviewData, ReviewRow, TokenSpan
 
 FORMAT = "cenr-review/1"
-MAX_CELL = 32_767
 EXCEL_ROWS = 1_048_576
-# Shade k covers relative weights in [BOUNDS[k-1], BOUNDS[k]); shade 0 is below 1x.
-BOUNDS = (1.0, 2.0, 4.0, 8.0, 16.0)
-FILLS = ("FFFFFF", "FEE0D2", "FCBBA1", "FC9272", "DE2D26", "A50F15")  # ColorBrewer Reds
-FONTS = ("8C8C8C", "FB6A4A", "EF3B2C", "CB181D", "A50F15", "67000D")  # text: darker = stronger
 TOKENS_PER_ROW = 16
 ROW_HEIGHT = 120  # points: about eight lines of a protocol's text, the rest scrolls in the cell
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def shade(relative: float) -> int:
-    """0 (below an even share) .. 5 (16x an even share or more)."""
-    return sum(relative >= bound for bound in BOUNDS)
-
-
-def legend_rows() -> list[tuple[str, int]]:
-    """(label, shade) for each shade of the scale."""
-    labels = ["below 1x (less than an even share)"]
-    labels += [f"{lo:g}x to {hi:g}x" for lo, hi in itertools.pairwise(BOUNDS)]
-    labels += [f"{BOUNDS[-1]:g}x or more"]
-    return [(label, level) for level, label in enumerate(labels)]
-
-
-def clean(text: str) -> str:
-    """Control characters (which Excel refuses) become spaces: offsets stay valid."""
-    return _CONTROL.sub(" ", text)
-
-
-def cell_text(value: object) -> object:
-    """A value Excel accepts: no control characters, within the cell length limit."""
-    if not isinstance(value, str):
-        return value
-    text = clean(value)
-    if len(text) > MAX_CELL:
-        marker = f" [... cut: the text has {len(text)} characters, a cell holds {MAX_CELL}]"
-        text = text[: MAX_CELL - len(marker)] + marker
-    return text
 
 
 def rich_text(fields: dict[str, str], spans: Sequence[TokenSpan], n_tokens: int) -> CellRichText:
@@ -149,48 +122,6 @@ def _runs(pieces: list[tuple[int | None, str]]) -> CellRichText:
     return CellRichText(runs)  # rich text is always stored as text, never as a formula
 
 
-def _style(name: str | None) -> dict[str, Any]:
-    """The attributes of a named cell style (see :meth:`ReviewWorkbook._cell`)."""
-    wrap = Alignment(wrap_text=True, vertical="top")
-    if name is None:
-        return {}
-    if name.startswith("token"):  # heatmap token: filled by shade, white on dark
-        level = int(name[5:])
-        return {
-            "fill": PatternFill("solid", fgColor=FILLS[level]),
-            "font": Font(color="FFFFFF" if level >= 4 else "000000", bold=level >= 4),
-        }
-    if name.startswith("fill"):
-        return {"fill": PatternFill("solid", fgColor=FILLS[int(name[4:])])}
-    if name.startswith("word"):
-        level = int(name[4:])
-        return {"font": Font(color=FONTS[level], bold=level >= 4)}
-    named: dict[str, dict[str, Any]] = {
-        "header": {
-            "font": Font(bold=True, color="FFFFFF"),
-            "fill": PatternFill("solid", fgColor="404040"),
-            "alignment": wrap,
-        },
-        "top": {"alignment": Alignment(vertical="top")},
-        "wrap": {"alignment": wrap},
-        "fraction": {"number_format": "0.00", "alignment": Alignment(vertical="top")},
-        "editable": {"protection": Protection(locked=False), "alignment": wrap},
-        "bold": {"font": Font(bold=True)},
-        "italic": {"font": Font(italic=True)},
-        "warning": {"font": Font(bold=True, color="C00000")},
-        "weight": {"font": Font(size=8, color="595959"), "number_format": "0.0000"},
-    }
-    return named[name]
-
-
-def _fit_to_width(sheet: Worksheet) -> None:
-    """Printed or rendered: landscape, every column on the page's width."""
-    sheet.page_setup.orientation = "landscape"
-    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-
-
 class ReviewWorkbook:
     """Writes one job's review workbook; call :meth:`write` once."""
 
@@ -200,42 +131,16 @@ class ReviewWorkbook:
         codebook: Codebook,
         spans_of: Callable[[int], list[TokenSpan]],
         heatmap_row_limit: int = EXCEL_ROWS - 100,
+        all_levels: bool = False,
     ) -> None:
         self.data = data
         self.codebook = codebook
         self.spans_of = spans_of
         self.heatmap_row_limit = heatmap_row_limit
+        # label-wise models: a row of weights per level under each row of tokens
+        self.all_levels = all_levels
         self.book = Workbook(write_only=True)
-        self._styles: dict[tuple[bool, str | None], Any] = {}
-
-    # -- helpers ---------------------------------------------------------------------
-    def _cell(self, sheet: Worksheet, value: object, style: str | None = None) -> Any:
-        """A cell with a named style; text openpyxl would take for a formula stays text.
-
-        Each style is applied once and its style array copied after that: looking a style
-        up in the workbook hashes it, which cost more than writing the cell.
-        """
-        text: Any = cell_text(value)
-        cell = WriteOnlyCell(sheet, value=text)
-        quoted = cell.data_type == "f"  # "=...", from a document: text, shown as typed
-        if quoted:
-            cell.data_type = "s"
-        if not quoted and style is None:
-            return cell
-        key = (quoted, style)
-        template = self._styles.get(key)
-        if template is None:
-            if quoted:
-                cell.quotePrefix = True
-            for name, attribute in _style(style).items():
-                setattr(cell, name, attribute)
-            self._styles[key] = copy.copy(cell._style)  # type: ignore[attr-defined]
-        else:
-            cell._style = copy.copy(template)  # type: ignore[attr-defined]
-        return cell
-
-    def _header(self, sheet: Worksheet, names: Sequence[str]) -> list[Any]:
-        return [self._cell(sheet, n, "header") for n in names]
+        self.cells = StyledCells()
 
     # -- sheets ----------------------------------------------------------------------
     def write(self, path: Path) -> Path:
@@ -258,30 +163,31 @@ class ReviewWorkbook:
             review.row_dimensions[review_row].height = ROW_HEIGHT  # set before the row
             review.append(
                 [
-                    self._cell(review, row.item_id),
-                    self._cell(review, row.protocol_id, "top"),
-                    self._cell(review, row.title, "wrap"),
-                    self._cell(review, level.code, "top"),
-                    self._cell(review, level.name, "wrap"),
-                    self._cell(review, round(row.confidence, 4), "fraction"),
-                    *[self._cell(review, round(p, 4), "fraction") for p in row.probabilities],
-                    self._cell(
+                    self.cells.cell(review, row.item_id),
+                    self.cells.cell(review, row.protocol_id, "top"),
+                    self.cells.cell(review, row.title, "wrap"),
+                    self.cells.cell(review, level.code, "top"),
+                    self.cells.cell(review, level.name, "wrap"),
+                    self.cells.cell(review, round(row.confidence, 4), "fraction"),
+                    *[self.cells.cell(review, round(p, 4), "fraction") for p in row.probabilities],
+                    self.cells.cell(
                         review,
                         round(row.faithfulness, 4) if row.faithfulness is not None else None,
                         "fraction",
                     ),
-                    self._cell(review, strongest, "wrap"),
+                    self.cells.cell(review, strongest, "wrap"),
                     text_cell,
-                    *[self._cell(review, None, "editable") for _ in range(3)],
+                    *[self.cells.cell(review, None, "editable") for _ in range(3)],
                 ]
             )
             if not heat_full:
-                needed = 2 + 2 * -(-max(len(spans), 1) // TOKENS_PER_ROW)
+                per_chunk = 1 + (len(self.codebook.levels) if self.all_levels else 1)
+                needed = 2 + per_chunk * -(-max(len(spans), 1) // TOKENS_PER_ROW)
                 if heat_rows + needed > self.heatmap_row_limit:
                     heat_full = True
                     heatmap.append(
                         [
-                            self._cell(
+                            self.cells.cell(
                                 heatmap,
                                 "The sheet is full (Excel's row limit): the remaining "
                                 "protocols are in the Review sheet and the HTML bundle.",
@@ -292,10 +198,18 @@ class ReviewWorkbook:
                 else:
                     heat_rows += self._heatmap_block(heatmap, row, level.code, spans)
         self._summary()
-        self._codebook_sheet()
+        write_codebook_sheet(self.book, self.cells, self.codebook)
         self._model_sheet()
         self._failed_sheet()
-        self._identity_sheet()
+        write_identity_sheet(
+            self.book,
+            [
+                ("format", FORMAT),
+                ("job", self.data.job_id),
+                ("model", self.data.model),
+                ("exported_at", datetime.now(UTC).isoformat()),
+            ],
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         self.book.save(path)
         return path
@@ -308,44 +222,27 @@ class ReviewWorkbook:
             "Reviewer level", "Rationale", "Reviewer",
         ]  # fmt: skip
         widths = [8, 16, 32, 7, 22, 11, *[7] * len(codes), 12, 30, 90, 14, 40, 14]
-        for index, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
+        set_widths(sheet, widths)
         sheet.column_dimensions["A"].hidden = True
         sheet.freeze_panes = "C2"
         n = len(self.data.rows)
         last = get_column_letter(len(names))
         sheet.auto_filter.ref = f"A1:{last}{n + 1}"
         level_column = get_column_letter(len(names) - 2)
-        choice = DataValidation(
-            type="list",
-            formula1=f"=Codebook!$A$2:$A${len(codes) + 1}",
-            allow_blank=True,
-            showErrorMessage=True,
-            errorTitle="Not a level",
-            error="Choose a level of the codebook (see the Codebook sheet).",
-            promptTitle="Reviewer level",
-            prompt="Your level for this protocol",
-            showInputMessage=True,
-        )
-        choice.add(f"{level_column}2:{level_column}{max(n + 1, 2)}")
-        sheet.data_validations.append(choice)
-        protection = sheet.protection
-        protection.sheet = True
-        protection.autoFilter = False  # filters and column sizes stay usable
-        protection.sort = False
-        protection.formatColumns = False
-        protection.formatRows = False
+        column = f"{level_column}2:{level_column}{max(n + 1, 2)}"
+        sheet.data_validations.append(level_choice(self.codebook, column, "Reviewer level"))
+        lock_all_but_editable(sheet)
         sheet.row_dimensions[1].height = 30
-        _fit_to_width(sheet)
-        sheet.append(self._header(sheet, names))
+        fit_to_width(sheet)
+        sheet.append(self.cells.header(sheet, names))
 
     def _heatmap_intro(self, sheet: Worksheet) -> int:
-        _fit_to_width(sheet)
+        fit_to_width(sheet)
         for column in range(1, TOKENS_PER_ROW + 2):
             sheet.column_dimensions[get_column_letter(column)].width = 13
         sheet.append(
             [
-                self._cell(
+                self.cells.cell(
                     sheet,
                     "Each token's cell is shaded by its weight relative to an even share "
                     "(weight x number of tokens); the row below gives the weight itself. "
@@ -362,23 +259,38 @@ class ReviewWorkbook:
     ) -> int:
         sheet.append(
             [
-                self._cell(sheet, row.protocol_id, "bold"),
-                self._cell(sheet, f"level {level_code}", "bold"),
-                self._cell(sheet, f"confidence {row.confidence:.2f}"),
-                self._cell(sheet, f"{row.n_tokens} tokens"),
+                self.cells.cell(sheet, row.protocol_id, "bold"),
+                self.cells.cell(sheet, f"level {level_code}", "bold"),
+                self.cells.cell(sheet, f"confidence {row.confidence:.2f}"),
+                self.cells.cell(sheet, f"{row.n_tokens} tokens"),
             ]
         )
         written = 1
+        levels = self.codebook.levels
         for start in range(0, len(spans), TOKENS_PER_ROW):
             chunk = spans[start : start + TOKENS_PER_ROW]
-            tokens, weights = [self._cell(sheet, None)], [self._cell(sheet, None)]
+            tokens = [self.cells.cell(sheet, None)]
             for span in chunk:
                 level = shade(span.weight * row.n_tokens)
-                tokens.append(self._cell(sheet, span.token, f"token{level}"))
-                weights.append(self._cell(sheet, round(span.weight, 5), "weight"))
+                tokens.append(self.cells.cell(sheet, span.token, f"token{level}"))
             sheet.append(tokens)
-            sheet.append(weights)
-            written += 2
+            written += 1
+            if not self.all_levels:
+                weights = [self.cells.cell(sheet, None)]
+                for span in chunk:
+                    weights.append(self.cells.cell(sheet, round(span.weight, 5), "weight"))
+                sheet.append(weights)
+                written += 1
+                continue
+            for index, other in enumerate(levels):  # each level's evidence, shaded
+                mark = " (predicted)" if index == row.level_index else ""
+                cells = [self.cells.cell(sheet, f"level {other.code}{mark}", "weight")]
+                for span in chunk:
+                    weight = (span.level_weights or [])[index : index + 1] or [0.0]
+                    step = shade(weight[0] * row.n_tokens)
+                    cells.append(self.cells.cell(sheet, round(weight[0], 5), f"levelweight{step}"))
+                sheet.append(cells)
+                written += 1
         sheet.append([])
         return written + 1
 
@@ -387,7 +299,7 @@ class ReviewWorkbook:
         sheet.column_dimensions["A"].width = 34
         sheet.column_dimensions["B"].width = 14
         counts = Counter(row.level_code for row in self.data.rows)
-        sheet.append(self._header(sheet, ["Level", "Protocols"]))
+        sheet.append(self.cells.header(sheet, ["Level", "Protocols"]))
         for level in self.codebook.levels:
             sheet.append([f"{level.code} {level.name}", counts.get(level.code, 0)])
         sheet.append(["failed (see the Failed sheet)", len(self.data.failures)])
@@ -401,7 +313,7 @@ class ReviewWorkbook:
         chart.width, chart.height = 16, 8
         sheet.add_chart(chart, "D2")
         sheet.append([])
-        sheet.append([self._cell(sheet, "Colour legend", "bold")])
+        sheet.append([self.cells.cell(sheet, "Colour legend", "bold")])
         sheet.append(
             [
                 "Token weight relative to an even share over the protocol's tokens "
@@ -411,22 +323,8 @@ class ReviewWorkbook:
         for label, step in legend_rows():
             sheet.append(
                 [
-                    self._cell(sheet, label, f"fill{step}"),
-                    self._cell(sheet, "word", f"word{step}"),
-                ]
-            )
-
-    def _codebook_sheet(self) -> None:
-        sheet = self.book.create_sheet("Codebook")
-        for column, width in zip("ABC", (8, 34, 100), strict=True):
-            sheet.column_dimensions[column].width = width
-        sheet.append(self._header(sheet, ["Code", "Level", "Definition"]))
-        for level in self.codebook.levels:
-            sheet.append(
-                [
-                    self._cell(sheet, level.code),
-                    self._cell(sheet, level.name, "wrap"),
-                    self._cell(sheet, level.definition, "wrap"),
+                    self.cells.cell(sheet, label, f"fill{step}"),
+                    self.cells.cell(sheet, "word", f"word{step}"),
                 ]
             )
 
@@ -447,35 +345,23 @@ class ReviewWorkbook:
             ("validation ECE after calibration", calibration.get("ece_after")),
             ("held-out ECE", metrics.get("ece")),
         ]
-        sheet.append(self._header(sheet, ["Property", "Value"]))
+        sheet.append(self.cells.header(sheet, ["Property", "Value"]))
         for name, value in rows:
-            sheet.append([self._cell(sheet, name), self._cell(sheet, value)])
+            sheet.append([self.cells.cell(sheet, name), self.cells.cell(sheet, value)])
 
     def _failed_sheet(self) -> None:
         sheet = self.book.create_sheet("Failed")
-        for column, width in zip("ABCD", (30, 8, 20, 100), strict=True):
-            sheet.column_dimensions[column].width = width
-        sheet.append(self._header(sheet, ["File", "Row", "Protocol ID", "Reason"]))
+        set_widths(sheet, (30, 8, 20, 100))
+        sheet.append(self.cells.header(sheet, ["File", "Row", "Protocol ID", "Reason"]))
         for failure in self.data.failures:
             sheet.append(
                 [
-                    self._cell(sheet, failure.file),
-                    self._cell(sheet, failure.position or None),
-                    self._cell(sheet, failure.protocol_id),
-                    self._cell(sheet, failure.error or ""),
+                    self.cells.cell(sheet, failure.file),
+                    self.cells.cell(sheet, failure.position or None),
+                    self.cells.cell(sheet, failure.protocol_id),
+                    self.cells.cell(sheet, failure.error or ""),
                 ]
             )
-
-    def _identity_sheet(self) -> None:
-        sheet = self.book.create_sheet("_cenr")
-        sheet.sheet_state = "hidden"
-        for key, value in (
-            ("format", FORMAT),
-            ("job", self.data.job_id),
-            ("model", self.data.model),
-            ("exported_at", datetime.now(UTC).isoformat()),
-        ):
-            sheet.append([key, value])
 
 
 def write_review_workbook(
@@ -483,8 +369,9 @@ def write_review_workbook(
     data: ReviewData,
     codebook: Codebook,
     spans_of: Callable[[int], list[TokenSpan]],
+    all_levels: bool = False,
 ) -> Path:
     """Write the job's review workbook to ``path`` (a temporary name, then renamed)."""
     with atomic_target(path) as temporary:
-        ReviewWorkbook(data, codebook, spans_of).write(temporary)
+        ReviewWorkbook(data, codebook, spans_of, all_levels=all_levels).write(temporary)
     return path

@@ -190,15 +190,8 @@ class ProcessingError(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Review(Base):
-    """A reviewer's level for one protocol of a job, imported from a review workbook.
-
-    One row per (job item, reviewer): importing the same workbook again changes nothing,
-    and a changed level replaces the earlier one (with the time it was imported).
-    """
-
-    __tablename__ = "reviews"
-    __table_args__ = (UniqueConstraint("job_item_id", "reviewer"),)
+class _Decision:
+    """A person's level for one protocol of a job, imported from a workbook."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
@@ -209,3 +202,23 @@ class Review(Base):
     rationale: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(2000))  # the workbook it came from
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Review(_Decision, Base):
+    """A reviewer's level for one protocol of a job, imported from a review workbook.
+
+    One row per (job item, reviewer): importing the same workbook again changes nothing,
+    and a changed level replaces the earlier one (with the time it was imported).
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("job_item_id", "reviewer"),)
+
+
+class Adjudication(_Decision, Base):
+    """The final level of a protocol the reviewers disagreed on, imported from the
+    Discussion workbook; ``reviewer`` is the adjudicator. One per job item: a later
+    adjudication replaces the earlier one."""
+
+    __tablename__ = "adjudications"
+    __table_args__ = (UniqueConstraint("job_item_id"),)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import undefer
 
 from cenr.settings import Settings
 from schema.database import session_scope
-from schema.errors import CenrError, DatabaseError, InputFileError
+from schema.errors import CenrError, ConfigError, DatabaseError, InputFileError
 from schema.protocol import Protocol as ProtocolText
 from schema.tables import Document, Job, JobItem, ModelVersion, Prediction, SourceFile
 from worker.extract.source import Limits, extract_source
@@ -125,8 +125,6 @@ def requeue_job(ctx: Context, job_id: str) -> int:
     with session_scope(ctx.engine) as session:
         job = session.get(Job, job_id)
         if job is None:
-            from schema.errors import ConfigError
-
             raise ConfigError(f"no job {job_id!r}")
         exporting = job.status == "exporting"
         tasks = _queue_classification(ctx, session, job_id, JobItem.job_id == job_id)
@@ -342,11 +340,18 @@ def _review_inputs(session: Any, job_id: str) -> tuple[Any, Any, Callable[[int],
     return data, codebook, lambda prediction_id: token_spans(session, prediction_id)
 
 
-def export_workbook(session: Any, job_id: str, path: Path) -> Path:
-    """The job's review workbook at ``path``, in the codebook of the job's model."""
+def export_workbook(session: Any, job_id: str, path: Path, all_levels: bool = False) -> Path:
+    """The job's review workbook at ``path``, in the codebook of the job's model; with
+    ``all_levels`` (label-wise models only) the Heatmap shows every level's weights."""
     from exporters.workbook import write_review_workbook
 
-    return write_review_workbook(path, *_review_inputs(session, job_id))
+    data, codebook, spans_of = _review_inputs(session, job_id)
+    if all_levels and data.attention != "labelwise":
+        raise ConfigError(
+            f"--all-levels needs a label-wise model; job {job_id}'s model {data.model} "
+            f"has {data.attention} attention (one weight per token)"
+        )
+    return write_review_workbook(path, data, codebook, spans_of, all_levels=all_levels)
 
 
 def export_html(session: Any, job_id: str, path: Path) -> Path:

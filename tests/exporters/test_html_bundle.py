@@ -12,12 +12,13 @@ from selenium.webdriver.support.ui import Select
 
 from cenr.cli import main
 from exporters.html_bundle import HtmlBundle, page, write_html_bundle
-from exporters.workbook import shade
+from exporters.scale import shade
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
 from tests.browser import browser, open_page
 from tests.conftest import demo_rows, write_export
-from worker.results import ReviewData, ReviewRow, TokenSpan, review_data, token_spans
+from tests.exporters.labelwise import labelwise_data
+from worker.results import TokenSpan, review_data, token_spans
 
 __all__ = ["browser"]  # the fixture, imported for pytest
 
@@ -152,32 +153,8 @@ def test_the_policy_stops_script_that_escaping_missed(tmp_path: Path, browser: A
     assert any("Content Security Policy" in m["message"] for m in messages), messages
 
 
-def _labelwise_data() -> tuple[ReviewData, dict[int, list[TokenSpan]]]:
-    text = "community partners co-lead the study design"
-    words = text.split()
-    spans, at = [], 0
-    for position, word in enumerate(words):
-        start = text.index(word, at)
-        at = start + len(word)
-        # level 5's evidence is the first word, level 0's the last
-        level_weights = [0.01] * 6
-        level_weights[5] = 0.9 if position == 0 else 0.02
-        level_weights[0] = 0.9 if position == len(words) - 1 else 0.02
-        spans.append(TokenSpan(position, word, "Aims", start, at, level_weights[5], level_weights))
-    row = ReviewRow(
-        item_id=1, prediction_id=7, protocol_id="P-1", file="x.csv", fields={"Aims": text},
-        level_index=5, level_code="5", confidence=0.8, probabilities=[0.04] * 5 + [0.8],
-        faithfulness=0.5, n_tokens=len(words), tokens_cut=0, top_tokens=[],
-    )  # fmt: skip
-    data = ReviewData(
-        job_id="j1", model="lw", model_path="", model_metrics={}, model_created_at="",
-        data_fingerprint="", rows=[row], failures=[], attention="labelwise",
-    )  # fmt: skip
-    return data, {7: spans}
-
-
 def test_labelwise_pages_switch_between_levels(tmp_path: Path, browser: Any) -> None:
-    data, spans = _labelwise_data()
+    data, spans = labelwise_data()
     target = write_html_bundle(tmp_path / "lw.zip", data, default_codebook(), spans.__getitem__)
     with zipfile.ZipFile(target) as archive:
         archive.extractall(tmp_path)
@@ -199,7 +176,7 @@ def test_labelwise_pages_switch_between_levels(tmp_path: Path, browser: Any) -> 
 
 
 def test_bundle_is_not_left_half_written(tmp_path: Path) -> None:
-    data, spans = _labelwise_data()
+    data, spans = labelwise_data()
 
     def broken(prediction_id: int) -> list[TokenSpan]:
         raise OSError("disk full")

@@ -11,7 +11,9 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from sqlalchemy import create_engine, text
 
 from cenr.cli import main
-from exporters.workbook import FILLS, FONTS, MAX_CELL, ReviewWorkbook, shade
+from exporters.scale import FILLS, FONTS, shade
+from exporters.sheets import MAX_CELL
+from exporters.workbook import ReviewWorkbook
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
 from tests.conftest import demo_rows, write_export
@@ -310,3 +312,50 @@ def test_review_agreement_between_reviewers_and_model(
     [vs_ana, _] = report["model_vs_reviewer"]
     agree = sum(m == a for m, a in zip(model_levels, ana.values(), strict=True)) / 4
     assert vs_ana["accuracy"] == pytest.approx(agree)
+
+
+def test_all_levels_heatmap_shades_each_levels_weights(tmp_path: Path) -> None:
+    from exporters.workbook import write_review_workbook
+    from tests.exporters.labelwise import labelwise_data
+
+    data, spans = labelwise_data()
+    target = write_review_workbook(
+        tmp_path / "lw.xlsx", data, default_codebook(), spans.__getitem__, all_levels=True
+    )
+    rows = list(load_workbook(target)["Heatmap"].iter_rows(min_row=3))
+    assert rows[0][0].value == "P-1"
+    assert [c.value for c in rows[1][1:]] == [
+        "community",
+        "partners",
+        "co-lead",
+        "the",
+        "study",
+        "design",
+    ]
+    level_rows = rows[2:8]
+    assert [r[0].value for r in level_rows] == [
+        "level 0",
+        "level 1",
+        "level 2",
+        "level 3",
+        "level 4",
+        "level 5 (predicted)",
+    ]
+    for index, level_row in enumerate(level_rows):
+        for cell, span in zip(level_row[1:], spans[7], strict=False):
+            assert span.level_weights is not None
+            weight = span.level_weights[index]
+            assert cell.value == pytest.approx(weight, abs=1e-5)
+            assert cell.fill.fgColor.rgb[-6:] == FILLS[shade(weight * 6)]
+    assert level_rows[5][1].fill.fgColor.rgb[-6:] == FILLS[shade(0.9 * 6)] != FILLS[0]
+    assert level_rows[0][-1].fill.fgColor.rgb[-6:] == FILLS[shade(0.9 * 6)]
+
+
+def test_all_levels_needs_a_labelwise_model(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", "--xlsx", str(tmp_path / "x.xlsx"), "--all-levels"]) == 1
+    assert "--all-levels needs a label-wise model" in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()
+    assert main(["export", "--html", str(tmp_path / "x.html")]) == 1
+    assert "the HTML bundle is a zip" in capsys.readouterr().err

@@ -1,0 +1,182 @@
+"""Building blocks of the workbooks this service writes (review and discussion).
+
+Cells carry untrusted document text, so every value passes :func:`cell_text` (control
+characters out, Excel's cell length respected) and text that openpyxl would take for a
+formula is stored as text. Styles are named here once and applied through
+:class:`StyledCells`, which copies a style array after its first use (looking a style up
+in the workbook hashes it, which costs more than writing the cell).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
+
+from exporters.scale import FILLS, FONTS
+from schema.codebook import Codebook
+
+MAX_CELL = 32_767
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def clean(text: str) -> str:
+    """Control characters (which Excel refuses) become spaces: offsets stay valid."""
+    return _CONTROL.sub(" ", text)
+
+
+def cell_text(value: object) -> object:
+    """A value Excel accepts: no control characters, within the cell length limit."""
+    if not isinstance(value, str):
+        return value
+    text = clean(value)
+    if len(text) > MAX_CELL:
+        marker = f" [... cut: the text has {len(text)} characters, a cell holds {MAX_CELL}]"
+        text = text[: MAX_CELL - len(marker)] + marker
+    return text
+
+
+def style_attributes(name: str | None) -> dict[str, Any]:
+    """The attributes of a named cell style."""
+    wrap = Alignment(wrap_text=True, vertical="top")
+    if name is None:
+        return {}
+    if name.startswith("token"):  # heatmap token: filled by shade, white on dark
+        level = int(name[5:])
+        return {
+            "fill": PatternFill("solid", fgColor=FILLS[level]),
+            "font": Font(color="FFFFFF" if level >= 4 else "000000", bold=level >= 4),
+        }
+    if name.startswith("levelweight"):  # a level's weight under a token, shaded
+        level = int(name[11:])
+        return {
+            "fill": PatternFill("solid", fgColor=FILLS[level]),
+            "font": Font(size=8, color="FFFFFF" if level >= 4 else "595959"),
+            "number_format": "0.0000",
+        }
+    if name.startswith("fill"):
+        return {"fill": PatternFill("solid", fgColor=FILLS[int(name[4:])])}
+    if name.startswith("word"):
+        level = int(name[4:])
+        return {"font": Font(color=FONTS[level], bold=level >= 4)}
+    named: dict[str, dict[str, Any]] = {
+        "header": {
+            "font": Font(bold=True, color="FFFFFF"),
+            "fill": PatternFill("solid", fgColor="404040"),
+            "alignment": wrap,
+        },
+        "top": {"alignment": Alignment(vertical="top")},
+        "wrap": {"alignment": wrap},
+        "fraction": {"number_format": "0.00", "alignment": Alignment(vertical="top")},
+        "editable": {"protection": Protection(locked=False), "alignment": wrap},
+        "bold": {"font": Font(bold=True)},
+        "italic": {"font": Font(italic=True)},
+        "warning": {"font": Font(bold=True, color="C00000")},
+        "weight": {"font": Font(size=8, color="595959"), "number_format": "0.0000"},
+    }
+    return named[name]
+
+
+class StyledCells:
+    """Makes write-only cells with named styles, for one workbook."""
+
+    def __init__(self) -> None:
+        self._styles: dict[tuple[bool, str | None], Any] = {}
+
+    def cell(self, sheet: Worksheet, value: object, style: str | None = None) -> Any:
+        """A cell with a named style; text openpyxl would take for a formula stays text."""
+        text: Any = cell_text(value)
+        cell = WriteOnlyCell(sheet, value=text)
+        quoted = cell.data_type == "f"  # "=...", from a document: text, shown as typed
+        if quoted:
+            cell.data_type = "s"
+        if not quoted and style is None:
+            return cell
+        key = (quoted, style)
+        template = self._styles.get(key)
+        if template is None:
+            if quoted:
+                cell.quotePrefix = True
+            for name, attribute in style_attributes(style).items():
+                setattr(cell, name, attribute)
+            self._styles[key] = copy.copy(cell._style)  # type: ignore[attr-defined]
+        else:
+            cell._style = copy.copy(template)  # type: ignore[attr-defined]
+        return cell
+
+    def header(self, sheet: Worksheet, names: Sequence[str]) -> list[Any]:
+        return [self.cell(sheet, n, "header") for n in names]
+
+
+def fit_to_width(sheet: Worksheet) -> None:
+    """Printed or rendered: landscape, every column on the page's width."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+
+
+def set_widths(sheet: Worksheet, widths: Iterable[float]) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def level_choice(codebook: Codebook, cells: str, title: str) -> DataValidation:
+    """A drop-down of the codebook's levels (read from the Codebook sheet) for ``cells``."""
+    choice = DataValidation(
+        type="list",
+        formula1=f"=Codebook!$A$2:$A${len(codebook.levels) + 1}",
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Not a level",
+        error="Choose a level of the codebook (see the Codebook sheet).",
+        promptTitle=title,
+        prompt=f"Your level for this protocol ({title.lower()})",
+        showInputMessage=True,
+    )
+    choice.add(cells)
+    return choice
+
+
+def lock_all_but_editable(sheet: Worksheet) -> None:
+    """Protect the sheet (cells styled ``editable`` stay open); filters, sorting and
+    column sizes stay usable."""
+    protection = sheet.protection
+    protection.sheet = True
+    protection.autoFilter = False
+    protection.sort = False
+    protection.formatColumns = False
+    protection.formatRows = False
+
+
+def write_codebook_sheet(book: Workbook, cells: StyledCells, codebook: Codebook) -> None:
+    """``Codebook``: the levels and their definitions (the drop-downs' source)."""
+    sheet = book.create_sheet("Codebook")
+    set_widths(sheet, (8, 34, 100))
+    sheet.append(cells.header(sheet, ["Code", "Level", "Definition"]))
+    for level in codebook.levels:
+        sheet.append(
+            [
+                cells.cell(sheet, level.code),
+                cells.cell(sheet, level.name, "wrap"),
+                cells.cell(sheet, level.definition, "wrap"),
+            ]
+        )
+
+
+def write_identity_sheet(book: Workbook, pairs: Sequence[tuple[str, str]]) -> None:
+    """``_cenr`` (hidden): format and job, so an import can check where a file came from."""
+    sheet = book.create_sheet("_cenr")
+    sheet.sheet_state = "hidden"
+    for key, value in pairs:
+        sheet.append([key, value])
