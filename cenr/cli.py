@@ -121,15 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.set_defaults(func=service.export)
 
-    p = sub.add_parser("review", help="reviewers' decisions: import a review workbook")
+    p = sub.add_parser("review", help="reviewers' decisions: import workbooks, agreement")
     review = p.add_subparsers(dest="review_command", required=True)
-    r = review.add_parser("import", help="store the reviewer levels of a review workbook")
+    r = review.add_parser(
+        "import", help="store the levels of a review or Discussion (adjudication) workbook"
+    )
     r.add_argument("file", type=Path, metavar="FILE.xlsx")
     r.add_argument("--reviewer", metavar="NAME", help="for rows whose Reviewer cell is empty")
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     r.set_defaults(func=service.review_import)
     r = review.add_parser("agreement", help="kappas between reviewers and with the model")
     r.add_argument("job", nargs="?", metavar="JOB", help="default: the newest job")
+    r.add_argument(
+        "--discussion", type=Path, metavar="FILE.xlsx",
+        help="where the Discussion workbook goes (default: the job's folder/discussion.xlsx)",
+    )  # fmt: skip
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     r.set_defaults(func=service.review_agreement)
 

@@ -253,7 +253,8 @@ def export(args: argparse.Namespace) -> int:
 
 
 def review_import(args: argparse.Namespace) -> int:
-    """Store the reviewer levels of a review workbook; report imported/unchanged/rejected."""
+    """Store the levels of a review (or Discussion) workbook; report imported/unchanged/
+    rejected."""
     from schema.database import session_scope
     from worker.reviews import import_reviews
 
@@ -264,7 +265,8 @@ def review_import(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(
-        f"{args.file}: job {report.job}: {report.imported} imported, {report.unchanged} "
+        f"{args.file}: job {report.job} ({report.kind}s): {report.imported} imported, "
+        f"{report.unchanged} "
         f"unchanged, {len(report.rejected)} rejected, {report.not_reviewed} not reviewed"
     )
     for rejected in report.rejected:
@@ -275,10 +277,14 @@ def review_import(args: argparse.Namespace) -> int:
 
 
 def review_agreement(args: argparse.Namespace) -> int:
-    """Cohen's kappa per reviewer pair, Fleiss' kappa overall, model versus each reviewer."""
+    """Cohen's kappa per reviewer pair, Fleiss' kappa overall, model versus each reviewer;
+    the protocols they disagree on go to a Discussion workbook for adjudication."""
+    from exporters.discussion import write_discussion_workbook
+    from schema.codebook import model_codebook
     from schema.database import session_scope
+    from schema.tables import Job
+    from worker.agreement import agreement, discussion_data
     from worker.results import latest_job_id
-    from worker.reviews import agreement
 
     def show(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
@@ -286,12 +292,25 @@ def review_agreement(args: argparse.Namespace) -> int:
     engine = _engine(get_settings())
     try:
         with session_scope(engine) as session:
-            report = agreement(session, args.job or latest_job_id(session))
+            job_id = args.job or latest_job_id(session)
+            report = agreement(session, job_id)
+            target = None
+            if report["disagreements"]:
+                job = session.get(Job, job_id)
+                assert job is not None
+                target = args.discussion or Path(job.out_dir) / "discussion.xlsx"
+                data = discussion_data(session, job_id)
+                try:
+                    write_discussion_workbook(target, data, model_codebook(Path(data.model_path)))
+                except OSError as exc:
+                    raise InputFileError(f"cannot write {target}: {exc}") from exc
     finally:
         engine.dispose()
+    disputed, settled = len(report["disagreements"]), len(report["adjudicated"])
     print(
         f"job {report['job']}: {report['items_reviewed']} protocol(s) reviewed by "
-        f"{len(report['reviewers'])} reviewer(s); {len(report['disagreements'])} disagreement(s)"
+        f"{len(report['reviewers'])} reviewer(s); {disputed} disagreement(s), "
+        f"{settled} adjudicated"
     )
     for pair in report["pairs"]:
         a, b = pair["reviewers"]
@@ -303,6 +322,12 @@ def review_agreement(args: argparse.Namespace) -> int:
         print(
             f"  model / {row['reviewer']}: agreement {show(row['accuracy'])}, "
             f"Cohen's kappa {show(row['cohen_kappa'])} (n={row['n']})"
+        )
+    if target is not None:
+        report["discussion"] = str(target)
+        print(
+            f"discussion: {target} ({disputed} protocol(s), {disputed - settled} to adjudicate; "
+            f"fill in Adjudicated level, then `cenr review import {target}`)"
         )
     if args.json:
         print(json.dumps(report))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError
 from schema.tables import (
+    Adjudication,
     Document,
     Job,
     JobItem,
@@ -224,11 +225,16 @@ class ReviewRow:
 
     @property
     def title(self) -> str:
-        for name, value in self.fields.items():
-            if "title" in name.lower() and value:
-                return value
-        first = next((v for v in self.fields.values() if v), "")
-        return first[:120]
+        return title_of(self.fields)
+
+
+def title_of(fields: dict[str, str]) -> str:
+    """A protocol's title field, or the start of its first field."""
+    for name, value in fields.items():
+        if "title" in name.lower() and value:
+            return value
+    first = next((v for v in fields.values() if v), "")
+    return first[:120]
 
 
 @dataclass
@@ -244,7 +250,8 @@ class ReviewData:
     rows: list[ReviewRow]
     failures: list[ResultRow]
     attention: str = "bahdanau"
-    # job item -> [(reviewer, level code)], the reviewers' levels imported so far
+    # job item -> [(reviewer, level code)]: the reviewers' levels imported so far, then
+    # the adjudicated level if there is one
     reviews: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
@@ -296,6 +303,12 @@ def review_data(session: Session, job_id: str) -> ReviewData:
         .order_by(Review.reviewer)
     ):
         reviews.setdefault(item_id, []).append((reviewer, level))
+    for item_id, adjudicator, level in session.execute(
+        select(Adjudication.job_item_id, Adjudication.reviewer, Adjudication.level_code).where(
+            Adjudication.job_id == job_id
+        )
+    ):
+        reviews.setdefault(item_id, []).append((f"adjudicated by {adjudicator}", level))
     return ReviewData(
         job_id=job_id,
         model=model.name,

@@ -16,23 +16,8 @@ from exporters.sheets import MAX_CELL
 from exporters.workbook import ReviewWorkbook
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
-from tests.conftest import demo_rows, write_export
+from tests.exporters.conftest import fill_in
 from worker.results import review_data, token_spans
-
-LONG = "community partners co-design every step of the study. " * 800  # 44,000 characters
-
-
-@pytest.fixture
-def exported(sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    rows = demo_rows(10)
-    rows[0]["StudyTitle"] = '=HYPERLINK("http://evil.example","click")'
-    rows[1]["AimsGoals"] = "bell\x07 and form\x0cfeed inside the text"
-    rows[2]["Background"] = LONG
-    write_export(tmp_path / "inbox" / "export.csv", rows)
-    (tmp_path / "inbox" / "empty.txt").write_text("")
-    assert main(["run", str(tmp_path / "inbox"), "--out", str(tmp_path / "out")]) == 1
-    capsys.readouterr()
-    return tmp_path / "out" / "review.xlsx"
 
 
 def _colour(font: object) -> str:
@@ -207,24 +192,6 @@ def test_cenr_export_writes_where_asked(
     assert "--xlsx FILE" in capsys.readouterr().err
 
 
-def _fill_in(path: Path, target: Path, decisions: dict[int, tuple[object, str, str]]) -> None:
-    """A reviewer's edits: by row ID -> (level, rationale, reviewer); rows then re-sorted."""
-    book = load_workbook(path)
-    review = book["Review"]
-    header = [c.value for c in review[1]]
-    columns = {name: header.index(name) + 1 for name in ("Reviewer level", "Rationale", "Reviewer")}
-    rows = list(review.iter_rows(min_row=2, values_only=True))
-    rows.reverse()  # reviewers sort: the import must match by ID, not position
-    for index, values in enumerate(rows, start=2):
-        for column, value in enumerate(values, start=1):
-            review.cell(index, column).value = value
-        level, rationale, reviewer = decisions.get(values[0], (None, None, None))
-        review.cell(index, columns["Reviewer level"]).value = level
-        review.cell(index, columns["Rationale"]).value = rationale
-        review.cell(index, columns["Reviewer"]).value = reviewer
-    book.save(target)
-
-
 def test_review_import_matches_by_id_validates_and_is_idempotent(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -236,7 +203,7 @@ def test_review_import_matches_by_id_validates_and_is_idempotent(
         ids[3]: ("2", "", ""),  # reviewer from --reviewer
     }
     filled = tmp_path / "ana.xlsx"
-    _fill_in(exported, filled, decisions)
+    fill_in(exported, filled, decisions)
     assert main(["review", "import", str(filled), "--reviewer", "ben", "--json"]) == 1
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (report["imported"], report["unchanged"], report["not_reviewed"]) == (3, 0, 6)
@@ -280,7 +247,7 @@ def test_review_import_refuses_foreign_workbooks(
 
 
 def test_kappas_match_hand_computed_values() -> None:
-    from worker.reviews import cohen_kappa, fleiss_kappa
+    from worker.agreement import cohen_kappa, fleiss_kappa
 
     ana, ben = ["5", "5", "3", "3"], ["5", "3", "3", "3"]
     # observed 3/4; chance (2/4)(1/4) + (2/4)(3/4) = 1/2; kappa (3/4 - 1/2) / (1/2) = 0.5
@@ -300,7 +267,7 @@ def test_review_agreement_between_reviewers_and_model(
     ana = dict(zip(ids, ["5", "5", "3", "3"], strict=True))
     ben = dict(zip(ids, ["5", "3", "3", "3"], strict=True))
     for name, levels in (("ana", ana), ("ben", ben)):
-        _fill_in(exported, tmp_path / f"{name}.xlsx", {i: (v, "", name) for i, v in levels.items()})
+        fill_in(exported, tmp_path / f"{name}.xlsx", {i: (v, "", name) for i, v in levels.items()})
         assert main(["review", "import", str(tmp_path / f"{name}.xlsx")]) == 0
     capsys.readouterr()
     assert main(["review", "agreement", "--json"]) == 0
