@@ -51,8 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train, calibrate, evaluate and register a model")
-    p.add_argument("data", type=Path, help="labelled protocols: CSV, XLSX or JSONL")
-    _columns(p, required=True)
+    p.add_argument(
+        "data", type=Path, nargs="?", help="labelled protocols: CSV, XLSX or JSONL"
+    )  # fmt: skip
+    _columns(p, required=False)
+    p.add_argument(
+        "--from-reviews", nargs="+", metavar="JOB",
+        help="learn from the agreed reviewer levels of these jobs (held-out protocols are "
+        "drawn from them, and the jobs' models are scored on the same ones)",
+    )  # fmt: skip
     held_out = p.add_mutually_exclusive_group()
     held_out.add_argument("--test", type=Path, metavar="DATA2", help="held-out labelled data")
     held_out.add_argument(

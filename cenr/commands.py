@@ -16,21 +16,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from cenr.report import format_report
+from cenr.report import format_comparison, format_report
 from cenr.settings import Settings, get_settings
-from schema.codebook import Codebook, load_codebook
-from schema.errors import CenrError, ConfigError, InputFileError, TrainingDataError
+from cenr.training_data import from_file, from_reviews, level_indices
+from schema.codebook import load_codebook
+from schema.errors import CenrError, ConfigError, InputFileError
 from schema.protocol import Protocol
-
-
-def _labels(protocols: list[Protocol], codebook: Codebook, path: Path) -> list[int]:
-    labels = []
-    for protocol in protocols:
-        try:
-            labels.append(codebook.index_of(protocol.label))
-        except CenrError as exc:
-            raise type(exc)(f"{path}: protocol {protocol.protocol_id}: {exc}") from exc
-    return labels
 
 
 def _emit(report: dict[str, Any], title: str, as_json: bool) -> None:
@@ -60,34 +51,6 @@ def _evaluate(
     return report
 
 
-def _held_out(
-    args: argparse.Namespace,
-    protocols: list[Protocol],
-    labels: list[int],
-    codebook: Codebook,
-    seed: int,
-) -> tuple[list[Protocol], list[int], list[Protocol], list[int]]:
-    """Training and held-out protocols: ``--test DATA2``, or a stratified ``--test-size``."""
-    from classifier.training import check_training_labels, stratified_split
-    from worker.extract.tables import read_protocols
-
-    if args.test:
-        test = read_protocols(args.test, args.text_column, args.label_column, args.id_column)
-        return protocols, labels, test, _labels(test, codebook, args.test)
-    if args.test_size <= 0:
-        raise TrainingDataError(
-            "give --test DATA or a --test-size above 0: a model needs held-out data"
-        )
-    check_training_labels(labels, codebook, min_per_class=3)
-    kept, held = stratified_split(labels, args.test_size, seed, "test")
-    return (
-        [protocols[i] for i in kept],
-        [labels[i] for i in kept],
-        [protocols[i] for i in held],
-        [labels[i] for i in held],
-    )
-
-
 def train(args: argparse.Namespace) -> int:
     from classifier.inference import Predictor
     from classifier.registry import data_fingerprint, require_free_name, save_version
@@ -95,75 +58,114 @@ def train(args: argparse.Namespace) -> int:
     from classifier.training import train as fit
     from schema.database import session_scope
     from schema.tables import ModelVersion
-    from worker.extract.tables import read_protocols
 
+    if not (args.data or args.from_reviews):
+        raise ConfigError("give labelled protocols (DATA) or --from-reviews JOB, or both")
     settings = get_settings()
     codebook = load_codebook(settings.codebook)
     name = args.name or f"{args.attention}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     require_free_name(settings.models_dir, name)
-    protocols = read_protocols(args.data, args.text_column, args.label_column, args.id_column)
-    labels = _labels(protocols, codebook, args.data)
-    protocols, labels, test_protocols, test_labels = _held_out(
-        args, protocols, labels, codebook, settings.seed
-    )
     engine = _open_registry(settings)  # fail before training, not after
-    with session_scope(engine) as session:
-        if session.scalars(select(ModelVersion).where(ModelVersion.name == name)).first():
-            raise ConfigError(f"a model named {name!r} is already registered; pick another --name")
-
-    options = TrainingOptions(
-        attention=args.attention,
-        epochs=args.epochs,
-        seed=settings.seed,
-        max_tokens=settings.max_tokens,
-    )
-    trained = fit(protocols, labels, codebook, options, progress=sys.stderr)
-    predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
-    report = _evaluate(predictor, test_protocols, test_labels, settings.seed)
-    report["model"] = name
-    report["calibration"] = {
-        "temperature": trained.temperature,
-        "ece_before": trained.ece_before,
-        "ece_after": trained.ece_after,
-    }
-    report["training"] = {
-        "n_train": len(protocols),
-        "n_test": len(test_protocols),
-        "epochs_run": trained.epochs_run,
-        "best_epoch": trained.best_epoch,
-    }
-    fingerprint = data_fingerprint(protocols, [p.label for p in protocols])
-    created = datetime.now(UTC)
-    config = {
-        "created_at": created.isoformat(),
-        "model": trained.config.to_dict(),
-        "training": vars(options),
-        "columns": {
-            "text": list(args.text_column),
-            "label": args.label_column,
-            "id": args.id_column,
-        },
-        "temperature": trained.temperature,
-        "data_fingerprint": fingerprint,
-        "data_file": str(args.data),
-    }
-    path = save_version(
-        settings.models_dir, name, trained.model, trained.vocabulary, codebook, config, report
-    )
     try:
+        data = (
+            from_reviews(args, codebook, settings.seed, engine)
+            if args.from_reviews
+            else from_file(args, codebook, settings.seed)
+        )
         with session_scope(engine) as session:
-            session.add(registry_row(path, config, report))
-    except CenrError as exc:
-        raise type(exc)(
-            f"model saved to {path} but not registered in the database ({exc}); "
-            f"fix the database, then `cenr register {name}`"
-        ) from exc
+            if session.scalars(select(ModelVersion).where(ModelVersion.name == name)).first():
+                raise ConfigError(
+                    f"a model named {name!r} is already registered; pick another --name"
+                )
+        baselines = [_load(settings, baseline) for baseline in data.baselines]
+        for baseline in baselines:
+            if baseline.codebook.codes != codebook.codes:
+                raise ConfigError(
+                    f"model {baseline.name} uses levels {', '.join(baseline.codebook.codes)}, "
+                    f"the codebook now has {', '.join(codebook.codes)}: the two cannot be compared"
+                )
+
+        options = TrainingOptions(
+            attention=args.attention,
+            epochs=args.epochs,
+            seed=settings.seed,
+            max_tokens=settings.max_tokens,
+        )
+        trained = fit(data.train, data.train_labels, codebook, options, progress=sys.stderr)
+        predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
+        report = _evaluate(predictor, data.test, data.test_labels, settings.seed)
+        report["model"] = name
+        report["calibration"] = {
+            "temperature": trained.temperature,
+            "ece_before": trained.ece_before,
+            "ece_after": trained.ece_after,
+        }
+        report["training"] = {
+            "n_train": len(data.train),
+            "n_test": len(data.test),
+            "epochs_run": trained.epochs_run,
+            "best_epoch": trained.best_epoch,
+            **data.source,
+        }
+        if baselines:
+            report["comparison"] = compare(
+                report,
+                {b.name: _evaluate(b.predictor(), data.test, data.test_labels, settings.seed)
+                 for b in baselines},
+                [p.protocol_id for p in data.test],
+            )  # fmt: skip
+        fingerprint = data_fingerprint(data.train, [p.label for p in data.train])
+        created = datetime.now(UTC)
+        config = {
+            "created_at": created.isoformat(),
+            "model": trained.config.to_dict(),
+            "training": vars(options),
+            "columns": data.columns,
+            "temperature": trained.temperature,
+            "data_fingerprint": fingerprint,
+            **data.source,
+        }
+        path = save_version(
+            settings.models_dir, name, trained.model, trained.vocabulary, codebook, config, report
+        )
+        try:
+            with session_scope(engine) as session:
+                session.add(registry_row(path, config, report))
+        except CenrError as exc:
+            raise type(exc)(
+                f"model saved to {path} but not registered in the database ({exc}); "
+                f"fix the database, then `cenr register {name}`"
+            ) from exc
     finally:
         engine.dispose()
-    _emit(
-        report, f"model {name} ({args.attention}) saved to {path}\nheld-out evaluation", args.json
-    )
+    title = f"model {name} ({args.attention}) saved to {path}\nheld-out evaluation"
+    print(format_report(report, title))
+    if "comparison" in report:
+        print()
+        print(format_comparison(report["comparison"]))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
     return 0
+
+
+def compare(
+    new: dict[str, Any], before: dict[str, dict[str, Any]], protocol_ids: list[str]
+) -> dict[str, Any]:
+    """The new model against the models it would replace, on the same held-out protocols."""
+
+    def scores(name: str, role: str, report: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": name,
+            "role": role,
+            "accuracy": report["accuracy"],
+            "macro_f1": report["macro_f1"],
+            "ece": report["ece"],
+            "coarse_accuracy": report.get("coarse", {}).get("accuracy"),
+        }
+
+    rows = [scores(name, "before", report) for name, report in before.items()]
+    rows.append(scores(new["model"], "new", new))
+    return {"n": len(protocol_ids), "protocols": protocol_ids, "models": rows}
 
 
 def registry_row(path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> Any:
@@ -231,7 +233,7 @@ def evaluate(args: argparse.Namespace) -> int:
     label_column = args.label_column or columns.get("label")
     id_column = args.id_column or columns.get("id")
     protocols = read_protocols(args.data, text_columns, label_column, id_column)
-    labels = _labels(protocols, version.codebook, args.data)
+    labels = level_indices(protocols, version.codebook, str(args.data))
     report = _evaluate(version.predictor(), protocols, labels, settings.seed)
     report["model"] = version.name
     _emit(report, f"model {version.name} on {args.data}", args.json)

@@ -43,3 +43,19 @@ def format_report(report: dict[str, Any], title: str) -> str:
     for code, row in zip(codes, report["confusion_matrix"], strict=True):
         lines.append(f"{code:>6}" + "".join(f"{n:>6}" for n in row))
     return "\n".join(lines)
+
+
+def format_comparison(comparison: dict[str, Any]) -> str:
+    """Old and new models side by side on the same held-out protocols."""
+    lines = [
+        f"before and after, on the same {comparison['n']} held-out protocols",
+        f"{'model':<30} {'':<7} {'accuracy':>8} {'macro-F1':>8} {'ECE':>6} {'coarse':>7}",
+    ]
+    for row in comparison["models"]:
+        coarse = row["coarse_accuracy"]
+        lines.append(
+            f"{row['model'][:30]:<30} {row['role']:<7} {row['accuracy']:>8.3f} "
+            f"{row['macro_f1']:>8.3f} {row['ece']:>6.3f} "
+            f"{'-' if coarse is None else f'{coarse:.3f}':>7}"
+        )
+    return "\n".join(lines)

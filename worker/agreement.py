@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError
+from schema.protocol import Protocol
 from schema.tables import Adjudication, Document, Job, JobItem, ModelVersion, Prediction, Review
 from worker.results import title_of
 
@@ -249,3 +250,50 @@ def agreed_labels(session: Session, job_ids: list[str]) -> AgreedLabels:
             assert document is not None  # reviews are only stored for classified items
             labels.append(AgreedLabel(job_id, item_id, document, level, basis))
     return AgreedLabels(labels, unresolved)
+
+
+@dataclass(frozen=True)
+class ReviewedProtocol:
+    """A protocol with its agreed level, and the model that classified it in its job."""
+
+    protocol: Protocol
+    level_code: str
+    model: str
+    basis: str
+
+
+def reviewed_protocols(session: Session, job_ids: list[str]) -> tuple[list[ReviewedProtocol], int]:
+    """The jobs' protocols with an agreed level (one per document: a later job's label
+    wins), and how many reviewed protocols are still unresolved."""
+    agreed = agreed_labels(session, job_ids)
+    if not agreed.labels:
+        return [], agreed.unresolved
+    documents = dict(
+        session.execute(
+            select(Document.id, Document.fields).where(
+                Document.id.in_({a.document_id for a in agreed.labels})
+            )
+        ).all()
+    )
+    external = dict(
+        session.execute(
+            select(JobItem.id, JobItem.external_id).where(
+                JobItem.id.in_({a.item_id for a in agreed.labels})
+            )
+        ).all()
+    )
+    models = dict(
+        session.execute(
+            select(Job.id, ModelVersion.name)
+            .join(ModelVersion, ModelVersion.id == Job.model_version_id)
+            .where(Job.id.in_(job_ids))
+        ).all()
+    )
+    by_document: dict[int, ReviewedProtocol] = {}
+    for label in agreed.labels:
+        fields = dict(documents[label.document_id])
+        protocol = Protocol(external[label.item_id], fields, label=label.level_code)
+        by_document[label.document_id] = ReviewedProtocol(
+            protocol, label.level_code, models[label.job_id], label.basis
+        )
+    return list(by_document.values()), agreed.unresolved
