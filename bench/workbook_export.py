@@ -1,13 +1,16 @@
-"""Seconds and peak memory of writing the review workbook, as the job grows.
+"""Seconds and peak memory of writing the review workbook and the HTML bundle, as the
+job grows.
 
-    .venv/bin/python bench/workbook_export.py [--protocols 250 500 1000] [--tokens 2000]
+    .venv/bin/python bench/workbook_export.py [--protocols 100 300 1000] [--tokens 2000]
+        [--formats xlsx html]
 
 Builds jobs of synthetic classified protocols (``--tokens`` words each, random
 attention weights; no model needed) in a SQLite database, then writes each job's review
-workbook in a process of its own and reports the time, that process's peak resident
-memory (the interpreter and libraries included) and the file size. A flat peak across
-job sizes is the point: rows are streamed (openpyxl write-only) and a protocol's token
-weights are read only while its row is written.
+workbook and HTML bundle, each in a process of its own, and reports the time, that
+process's peak resident memory (the interpreter and libraries included) and the file
+size, and the bundle's time as a share of the workbook's. A flat peak across job sizes
+is the point: rows and pages are streamed and a protocol's token weights are read only
+while its row or page is written.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from exporters.html_bundle import write_html_bundle  # noqa: E402
 from exporters.workbook import write_review_workbook  # noqa: E402
 from schema.codebook import default_codebook  # noqa: E402
 from schema.database import open_database, session_scope  # noqa: E402
@@ -132,13 +136,17 @@ def build_job(url: str, n_protocols: int, n_tokens: int) -> str:
     return job_id
 
 
+WRITERS = {"xlsx": write_review_workbook, "html": write_html_bundle}
+
+
 def export_once(url: str, job_id: str, target: Path) -> None:
-    """In a process of its own: write the workbook, print seconds and peak RSS."""
+    """In a process of its own: write the export, print seconds and peak RSS."""
+    write = WRITERS["html" if target.suffix == ".zip" else "xlsx"]
     engine = open_database(url)
     start = time.perf_counter()
     with session_scope(engine) as session:
         data = review_data(session, job_id)
-        write_review_workbook(target, data, default_codebook(), lambda p: token_spans(session, p))
+        write(target, data, default_codebook(), lambda p: token_spans(session, p))
     seconds = time.perf_counter() - start
     # VmHWM, not ru_maxrss: the latter keeps the forking parent's size across exec.
     status = Path("/proc/self/status").read_text()
@@ -152,6 +160,7 @@ def main() -> None:
     )
     parser.add_argument("--protocols", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--tokens", type=int, default=2000)
+    parser.add_argument("--formats", nargs="+", choices=sorted(WRITERS), default=["xlsx", "html"])
     parser.add_argument(
         "--export-only", nargs=3, metavar=("URL", "JOB", "FILE"), help=argparse.SUPPRESS
     )
@@ -162,20 +171,27 @@ def main() -> None:
         return
     folder = Path(tempfile.mkdtemp())
     url = f"sqlite:///{folder / 'bench.sqlite3'}"
-    print(f"{'protocols':>9} {'tokens':>9} {'seconds':>8} {'peak RSS MB':>12} {'file MB':>8}")
+    print(
+        f"{'protocols':>9} {'tokens':>9} {'export':>6} {'seconds':>8} {'peak RSS MB':>12} "
+        f"{'file MB':>8} {'time / xlsx':>11}"
+    )
     for n in args.protocols:
         job_id = build_job(url, n, args.tokens)
-        target = folder / f"review-{n}.xlsx"
-        result = subprocess.run(  # a fresh process: its peak RSS is the export's alone
-            [sys.executable, __file__, "--export-only", url, job_id, str(target)],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        seconds, peak = result.stdout.split()
-        print(
-            f"{n:>9} {n * args.tokens:>9} {float(seconds):>8.1f} {float(peak):>12.0f} "
-            f"{target.stat().st_size / 2**20:>8.1f}",
-            flush=True,
-        )
+        seconds_of: dict[str, float] = {}
+        for kind in args.formats:
+            target = folder / f"review-{n}.{'zip' if kind == 'html' else 'xlsx'}"
+            result = subprocess.run(  # a fresh process: its peak RSS is the export's alone
+                [sys.executable, __file__, "--export-only", url, job_id, str(target)],
+                check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            seconds, peak = (float(v) for v in result.stdout.split())
+            seconds_of[kind] = seconds
+            ratio = seconds / seconds_of["xlsx"] if "xlsx" in seconds_of else float("nan")
+            print(
+                f"{n:>9} {n * args.tokens:>9} {kind:>6} {seconds:>8.1f} {peak:>12.0f} "
+                f"{target.stat().st_size / 2**20:>8.1f} {ratio:>11.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -76,7 +76,11 @@ def style_attributes(name: str | None) -> dict[str, Any]:
         "top": {"alignment": Alignment(vertical="top")},
         "wrap": {"alignment": wrap},
         "fraction": {"number_format": "0.00", "alignment": Alignment(vertical="top")},
-        "editable": {"protection": Protection(locked=False), "alignment": wrap},
+        "editable": {  # where a person types: unlocked, a light yellow like a form field
+            "protection": Protection(locked=False),
+            "alignment": wrap,
+            "fill": PatternFill("solid", fgColor="FFF8DC"),
+        },
         "bold": {"font": Font(bold=True)},
         "italic": {"font": Font(italic=True)},
         "warning": {"font": Font(bold=True, color="C00000")},
