@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cenr import __version__, commands, service
+from cenr import portal_commands as portal
 from schema.errors import CenrError
 
 ATTENTION = ("additive", "bahdanau", "labelwise")
@@ -153,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="start a Celery worker (needs CENR_BROKER_URL)")
     p.add_argument("--queues", default="extract,classify,export", help="comma-separated")
     p.add_argument(
-        "--concurrency", type=int, default=2,
-        help="worker processes (default 2: one stores while the other classifies)",
+        "--concurrency", type=int, default=None,
+        help="worker processes (default CENR_WORKER_CONCURRENCY, 2: one stores while the "
+        "other classifies)",
     )  # fmt: skip
     p.add_argument("--pool", choices=("prefork", "solo", "threads"), default="prefork")
     p.add_argument("--loglevel", default="INFO")
@@ -170,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settle", type=float, default=1.0, help="seconds a file must hold still")
     _job_options(p)
     p.set_defaults(func=service.watch)
+
+    p = sub.add_parser("serve", help="the reviewer portal (needs CENR_SECRET_KEY)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default local)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=portal.serve)
+
+    p = sub.add_parser("users", help="who may sign in to the portal")
+    users = p.add_subparsers(dest="users_command", required=True)
+    u = users.add_parser("add", help="add a user, or reset their password and role")
+    u.add_argument("username", metavar="NAME")
+    u.add_argument("--role", choices=("admin", "reviewer"), default="reviewer")
+    u.add_argument(
+        "--password-stdin", action="store_true",
+        help="read the password from the first line of stdin (default: ask twice)",
+    )  # fmt: skip
+    u.set_defaults(func=portal.add_user)
+    u = users.add_parser("list", help="list users and roles")
+    u.set_defaults(func=portal.list_users)
 
     p = sub.add_parser("db", help="database maintenance")
     db = p.add_subparsers(dest="db_command", required=True)

@@ -28,7 +28,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"text_columns": args.text_column or [], "id_column": args.id_column or ""}
 
 
-def _context(settings: Settings, engine: Any) -> tuple[Any, Any]:
+def pipeline_context(settings: Settings, engine: Any) -> tuple[Any, Any]:
     """The pipeline context and, when embedded, the local runner that executes steps."""
     from worker.pipeline import Context, LocalRunner
 
@@ -42,7 +42,7 @@ def _context(settings: Settings, engine: Any) -> tuple[Any, Any]:
     return ctx, runner
 
 
-def _submit(
+def submit_paths(
     settings: Settings,
     engine: Any,
     paths: list[Path],
@@ -69,7 +69,7 @@ def _submit(
         return job.id
 
 
-def _start(ctx: Any, job_id: str) -> None:
+def queue_job(ctx: Any, job_id: str) -> None:
     """Queue a saved job; a broker that cannot be reached is a one-line error."""
     from kombu.exceptions import OperationalError as BrokerError
 
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, engine: Any, args: argparse.Namespace) -> Any:
-    ctx, runner = _context(settings, engine)
+    ctx, runner = pipeline_context(settings, engine)
     model = args.model
     if runner is not None:  # embedded: fail now if the model cannot load, not per document
         from schema.database import session_scope
@@ -160,8 +160,8 @@ def _run(settings: Settings, engine: Any, args: argparse.Namespace) -> Any:
         with session_scope(engine) as session:
             model = resolve_model(session, args.model).name
         ctx.predictor(model)
-    job_id = _submit(settings, engine, [args.inbox], model, args.out, "run", _options(args))
-    _start(ctx, job_id)
+    job_id = submit_paths(settings, engine, [args.inbox], model, args.out, "run", _options(args))
+    queue_job(ctx, job_id)
     if runner is None:
         return _wait(engine, job_id, args.timeout)
     from tqdm import tqdm
@@ -187,11 +187,11 @@ def submit(args: argparse.Namespace) -> int:
         )
     engine = _engine(settings)
     try:
-        ctx, _ = _context(settings, engine)
-        job_id = _submit(
+        ctx, _ = pipeline_context(settings, engine)
+        job_id = submit_paths(
             settings, engine, args.paths, args.model, args.out, "submit", _options(args)
         )
-        _start(ctx, job_id)
+        queue_job(ctx, job_id)
         print(job_id, flush=True)
         if not args.wait:
             return 0
@@ -342,7 +342,7 @@ def requeue(args: argparse.Namespace) -> int:
     settings = get_settings()
     engine = _engine(settings)
     try:
-        ctx, runner = _context(settings, engine)
+        ctx, runner = pipeline_context(settings, engine)
         try:
             n = requeue_job(ctx, args.job)
         except BrokerError as exc:
@@ -367,7 +367,8 @@ def worker(args: argparse.Namespace) -> int:
     from worker.tasks import app
 
     argv = [
-        "worker", "--queues", ",".join(queues), "--concurrency", str(args.concurrency),
+        "worker", "--queues", ",".join(queues),
+        "--concurrency", str(args.concurrency or settings.worker_concurrency),
         "--pool", args.pool, "--loglevel", args.loglevel, "--hostname", args.hostname,
         "--without-gossip", "--without-mingle",
     ]  # fmt: skip
@@ -382,7 +383,7 @@ def watch(args: argparse.Namespace) -> int:
     if not args.inbox.is_dir():
         raise InputFileError(f"{args.inbox}: not a folder")
     engine = _engine(settings)
-    ctx, runner = _context(settings, engine)
+    ctx, runner = pipeline_context(settings, engine)
     watcher = Watcher(
         inbox=args.inbox.resolve(),
         ctx=ctx,

@@ -42,6 +42,19 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(
         default=900, ge=1, description="seconds before an unacknowledged task is redelivered"
     )
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=64, description="processes per `cenr worker` (one stores while "
+        "the other classifies)",
+    )  # fmt: skip
+    secret_key: str = Field(
+        default="", description="signs the portal's session cookies; at least 32 characters"
+    )
+    session_hours: float = Field(
+        default=8.0, gt=0, le=24 * 30, description="portal sign-ins expire after this long"
+    )
+    secure_cookies: bool = Field(
+        default=False, description="portal cookies only over HTTPS (set behind a TLS proxy)"
+    )
 
     @field_validator("home")
     @classmethod
@@ -55,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def exports_dir(self) -> Path:
         return self.home / "exports"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
 
     @property
     def max_file_bytes(self) -> int:

@@ -223,12 +223,12 @@ class HtmlBundle:
             f'<dl class="facts">{facts_html}</dl>'
             "<h2>Probability of each level</h2>"
             f"<table><tbody>{probabilities}</tbody></table>"
-            f"<h2>Text, shaded by attention</h2>{self._switch(row)}{legend()}"
+            f"<h2>Text, shaded by attention</h2>{self.level_switch(row)}{legend()}"
             f"{self.text(row, spans)}{pager}",
             depth=1,
         )
 
-    def _switch(self, row: ReviewRow) -> str:
+    def level_switch(self, row: ReviewRow) -> str:
         level = self.codebook.levels[row.level_index]
         if not self.labelwise:
             return f'<p class="muted">Weights for the predicted level, {h(level.code)}.</p>'

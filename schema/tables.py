@@ -222,3 +222,18 @@ class Adjudication(_Decision, Base):
 
     __tablename__ = "adjudications"
     __table_args__ = (UniqueConstraint("job_item_id"),)
+
+
+class User(Base):
+    """A person who signs in to the portal. ``role``: ``admin`` (uploads protocols, manages
+    models and users) or ``reviewer`` (downloads and returns review workbooks). Only an
+    Argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(default=True)

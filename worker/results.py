@@ -255,9 +255,9 @@ class ReviewData:
     reviews: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
-def review_data(session: Session, job_id: str) -> ReviewData:
-    """The job's classified protocols, those most in need of a human first: lowest
-    calibrated confidence, then lowest faithfulness."""
+def review_data(session: Session, job_id: str, item_id: int | None = None) -> ReviewData:
+    """The job's classified protocols (or only ``item_id``), those most in need of a human
+    first: lowest calibrated confidence, then lowest faithfulness."""
     job = session.get(Job, job_id)
     if job is None:
         raise ConfigError(f"no job {job_id!r}; `cenr status` shows the newest")
@@ -275,6 +275,7 @@ def review_data(session: Session, job_id: str) -> ReviewData:
             ),
         )
         .where(JobItem.job_id == job_id, JobItem.status == "done")
+        .where(JobItem.id == item_id if item_id is not None else true())
     )
     rows = [
         ReviewRow(

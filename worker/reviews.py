@@ -136,10 +136,28 @@ def read_review_workbook(path: Path) -> tuple[str, Layout, list[ReviewedRow]]:
     return identity["job"], layout, found
 
 
-def import_reviews(session: Session, path: Path, reviewer: str | None = None) -> ImportReport:
+def import_reviews(
+    session: Session,
+    path: Path,
+    reviewer: str | None = None,
+    job_id: str | None = None,
+    as_user: bool = False,
+) -> ImportReport:
     """Store the levels of a returned review or Discussion workbook; rows that cannot be
-    stored are reported. Levels are checked against the codebook of the job's model."""
+    stored are reported. Levels are checked against the codebook of the job's model.
+
+    Args:
+        reviewer: the name for rows whose name column is empty.
+        job_id: the job the workbook must belong to (the portal's job page).
+        as_user: every decision is ``reviewer``'s, whatever the name column says (a
+            signed-in portal user cannot file levels under another name).
+    """
+    expected = job_id
     job_id, layout, rows = read_review_workbook(path)
+    if expected is not None and job_id != expected:
+        raise InputFileError(
+            f"{path.name}: this workbook belongs to job {job_id}, not to job {expected}"
+        )
     job = session.get(Job, job_id)
     if job is None:
         raise InputFileError(
@@ -169,7 +187,7 @@ def import_reviews(session: Session, path: Path, reviewer: str | None = None) ->
             report.not_reviewed += 1
             continue
         item = items.get(row.item_id) if isinstance(row.item_id, int) else None
-        name = row.reviewer or (reviewer or "")
+        name = (reviewer or "") if as_user else (row.reviewer or reviewer or "")
         problem = None
         if item is None or item.document_id is None:
             problem = f"row ID {row.item_id!r} is not a protocol of job {job_id}"

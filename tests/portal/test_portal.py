@@ -1,0 +1,238 @@
+"""The reviewer portal, served for real: sign-in, roles, CSRF, uploads, and a browser."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from openpyxl import load_workbook
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import create_engine, text
+
+from tests.browser import browser
+from tests.conftest import DEMO_CSV, demo_rows, write_export
+from tests.portal.conftest import PASSWORDS, SECRET, Portal
+from tests.worker.cluster import wait_until
+
+__all__ = ["browser"]
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/health"), ("GET", "/static/{name}")}
+
+
+def _routes() -> list[tuple[str, str]]:
+    from fastapi.routing import APIRoute
+
+    from cenr.portal.app import create_app
+    from cenr.settings import get_settings
+
+    app = create_app(get_settings().model_copy(update={"secret_key": SECRET}))
+    app.state.engine.dispose()
+    return sorted(
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    )
+
+
+def _csv_bytes(n: int, start: int = 0) -> bytes:
+    buffer = io.StringIO()
+    rows = demo_rows(n, start)
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _csrf(client: httpx.Client) -> dict[str, str]:
+    return {"X-CSRF-Token": client.get("/api/me").json()["csrf_token"]}
+
+
+def _wait_done(client: httpx.Client, job: str) -> dict[str, Any]:
+    detail: dict[str, Any] = {}
+
+    def done() -> bool:
+        nonlocal detail
+        detail = client.get(f"/api/jobs/{job}").json()
+        return detail["status"] == "done"
+
+    assert wait_until(done, 120), detail
+    return detail
+
+
+def test_every_route_refuses_anonymous_requests(portal: Portal, sqlite_service: str) -> None:
+    routes = _routes()
+    assert len(routes) >= 15
+    anonymous = portal.client()
+    for method, path in routes:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        if (method, path) in PUBLIC:
+            continue
+        response = anonymous.request(method, url)
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path, response.status_code)
+            assert "sign in" in response.json()["error"]
+        else:
+            assert response.status_code == 303, (method, path, response.status_code)
+            assert response.headers["location"] == "/login"
+    assert anonymous.get("/static/portal.js").status_code == 303, "only the sign-in stylesheet"
+    assert anonymous.get("/static/portal.css").status_code == 200
+    assert anonymous.get("/health").json() == {"status": "ok"}
+    assert anonymous.get("/api/openapi.json").status_code == 401
+    assert anonymous.get("/docs").status_code == 404
+
+    signed = portal.client("rob")
+    spec = signed.get("/api/openapi.json").json()
+    assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/reviews", "/login"} <= set(
+        spec["paths"]
+    )
+    page = signed.get("/")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+
+    engine = create_engine(sqlite_service)
+    with engine.connect() as connection:
+        hashes = connection.execute(text("SELECT password_hash FROM users")).scalars().all()
+    engine.dispose()
+    assert all(h.startswith("$argon2id$") for h in hashes)
+    assert not any(p in h for h in hashes for p in PASSWORDS.values())
+
+
+def test_sign_in_roles_and_csrf(portal: Portal) -> None:
+    wrong = portal.client().post("/login", data={"username": "alice", "password": "nope"})
+    assert wrong.status_code == 401
+    assert "Wrong user name or password" in wrong.text
+    nobody = portal.client().post("/login", data={"username": "eve", "password": "x" * 12})
+    assert nobody.status_code == 401
+
+    rob = portal.client("rob")
+    files = {"files": ("a.csv", _csv_bytes(2), "text/csv")}
+    refused = rob.post("/api/jobs", files=files, headers=_csrf(rob))
+    assert refused.status_code == 403
+    assert "needs an admin" in refused.json()["error"]
+    assert rob.get("/models").status_code == 403
+
+    alice = portal.client("alice")
+    assert alice.post("/api/jobs", files=files).status_code == 403, "no CSRF token"
+    stale = alice.post("/api/jobs", files=files, headers={"X-CSRF-Token": "forged"})
+    assert stale.status_code == 403
+    created = alice.post("/api/jobs", files=files, headers=_csrf(alice))
+    assert created.status_code == 201, created.text
+    detail = _wait_done(alice, created.json()["job"])
+    assert detail["done"] == 2
+    assert "out_dir" not in detail, "no server paths"
+
+    form_without_token = alice.post("/logout")
+    assert form_without_token.status_code == 403
+    token = _csrf(alice)["X-CSRF-Token"]
+    assert alice.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert alice.get("/api/me").status_code == 401, "signed out"
+
+
+def test_sessions_expire() -> None:
+    from cenr.portal.auth import session_user
+
+    store = {"uid": 1, "at": int(time.time()) - 3 * 3600, "csrf": "x"}
+    assert session_user(None, store, max_hours=2) is None  # type: ignore[arg-type]
+    assert store == {}, "the stale session is dropped"
+
+
+def test_uploads_are_checked_and_cannot_escape(portal: Portal) -> None:
+    alice = portal.client("alice")
+    headers = _csrf(alice)
+    escaping = {
+        "files": ("../../../../tmp/escape.txt", b"community partners co-lead", "text/plain")
+    }
+    created = alice.post("/api/jobs", files=escaping, headers=headers)
+    assert created.status_code == 201, created.text
+    detail = _wait_done(alice, created.json()["job"])
+    assert [p["file"] for p in detail["protocols"]] == ["escape.txt"]
+    assert not Path("/tmp/escape.txt").exists()
+    assert not any(portal.uploads.rglob("*")) or all(p.is_dir() for p in portal.uploads.rglob("*"))
+
+    bad_type = alice.post("/api/jobs", files={"files": ("run.exe", b"MZ", "x")}, headers=headers)
+    assert bad_type.status_code == 400
+    assert "type .exe is not accepted" in bad_type.json()["error"]
+    big = alice.post("/api/jobs", files={"files": ("big.txt", b"a " * 600_000, "text/plain")},
+                     headers=headers)  # fmt: skip
+    assert big.status_code == 400
+    assert "larger than the upload limit of 1 MB" in big.json()["error"]
+    hidden = alice.post("/api/jobs", files={"files": (".env", b"x", "text/plain")}, headers=headers)
+    assert hidden.status_code == 400
+
+    rob = portal.client("rob")
+    other = alice.get("/api/jobs").json()[-1]["job"]
+    foreign = rob.post(
+        f"/api/jobs/{other}/reviews",
+        files={"workbook": ("r.xlsx", b"not a workbook", "application/octet-stream")},
+        headers=_csrf(rob),
+    )
+    assert foreign.status_code == 400
+    assert "not a readable .xlsx workbook" in foreign.json()["error"]
+
+
+def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_path: Path) -> None:
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+
+    def sign_in(user: str) -> None:
+        browser.delete_all_cookies()
+        browser.get(f"{portal.url}/login")
+        browser.find_element(By.ID, "username").send_keys(user)
+        browser.find_element(By.ID, "password").send_keys(PASSWORDS[user])
+        browser.find_element(By.CSS_SELECTOR, "#login button").click()
+        WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "jobs"))
+
+    # an admin uploads a spreadsheet export and waits for the job
+    sign_in("alice")
+    export = write_export(tmp_path / "protocols <b>.csv", demo_rows(6))
+    browser.find_element(By.ID, "files").send_keys(str(export))
+    browser.find_element(By.CSS_SELECTOR, "#upload button").click()
+    WebDriverWait(browser, 120).until(lambda b: b.find_elements(By.ID, "download-xlsx"))
+    assert "6 done" in browser.find_element(By.ID, "job-status").text.replace("\n", " ")
+    job_url = browser.current_url
+
+    # a reviewer downloads the workbook, opens it, fills it in and returns it
+    sign_in("rob")
+    browser.get(job_url)
+    browser.find_element(By.ID, "download-xlsx").click()
+    assert wait_until(lambda: any(downloads.glob("review-*.xlsx")), 60)
+    time.sleep(0.5)
+    [workbook] = list(downloads.glob("review-*.xlsx"))
+    book = load_workbook(workbook)
+    sheet = book["Review"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.max_row == 7
+    level_at, name_at = header.index("Reviewer level") + 1, header.index("Reviewer") + 1
+    with DEMO_CSV.open(encoding="utf-8") as handle:
+        truth = {r["Protocol ID"]: r["Level"] for r in csv.DictReader(handle)}
+    for row in range(2, 8):
+        sheet.cell(row, level_at).value = truth[str(sheet.cell(row, 2).value)]
+        sheet.cell(row, name_at).value = "someone else"  # the portal files it under rob
+    reviewed = tmp_path / "reviewed.xlsx"
+    book.save(reviewed)
+    browser.find_element(By.ID, "workbook").send_keys(str(reviewed))
+    browser.find_element(By.CSS_SELECTOR, "#review-upload button").click()
+    report = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "import-report"))
+    assert report.text.startswith("6 imported, 0 unchanged, 0 rejected")
+
+    browser.get(job_url)
+    agreement = browser.find_element(By.ID, "agreement").text
+    assert "6 protocol(s) reviewed by 1 reviewer(s)" in agreement
+    assert "model / rob" in browser.page_source
+
+    # the heat-map of a protocol, in the page
+    browser.find_element(By.CSS_SELECTOR, "#protocols tbody a").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "heatmap"))
+    assert browser.find_elements(By.CSS_SELECTOR, "#heatmap .text span[title^='weight']")
+    assert "(rob)" in browser.page_source
+    problems = [m for m in browser.get_log("browser") if m["level"] == "SEVERE"]
+    assert not [m for m in problems if "favicon" not in m["message"]], problems
