@@ -1,0 +1,221 @@
+"""docker-compose.yml and deploy/Dockerfile, proved without a Docker engine: the file is
+valid Compose, its rules hold, and every long-running service's command, run natively
+with the environment the file gives it, comes up and runs the pipeline end to end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from cenr.settings import Settings
+from tests.conftest import PG_ADMIN, demo_rows, write_export
+from tests.deploy.compose import (
+    ROOT,
+    MissingVariable,
+    interpolate,
+    load_yaml,
+    native,
+    read_env_file,
+    validate,
+    variables_used,
+)
+from tests.portal.conftest import free_port
+from tests.worker.cluster import CENR, Process, wait_until
+
+LONG_RUNNING = ("worker", "watcher", "web")
+REDIS_DB = 12
+
+
+@pytest.fixture
+def compose() -> dict:
+    return interpolate(load_yaml(), read_env_file())
+
+
+def test_the_file_is_valid_compose_and_keeps_its_rules(compose: dict) -> None:
+    assert validate(compose) == []
+    services = compose["services"]
+    assert set(services) == {"redis", "postgres", "migrate", "worker", "watcher", "web", "flower"}
+    published = {
+        name: service["ports"] for name, service in services.items() if service.get("ports")
+    }
+    assert set(published) == {"web", "flower"}
+    assert services["flower"]["profiles"] == ["monitoring"]
+    assert all(p.startswith("127.0.0.1:") for p in published["flower"]), "flower: local only"
+    assert compose["networks"]["backend"]["internal"] is True
+    for name in ("redis", "postgres"):
+        assert "healthcheck" in services[name]
+        assert services[name]["networks"] == ["backend"]
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    python = [n for n, s in services.items() if s.get("build")]
+    assert sorted(python) == ["migrate", "watcher", "web", "worker"]
+    for name in python:  # one image, built from deploy/Dockerfile
+        assert services[name]["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in LONG_RUNNING:
+        conditions = services[name]["depends_on"]
+        assert conditions["migrate"]["condition"] == "service_completed_successfully"
+        assert conditions["redis"]["condition"] == "service_healthy"
+        assert "replicas" not in services[name].get("deploy", {})
+    assert "container_name" not in services["worker"], "--scale worker=N needs no fixed name"
+    assert "healthcheck" in services["web"]
+
+
+def test_variables_are_documented_and_secrets_required() -> None:
+    documented = read_env_file()
+    assert variables_used() <= set(documented), "every variable is in deploy/.env.example"
+    settings_fields = {f"CENR_{name.upper()}" for name in Settings.model_fields}
+    for name, service in load_yaml()["services"].items():
+        for key in service.get("environment", {}):
+            if key.startswith("CENR_"):
+                assert key in settings_fields, f"{name}: {key} is not a cenr setting"
+    for secret in ("POSTGRES_PASSWORD", "CENR_SECRET_KEY"):
+        without = {k: v for k, v in documented.items() if k != secret}
+        with pytest.raises(MissingVariable, match=secret):
+            interpolate(load_yaml(), without)
+
+
+def test_dockerfile_builds_a_slim_non_root_image_with_everything_packaged(
+    tmp_path: Path,
+) -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    stages = dockerfile.split("\nFROM ")
+    final = stages[-1]
+    assert len(stages) >= 2, "a build stage and a run stage"
+    assert "USER cenr" in final
+    assert "useradd --system --uid 10001" in final
+    for tool in ("gcc", "build-essential", "apt-get install", "pip install"):
+        assert tool not in final, f"{tool} in the image that runs"
+    assert "COPY --from=build /opt/cenr /opt/cenr" in final
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+    assert "tensorflow-cpu" in (ROOT / "pyproject.toml").read_text(), "CPU wheels only"
+    # what `pip install .` puts in the image: the package data the services read at run time
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path),
+         str(ROOT)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    [wheel] = list(tmp_path.glob("*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "schema/default_codebook.json", "schema/migrations/env.py",
+        "schema/migrations/versions/0005_users.py", "exporters/assets/cenr.js",
+        "exporters/assets/cenr.css", "cenr/portal/templates/base.html",
+        "cenr/portal/static/portal.js",
+    ):  # fmt: skip
+        assert needed in names, f"{needed} is not packaged"
+
+
+@pytest.fixture
+def compose_backends() -> Iterator[dict[str, str]]:
+    """What the postgres and redis containers would give a fresh deployment: a `cenr`
+    role and an empty database, an empty Redis database."""
+    database = f"cenr_compose_{uuid.uuid4().hex[:8]}"
+    password = read_env_file()["POSTGRES_PASSWORD"]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'cenr'").fetchone():
+            admin.execute("CREATE ROLE cenr LOGIN")
+        admin.execute(f"ALTER ROLE cenr PASSWORD '{password}'")
+        admin.execute(f'CREATE DATABASE "{database}" OWNER cenr')
+    broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    broker.flushdb()
+    yield {"@postgres:5432/cenr": f"@127.0.0.1:5432/{database}",
+           "redis:6379/0": f"127.0.0.1:6379/{REDIS_DB}"}  # fmt: skip
+    broker.flushdb()
+    broker.close()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def test_every_service_runs_natively_with_the_files_environment(
+    compose: dict, compose_backends: dict[str, str], trained_home: Path, tmp_path: Path
+) -> None:
+    data, inbox = tmp_path / "data", tmp_path / "inbox"
+    inbox.mkdir()
+    port = free_port()
+    hosts = {**compose_backends}
+    mounts = {"/data": data, "/inbox": inbox}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("CENR_")}
+
+    def service(name: str) -> tuple[list[str], dict[str, str]]:
+        spec = native(compose, name, hosts, mounts)
+        assert spec.argv[0] == "cenr", f"{name}: runs the image's cenr command"
+        env = {**base_env, **spec.env}
+        if name == "web":  # the container's port 8000, published as a free port here
+            spec.argv[spec.argv.index("--port") + 1] = str(port)
+        return spec.argv[1:], env
+
+    argv, env = service("migrate")
+    migrated = subprocess.run([CENR, *argv], env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert migrated.returncode == 0, migrated.stderr
+    # adding a model, as README's deployment section says: train or copy, then register
+    shutil.copytree(trained_home / "models" / "tiny", data / "models" / "tiny")
+    registered = subprocess.run([CENR, "register", "tiny"], env=env,
+                                capture_output=True, text=True, check=False)  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    admin = subprocess.run(
+        [CENR, "users", "add", "alice", "--role", "admin",
+         "--password-stdin"], input="alice-admin-password\n", env=env, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    assert admin.returncode == 0, admin.stderr
+
+    processes = {}
+    try:
+        for name in LONG_RUNNING:
+            argv, env = service(name)
+            processes[name] = Process(argv, env, tmp_path / f"{name}.log")
+        processes["worker"].wait_for_output("ready", timeout=120)
+        processes["watcher"].wait_for_output("watching", timeout=60)
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_until(lambda: healthy() or not processes["web"].alive, 60), processes[
+            "web"
+        ].output()[-3000:]
+
+        write_export(tmp_path / "drop" / "export.csv", demo_rows(5))
+        os.replace(tmp_path / "drop" / "export.csv", inbox / "export.csv")
+        assert wait_until(lambda: any((inbox / "done").glob("export.csv")), 180), (
+            processes["watcher"].output()[-3000:] + processes["worker"].output()[-3000:]
+        )
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            client.post("/login", data={"username": "alice", "password": "alice-admin-password"})
+            jobs = client.get("/api/jobs").json()
+            assert len(jobs) == 1
+            job = jobs[0]
+
+            def finished() -> bool:
+                return bool(client.get(f"/api/jobs/{job['job']}").json()["status"] == "done")
+
+            assert wait_until(finished, 180), processes["worker"].output()[-3000:]
+            detail = client.get(f"/api/jobs/{job['job']}").json()
+            assert (detail["done"], detail["failed"]) == (5, 0)
+            workbook = client.get(f"/jobs/{job['job']}/review.xlsx")
+            assert workbook.status_code == 200
+            assert workbook.content[:2] == b"PK"
+        exports = data / "exports" / job["job"]
+        assert (exports / "review.xlsx").is_file(), "the worker wrote the job's exports"
+        for process in processes.values():
+            assert process.alive, process.output()[-2000:]
+    finally:
+        for process in processes.values():
+            process.stop()
