@@ -58,6 +58,7 @@ def train(args: argparse.Namespace) -> int:
     from classifier.training import train as fit
     from schema.database import session_scope
     from schema.tables import ModelVersion
+    from worker.model_store import store_model_files
 
     if not (args.data or args.from_reviews):
         raise ConfigError("give labelled protocols (DATA) or --from-reviews JOB, or both")
@@ -130,7 +131,10 @@ def train(args: argparse.Namespace) -> int:
         )
         try:
             with session_scope(engine) as session:
-                session.add(registry_row(path, config, report))
+                row = registry_row(path, config, report)
+                session.add(row)
+                session.flush()
+                store_model_files(session, row, path)
         except CenrError as exc:
             raise type(exc)(
                 f"model saved to {path} but not registered in the database ({exc}); "
@@ -187,39 +191,54 @@ def registry_row(path: Path, config: dict[str, Any], metrics: dict[str, Any]) ->
 
 
 def register(args: argparse.Namespace) -> int:
-    """Register a version directory (trained elsewhere, or against another database)."""
+    """Register a version directory (trained elsewhere, or against another database) and
+    put its files in the model store, so workers on any host can fetch it."""
     from classifier.registry import load_version
     from schema.database import session_scope
     from schema.tables import ModelVersion
+    from worker.model_store import store_model_files
 
     settings = get_settings()
     version = load_version(settings.models_dir, args.name)  # checks files and format
     engine = _open_registry(settings)
     try:
         with session_scope(engine) as session:
-            if session.scalars(select(ModelVersion).where(ModelVersion.name == args.name)).first():
-                print(f"model {args.name} is already registered")
-                return 0
-            session.add(registry_row(version.path, version.config, version.metrics))
+            row = session.scalars(
+                select(ModelVersion).where(ModelVersion.name == args.name)
+            ).first()
+            known = row is not None
+            if row is None:
+                row = registry_row(version.path, version.config, version.metrics)
+                session.add(row)
+                session.flush()
+            added = store_model_files(session, row, version.path)
     finally:
         engine.dispose()
-    print(f"registered model {args.name} ({version.path})")
+    if known:
+        print(f"model {args.name} is already registered ({added} file(s) added to the store)")
+    else:
+        print(f"registered model {args.name} ({version.path}), {added} file(s) in the store")
     return 0
 
 
 def _load(settings: Settings, name: str | None) -> Any:
-    """The named model version from disk, or the newest registered one."""
+    """The named model version (fetched from the model store when it is registered but
+    not on this host), or the newest registered one."""
     from classifier.registry import load_version
     from schema.database import session_scope
+    from schema.tables import ModelVersion
     from worker.jobs import resolve_model
+    from worker.model_store import ensure_local
 
-    if name is None:
-        engine = _open_registry(settings)
-        try:
-            with session_scope(engine) as session:
+    engine = _open_registry(settings)
+    try:
+        with session_scope(engine) as session:
+            if name is None:
                 name = resolve_model(session, None).name
-        finally:
-            engine.dispose()
+            elif session.scalars(select(ModelVersion.id).where(ModelVersion.name == name)).first():
+                ensure_local(session, settings.models_dir, name)  # from the store if need be
+    finally:
+        engine.dispose()
     return load_version(settings.models_dir, name)
 
 

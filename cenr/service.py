@@ -280,10 +280,10 @@ def review_agreement(args: argparse.Namespace) -> int:
     """Cohen's kappa per reviewer pair, Fleiss' kappa overall, model versus each reviewer;
     the protocols they disagree on go to a Discussion workbook for adjudication."""
     from exporters.discussion import write_discussion_workbook
-    from schema.codebook import model_codebook
     from schema.database import session_scope
     from schema.tables import Job
     from worker.agreement import agreement, discussion_data
+    from worker.model_store import codebook_of
     from worker.results import latest_job_id
 
     def show(value: float | None) -> str:
@@ -301,7 +301,9 @@ def review_agreement(args: argparse.Namespace) -> int:
                 target = args.discussion or Path(job.out_dir) / "discussion.xlsx"
                 data = discussion_data(session, job_id)
                 try:
-                    write_discussion_workbook(target, data, model_codebook(Path(data.model_path)))
+                    write_discussion_workbook(
+                        target, data, codebook_of(session, data.model_version_id)
+                    )
                 except OSError as exc:
                     raise InputFileError(f"cannot write {target}: {exc}") from exc
     finally:

@@ -237,3 +237,16 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     active: Mapped[bool] = mapped_column(default=True)
+
+
+class ModelFile(Base):
+    """One file of a registered model version (weights, vocabulary, codebook, config):
+    the model store. Workers on any host fetch a version from here into their local
+    cache, checking each file's SHA-256, so they need no shared folder."""
+
+    __tablename__ = "model_files"
+
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -160,7 +160,7 @@ class DiscussionRow:
 class DiscussionData:
     job_id: str
     model: str
-    model_path: str
+    model_version_id: int
     reviewers: list[str]
     rows: list[DiscussionRow]
 
@@ -195,7 +195,7 @@ def discussion_data(session: Session, job_id: str) -> DiscussionData:
         )
     ]
     reviewers = sorted({name for row in rows for name in row.decisions})
-    return DiscussionData(job_id, model.name, model.path, reviewers, rows)
+    return DiscussionData(job_id, model.name, model.id, reviewers, rows)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,10 @@ class Context:
         with self._lock:
             if name not in self.predictors:
                 from classifier.registry import load_version
+                from worker.model_store import ensure_local
 
+                with session_scope(self.engine) as session:  # another host: from the store
+                    ensure_local(session, self.settings.models_dir, name)
                 version = load_version(self.settings.models_dir, name)
                 self.predictors[name] = version.predictor(batch_size=self.settings.classify_batch)
             return self.predictors[name]
@@ -332,11 +335,11 @@ def export_csv(session: Any, job_id: str, path: Path) -> Path:
 
 def _review_inputs(session: Any, job_id: str) -> tuple[Any, Any, Callable[[int], Any]]:
     """What the review exports read: the job's rows, its model's codebook, its tokens."""
-    from schema.codebook import model_codebook
+    from worker.model_store import codebook_of
     from worker.results import review_data, token_spans
 
     data = review_data(session, job_id)
-    codebook = model_codebook(Path(data.model_path))
+    codebook = codebook_of(session, data.model_version_id)
     return data, codebook, lambda prediction_id: token_spans(session, prediction_id)
 
 

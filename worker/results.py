@@ -250,6 +250,7 @@ class ReviewData:
     rows: list[ReviewRow]
     failures: list[ResultRow]
     attention: str = "bahdanau"
+    model_version_id: int = 0
     # job item -> [(reviewer, level code)]: the reviewers' levels imported so far, then
     # the adjudicated level if there is one
     reviews: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
@@ -320,6 +321,7 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
         rows=rows,
         failures=failures,
         attention=model.attention,
+        model_version_id=model.id,
         reviews=reviews,
     )
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from exporters.discussion import FORMAT as DISCUSSION_FORMAT
 from exporters.workbook import FORMAT as REVIEW_FORMAT
-from schema.codebook import model_codebook
 from schema.errors import CenrError, InputFileError
 from schema.tables import Adjudication, Job, JobItem, ModelVersion, Review
+from worker.model_store import codebook_of
 from worker.store import now
 
 
@@ -166,7 +166,7 @@ def import_reviews(
         )
     model = session.get(ModelVersion, job.model_version_id)
     assert model is not None  # a foreign key
-    codebook = model_codebook(Path(model.path))
+    codebook = codebook_of(session, model.id)
     kind = "review" if layout.one_per_person else "adjudication"
     report = ImportReport(job=job_id, file=str(path), kind=kind)
     table = layout.table

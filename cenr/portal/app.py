@@ -284,14 +284,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request, session: Db, user: SignedIn, job_id: str, item_id: int
     ) -> Response:
         from exporters.html_bundle import HtmlBundle, legend
-        from schema.codebook import model_codebook
+        from worker.model_store import codebook_of
         from worker.results import review_data, token_spans
 
         data = review_data(session, job_id, item_id=item_id)
         if not data.rows:
             raise ConfigError(f"job {job_id} has no classified protocol {item_id}")
         row = data.rows[0]
-        codebook = model_codebook(Path(data.model_path))
+        codebook = codebook_of(session, data.model_version_id)
         bundle = HtmlBundle(data, codebook, lambda p: token_spans(session, p))
         return page(
             request, "protocol.html", user, job_id=job_id, row=row,

@@ -1,0 +1,121 @@
+"""The model store: model versions' files kept in the database, cached on each host.
+
+``cenr train`` and ``cenr register`` put every file of a version's folder into
+``model_files``; a worker that needs a version it does not have (another host, a fresh
+container) writes them into ``CENR_HOME/models/NAME`` - into a temporary folder first,
+checking each file's SHA-256, then renamed into place - and loads it from there as
+always (``safe_mode=True``). A cached folder whose files no longer match the store is
+replaced. The codebook is read straight from the store, so exporters need no model files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from schema.codebook import Codebook, model_codebook
+from schema.errors import ConfigError
+from schema.tables import ModelFile, ModelVersion
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def store_model_files(session: Session, version: ModelVersion, directory: Path) -> int:
+    """Put the files of ``directory`` into the store for ``version`` (once); returns how
+    many were added."""
+    stored = set(
+        session.scalars(select(ModelFile.name).where(ModelFile.model_version_id == version.id))
+    )
+    added = 0
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = path.relative_to(directory).as_posix()
+        if name in stored:
+            continue
+        content = path.read_bytes()
+        session.add(ModelFile(model_version_id=version.id, name=name, sha256=_sha256(content),
+                              content=content))  # fmt: skip
+        added += 1
+    session.flush()
+    return added
+
+
+def _manifest(session: Session, version_id: int) -> dict[str, str]:
+    rows = session.execute(
+        select(ModelFile.name, ModelFile.sha256).where(ModelFile.model_version_id == version_id)
+    )
+    return {name: digest for name, digest in rows}
+
+
+def _matches(directory: Path, manifest: dict[str, str]) -> bool:
+    try:
+        return all(_sha256((directory / name).read_bytes()) == digest
+                   for name, digest in manifest.items())  # fmt: skip
+    except OSError:
+        return False
+
+
+def ensure_local(session: Session, models_dir: Path, name: str) -> Path:
+    """The version's folder under ``models_dir``, fetched from the store if it is missing
+    or differs from it."""
+    version = session.scalar(select(ModelVersion).where(ModelVersion.name == name))
+    if version is None:
+        raise ConfigError(f"no model version {name!r} is registered")
+    manifest = _manifest(session, version.id)
+    target = models_dir / name
+    if not manifest:
+        if target.is_dir():
+            return target  # registered before the store existed: the local folder it is
+        raise ConfigError(
+            f"model {name} is not in the model store and not under {models_dir}: run "
+            f"`cenr register {name}` where its folder is"
+        )
+    if _matches(target, manifest):
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=models_dir))
+    try:
+        files = session.scalars(
+            select(ModelFile)
+            .where(ModelFile.model_version_id == version.id)
+            .options(undefer(ModelFile.content))
+        )
+        for stored in files:
+            if _sha256(stored.content) != stored.sha256:
+                raise ConfigError(f"model {name}: {stored.name} in the store is corrupt")
+            path = (scratch / stored.name).resolve()
+            if scratch.resolve() not in path.parents:
+                raise ConfigError(f"model {name}: unsafe file name {stored.name!r} in the store")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(stored.content)
+        if target.exists():
+            stale = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=models_dir))
+            os.replace(target, stale / name)
+            shutil.rmtree(stale, ignore_errors=True)
+        os.replace(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def codebook_of(session: Session, version_id: int) -> Codebook:
+    """The codebook a version was trained with, from the store (or its folder)."""
+    content = session.scalar(
+        select(ModelFile.content).where(
+            ModelFile.model_version_id == version_id, ModelFile.name == "codebook.json"
+        )
+    )
+    if content is not None:
+        return Codebook.from_dict(json.loads(content), source=f"model store, version {version_id}")
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise ConfigError(f"no model version {version_id}")
+    return model_codebook(Path(version.path))
