@@ -18,11 +18,21 @@ CENR = str(Path(sys.executable).with_name("cenr"))
 class Process:
     """A `cenr` sub-command in its own process group, its output in a log file."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log: Path,
+        prefix: list[str] | None = None,
+        program: str | None = CENR,
+    ) -> None:
+        """``prefix`` runs the command through another one (``ip netns exec HOST``);
+        ``program=None`` runs ``argv`` itself instead of a `cenr` sub-command."""
         self.log = log
         self._handle = log.open("ab")
+        command = [*(prefix or []), *([program] if program else []), *argv]
         self.popen = subprocess.Popen(
-            [CENR, *argv], env=env, stdout=self._handle, stderr=subprocess.STDOUT,
+            command, env=env, stdout=self._handle, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
 

@@ -231,7 +231,8 @@ def test_submit_without_a_broker_says_what_to_do(
 def test_a_worker_without_the_model_fails_the_items_with_the_reason(
     sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker host whose CENR_HOME lacks the job's model: items fail, the job ends."""
+    """A worker host whose CENR_HOME lacks the job's model, which is not in the model
+    store either (registered before the store existed): items fail, the job ends."""
     from cenr.settings import get_settings
     from schema.database import open_database, session_scope
     from worker.jobs import Submission, create_job, resolve_model
@@ -246,6 +247,7 @@ def test_a_worker_without_the_model_fails_the_items_with_the_reason(
             tmp_path / "out", "submit", {}, 2**20,
         )  # fmt: skip
         job_id = job.id
+        session.execute(text("DELETE FROM model_files"))
     monkeypatch.setenv("CENR_HOME", str(tmp_path / "empty-home"))
     runner = LocalRunner()
     runner.ctx = Context(get_settings(), engine, runner)
@@ -256,7 +258,8 @@ def test_a_worker_without_the_model_fails_the_items_with_the_reason(
         errors = job_errors(session, job_id)
     engine.dispose()
     assert (status.status, status.done, status.failed) == ("done", 0, 1)
-    assert "no model named 'tiny'" in errors[0]
+    assert "model tiny is not in the model store and not under" in errors[0]
+    assert "`cenr register tiny`" in errors[0]
 
 
 def test_run_with_model_files_missing_fails_before_submitting(
