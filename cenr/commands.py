@@ -58,7 +58,7 @@ def train(args: argparse.Namespace) -> int:
     from classifier.training import train as fit
     from schema.database import session_scope
     from schema.tables import ModelVersion
-    from worker.model_store import store_model_files
+    from worker.model_store import registry_row, store_model_files
 
     if not (args.data or args.from_reviews):
         raise ConfigError("give labelled protocols (DATA) or --from-reviews JOB, or both")
@@ -172,31 +172,13 @@ def compare(
     return {"n": len(protocol_ids), "protocols": protocol_ids, "models": rows}
 
 
-def registry_row(path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> Any:
-    """The ``model_versions`` row of a saved version directory."""
-    from schema.tables import ModelVersion
-
-    return ModelVersion(
-        name=path.name,
-        attention=config["model"]["attention"],
-        created_at=datetime.fromisoformat(config["created_at"]),
-        path=str(path),
-        data_fingerprint=config["data_fingerprint"],
-        n_training=int(metrics.get("training", {}).get("n_train", 0)),
-        accuracy=metrics.get("accuracy"),
-        macro_f1=metrics.get("macro_f1"),
-        temperature=float(config["temperature"]),
-        metrics=metrics,
-    )
-
-
 def register(args: argparse.Namespace) -> int:
     """Register a version directory (trained elsewhere, or against another database) and
     put its files in the model store, so workers on any host can fetch it."""
     from classifier.registry import load_version
     from schema.database import session_scope
     from schema.tables import ModelVersion
-    from worker.model_store import store_model_files
+    from worker.model_store import registry_row, store_model_files
 
     settings = get_settings()
     version = load_version(settings.models_dir, args.name)  # checks files and format

@@ -15,13 +15,16 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from schema.codebook import Codebook, model_codebook
-from schema.errors import ConfigError
+from schema.errors import ConfigError, InputFileError
 from schema.tables import ModelFile, ModelVersion
 
 
@@ -119,3 +122,70 @@ def codebook_of(session: Session, version_id: int) -> Codebook:
     if version is None:
         raise ConfigError(f"no model version {version_id}")
     return model_codebook(Path(version.path))
+
+
+def registry_row(path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> ModelVersion:
+    """The ``model_versions`` row of a saved version directory."""
+    return ModelVersion(
+        name=path.name,
+        attention=config["model"]["attention"],
+        created_at=datetime.fromisoformat(config["created_at"]),
+        path=str(path),
+        data_fingerprint=config["data_fingerprint"],
+        n_training=int(metrics.get("training", {}).get("n_train", 0)),
+        accuracy=metrics.get("accuracy"),
+        macro_f1=metrics.get("macro_f1"),
+        temperature=float(config["temperature"]),
+        metrics=metrics,
+    )
+
+
+def install_archive(session: Session, archive: Path, models_dir: Path, limit: int) -> str:
+    """Register a model version uploaded as a zip of its folder (files at the top, or in
+    one folder named after the version); returns its name.
+
+    Member names are checked before anything is written (no absolute paths, no ``..``),
+    the unpacked size is bounded by ``limit`` bytes, and the version must load (format,
+    files, ``safe_mode=True``) before it is registered.
+    """
+    from classifier.registry import check_name, load_version
+
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputFileError(f"{archive.name}: not a zip archive of a model folder") from exc
+    with bundle:
+        members = [m for m in bundle.infolist() if not m.is_dir()]
+        for member in members:
+            parts = member.filename.replace("\\", "/").split("/")
+            if member.filename.startswith("/") or ".." in parts or ":" in member.filename:
+                raise InputFileError(f"{archive.name}: unsafe member name {member.filename!r}")
+        if sum(m.file_size for m in members) > limit:
+            raise InputFileError(f"{archive.name}: unpacks to more than {limit / 2**20:.0f} MB")
+        tops = {m.filename.split("/")[0] for m in members if "/" in m.filename}
+        nested = len(tops) == 1 and all("/" in m.filename for m in members)
+        name = check_name(tops.pop() if nested else Path(archive.name).stem)
+        if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)):
+            raise ConfigError(f"a model named {name!r} is already registered")
+        if (models_dir / name).exists():
+            raise ConfigError(f"{models_dir / name} already exists on this host")
+        models_dir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".upload.", dir=models_dir))
+        try:
+            for member in members:
+                relative = member.filename.split("/", 1)[1] if nested else member.filename
+                target = (scratch / name / relative).resolve()
+                if scratch.resolve() not in target.parents:
+                    raise InputFileError(f"{archive.name}: unsafe member {member.filename!r}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(member) as source, target.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+            version = load_version(scratch, name)  # refuses a broken or foreign folder
+            os.replace(scratch / name, models_dir / name)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    row = registry_row(models_dir / name, version.config, version.metrics)
+    session.add(row)
+    session.flush()
+    store_model_files(session, row, models_dir / name)
+    return name

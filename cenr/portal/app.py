@@ -314,6 +314,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def models_page(request: Request, session: Db, user: Admin) -> Response:
         return page(request, "models.html", user, models=models_list(session))
 
+    def install_model(session: Session, upload: UploadFile) -> str:
+        from worker.model_store import install_archive
+
+        folder = Path(tempfile.mkdtemp(dir=_mkdir(settings.uploads_dir)))
+        try:
+            limit = int(settings.max_unzipped_mb * 2**20)
+            path = save_upload(upload.file, upload.filename or "", folder, limit, (".zip",))
+            return install_archive(session, path, settings.models_dir, limit)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @app.post("/models", include_in_schema=False, dependencies=[Checked])
+    def model_upload_page(
+        session: Db, user: Admin, archive: Annotated[UploadFile, File()]
+    ) -> Response:
+        install_model(session, archive)
+        return RedirectResponse("/models", status_code=303)
+
+    @app.post("/api/models", tags=["models"], dependencies=[Checked], status_code=201)
+    def api_model_upload(
+        session: Db, user: Admin, archive: Annotated[UploadFile, File()]
+    ) -> dict[str, str]:
+        """Register a model version uploaded as a zip of its folder (admins); its files go
+        into the model store for every worker."""
+        return {"model": install_model(session, archive)}
+
     def models_list(session: Session) -> list[dict[str, Any]]:
         return [
             {"name": m.name, "attention": m.attention, "created_at": m.created_at.isoformat(),

@@ -236,3 +236,53 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     assert "(rob)" in browser.page_source
     problems = [m for m in browser.get_log("browser") if m["level"] == "SEVERE"]
     assert not [m for m in problems if "favicon" not in m["message"]], problems
+
+
+def _zip(
+    folder: Path, target: Path, top: str | None, extra: dict[str, bytes] | None = None
+) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in folder.iterdir():
+            archive.write(path, f"{top}/{path.name}" if top else path.name)
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return target
+
+
+def test_admins_add_a_model_by_uploading_its_folder(
+    portal: Portal, trained_home: Path, tmp_path: Path
+) -> None:
+    folder = trained_home / "models" / "tiny"
+    alice, rob = portal.client("alice"), portal.client("rob")
+    upload = _zip(folder, tmp_path / "upload.zip", "tiny-copy")
+    files = {"archive": ("upload.zip", upload.read_bytes(), "application/zip")}
+    assert rob.post("/api/models", files=files, headers=_csrf(rob)).status_code == 403
+    added = alice.post("/api/models", files=files, headers=_csrf(alice))
+    assert added.status_code == 201, added.text
+    assert added.json() == {"model": "tiny-copy"}
+    assert "tiny-copy" in [m["name"] for m in alice.get("/api/models").json()]
+    again = alice.post("/api/models", files=files, headers=_csrf(alice))
+    assert again.status_code == 400
+    assert "already registered" in again.json()["error"]
+
+    evil = _zip(folder, tmp_path / "evil.zip", "evil", {"evil/../../escape.txt": b"x"})
+    refused = alice.post(
+        "/api/models", files={"archive": ("evil.zip", evil.read_bytes(), "application/zip")},
+        headers=_csrf(alice),
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert "unsafe member name" in refused.json()["error"]
+    (tmp_path / "empty").mkdir()
+    broken = _zip(tmp_path / "empty", tmp_path / "broken.zip", None, {"notes.txt": b"hi"})
+    not_model = alice.post(
+        "/api/models", files={"archive": ("broken.zip", broken.read_bytes(), "application/zip")},
+        headers=_csrf(alice),
+    )  # fmt: skip
+    assert not_model.status_code == 400
+    junk = alice.post(
+        "/api/models", files={"archive": ("junk.zip", b"not a zip", "application/zip")},
+        headers=_csrf(alice),
+    )  # fmt: skip
+    assert "not a zip archive" in junk.json()["error"]
