@@ -32,6 +32,12 @@ PG_BIN = (
 def hosts() -> Iterator[Hosts]:
     if os.geteuid() != 0:
         pytest.fail("the many-hosts test makes network namespaces: run the tests as root")
+    for tool in ("ip", "runuser", "redis-server"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"the many-hosts test needs {tool} (apt-get install iproute2 util-linux "
+                        "redis-server)")  # fmt: skip
+    if not (PG_BIN / "initdb").is_file():
+        pytest.fail(f"the many-hosts test needs PostgreSQL's server programs ({PG_BIN}/initdb)")
     network = Hosts(["db", "w1", "w2"]).up()
     yield network
     network.down()

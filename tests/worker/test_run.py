@@ -268,10 +268,14 @@ def test_run_with_model_files_missing_fails_before_submitting(
 ) -> None:  # fmt: skip
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "a.txt").write_text(GOOD_TEXT)
+    engine = create_engine(sqlite_service)
+    with engine.begin() as connection:  # registered before the model store existed
+        connection.execute(text("DELETE FROM model_files"))
+    engine.dispose()
     monkeypatch.setenv("CENR_HOME", str(tmp_path / "empty-home"))
     status, _, err = run(capsys, str(tmp_path / "inbox"), "--out", str(tmp_path / "out"))
     assert status == 1
-    assert "no model named 'tiny'" in err
+    assert "model tiny is not in the model store and not under" in err
     assert table_counts(sqlite_service)["jobs"] == 0
 
 
