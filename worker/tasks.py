@@ -69,6 +69,10 @@ def configure(app: Celery, settings: Settings) -> None:
             "visibility_timeout": settings.visibility_timeout,
             "unacked_restore_interval": min(10, max(1, settings.visibility_timeout // 4)),
             "unacked_restore_throttle": 1,
+            # The restore sweep holds a Redis lock; kombu keeps it 300 s by default, so a
+            # worker SIGKILLed while holding it stopped every other worker from restoring
+            # its lost batch for five minutes. A sweep takes milliseconds.
+            "unacked_mutex_expire": max(5, min(60, settings.visibility_timeout)),
         },
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,

@@ -113,13 +113,28 @@ def test_worker_killed_mid_batch_loses_nothing_and_writes_nothing_twice(
     assert at_kill.get("done", 0) < 120, "the job finished before the kill; test proves nothing"
 
     cluster["start_worker"]()
-    assert wait_until(lambda: job_state(cluster["url"], job) == "done", 240), item_counts(
-        cluster["url"], job
+    assert wait_until(lambda: job_state(cluster["url"], job) == "done", 240), (
+        item_counts(cluster["url"], job),
+        _broker_state(),
     )
     assert item_counts(cluster["url"], job) == {"done": 120}
     counts = table_counts(cluster["url"])
     assert counts["documents"] == counts["predictions"] == 120
     assert counts["token_weights"] == counts["tokens_expected"]
+
+
+def _broker_state() -> dict[str, object]:
+    """What Redis holds of unacknowledged work, for a failure message."""
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    try:
+        return {
+            "unacked": client.hlen("unacked"),
+            "unacked_index": client.zrange("unacked_index", 0, -1, withscores=True),
+            "mutex_ttl": client.ttl("unacked_mutex"),
+            "queues": {q: client.llen(q) for q in ("extract", "classify", "export")},
+        }
+    finally:
+        client.close()
 
 
 def _pg_cluster(action: str) -> None:
