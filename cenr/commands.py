@@ -336,7 +336,10 @@ def models(args: argparse.Namespace) -> int:
 def db_upgrade(args: argparse.Namespace) -> int:
     from schema.database import head_revision, upgrade
 
-    url = get_settings().resolved_database_url
+    settings = get_settings()
+    url = settings.resolved_database_url
+    if not settings.database_url:  # the embedded default: its folder may not exist yet
+        settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(url)
     print(f"database schema at {head_revision()}")
     return 0

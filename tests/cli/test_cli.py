@@ -258,3 +258,14 @@ def test_too_small_for_a_test_split_is_one_line(cenr_home: Path, tmp_path: Path,
     table = "t,l\n" + "".join(f"words {i},{i % 6}\n" for i in range(18))
     err = _train_error(capsys, tmp_path / "small.csv", table)
     assert "18 protocols are too few to hold out a stratified test set of 20%" in err
+
+
+def test_db_upgrade_creates_the_embedded_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make demo` on a fresh clone runs `cenr db upgrade` before anything made CENR_HOME."""
+    monkeypatch.setenv("CENR_HOME", str(tmp_path / "fresh" / "home"))
+    monkeypatch.delenv("CENR_DATABASE_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert "database schema at" in capsys.readouterr().out
+    assert (tmp_path / "fresh" / "home" / "cenr.sqlite3").is_file()
