@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from exporters.files import atomic_target
-from exporters.scale import legend_rows, shade
+from exporters.scale import FILLS, legend_rows, shade
 from schema.codebook import Codebook
 from worker.results import ReviewData, ReviewRow, TokenSpan
 
@@ -348,7 +348,6 @@ class HtmlBundle:
             parts.append(f'<text x="{x}" y="{top - 12}" text-anchor="middle">{h(code)}</text>')
             y = top + cell * j + cell / 2 + 5
             parts.append(f'<text x="{left - 12}" y="{y}" text-anchor="end">{h(code)}</text>')
-        fills = ("#ffffff", "#fee0d2", "#fcbba1", "#fc9272", "#de2d26", "#a50f15")
         for i, counts in enumerate(matrix[:size]):
             total = sum(counts) or 1
             for j, count in enumerate(counts[:size]):
@@ -357,7 +356,7 @@ class HtmlBundle:
                 x, y = left + cell * j, top + cell * i
                 colour = "#ffffff" if step >= 4 else "#000000"
                 parts.append(
-                    f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fills[step]}" '
+                    f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="#{FILLS[step]}" '
                     'stroke="#999999"/>'
                     f'<text x="{x + cell / 2}" y="{y + cell / 2 + 5}" text-anchor="middle" '
                     f'fill="{colour}">{int(count)}</text>'

@@ -243,7 +243,6 @@ class ReviewData:
 
     job_id: str
     model: str
-    model_path: str
     model_metrics: dict[str, Any]
     model_created_at: str
     data_fingerprint: str
@@ -314,7 +313,6 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
     return ReviewData(
         job_id=job_id,
         model=model.name,
-        model_path=model.path,
         model_metrics=dict(model.metrics or {}),
         model_created_at=_aware(model.created_at).isoformat(),
         data_fingerprint=model.data_fingerprint,

@@ -24,7 +24,7 @@ def labelwise_data() -> tuple[ReviewData, dict[int, list[TokenSpan]]]:
         faithfulness=0.5, n_tokens=len(words), tokens_cut=0, top_tokens=[],
     )  # fmt: skip
     data = ReviewData(
-        job_id="j1", model="lw", model_path="", model_metrics={}, model_created_at="",
+        job_id="j1", model="lw", model_metrics={}, model_created_at="",
         data_fingerprint="", rows=[row], failures=[], attention="labelwise",
     )  # fmt: skip
     return data, {7: spans}
