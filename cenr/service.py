@@ -52,6 +52,7 @@ def submit_paths(
     options: dict[str, Any],
 ) -> str:
     from schema.database import session_scope
+    from worker.backpressure import check_capacity
     from worker.jobs import create_job, gather, resolve_model
 
     submissions, hidden = gather(paths)
@@ -61,6 +62,7 @@ def submit_paths(
     if not submissions:
         raise InputFileError(f"{', '.join(map(str, paths))}: no files to process")
     with session_scope(engine) as session:
+        check_capacity(session, settings)
         version = resolve_model(session, model)
         job = create_job(
             session, submissions, version, Path(), origin, options, settings.max_file_bytes

@@ -46,6 +46,22 @@ class Settings(BaseSettings):
         default=2, ge=1, le=64, description="processes per `cenr worker` (one stores while "
         "the other classifies)",
     )  # fmt: skip
+    max_queued: int = Field(
+        default=20_000, ge=0, description="most protocols waiting to be classified before "
+        "new submissions are refused (backpressure); 0: no bound",
+    )  # fmt: skip
+    min_free_mb: float = Field(
+        default=200.0, ge=0, description="refuse new submissions when CENR_HOME's disk has "
+        "less free space than this",
+    )  # fmt: skip
+    task_time_limit: int = Field(
+        default=900, ge=1, description="seconds a worker step may run before it is stopped "
+        "and its protocols marked failed",
+    )  # fmt: skip
+    stall_seconds: int = Field(
+        default=1200, ge=5, description="a distributed job with no progress for this long is "
+        "queued again (its messages were lost, e.g. a broker restarted without persistence)",
+    )  # fmt: skip
     secret_key: str = Field(
         default="", description="signs the portal's session cookies; at least 32 characters"
     )

@@ -8,6 +8,8 @@ CenrError                    base: the CLI prints its message on one line, exit 
 ├── CodebookError            a label is not in the codebook, or the codebook is malformed
 ├── ModelNotFoundError       no model version of that name
 ├── ModelIncompatibleError   a model directory from another format version, or damaged
+├── QueueFull                too much work is waiting: new submissions are refused for now
+├── StepTimedOut             a pipeline step ran past its time limit
 └── DatabaseError            the database is unreachable or its schema is behind
     └── DatabaseUnavailable  the connection failed or dropped: worth retrying
 """
@@ -45,6 +47,14 @@ class ModelNotFoundError(CenrError):
 
 class ModelIncompatibleError(CenrError):
     """A model directory is damaged or was written by an incompatible version."""
+
+
+class QueueFull(CenrError):
+    """More protocols are waiting than the configured bound: try again later."""
+
+
+class StepTimedOut(CenrError):
+    """A pipeline step ran past ``CENR_TASK_TIME_LIMIT`` and was stopped."""
 
 
 class DatabaseError(CenrError):

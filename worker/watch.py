@@ -28,7 +28,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from schema.database import session_scope
+from schema.errors import QueueFull
 from schema.tables import Job, SourceFile
+from worker.backpressure import check_capacity
 from worker.jobs import Submission, create_job, resolve_model
 from worker.pipeline import Context, start_job
 from worker.results import job_errors, job_status
@@ -63,6 +65,7 @@ class Watcher:
     after_submit: Callable[[], None] | None = None  # the embedded runner drains here
     _seen: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     _following: dict[str, str] = field(default_factory=dict)  # processing path -> job id
+    _paused: str = ""  # why new files wait in the inbox (backpressure), logged once
 
     def __post_init__(self) -> None:
         for name in ("processing", "done", "failed"):
@@ -96,7 +99,28 @@ class Watcher:
             self._following[str(path)] = job_id
 
     def poll(self) -> None:
-        """One pass: claim settled new files, then file away finished ones."""
+        """One pass: claim settled new files (unless the queue is full), then file away
+        finished ones."""
+        if self._accepting():
+            self._claim_settled()
+        self._file_away_finished()
+
+    def _accepting(self) -> bool:
+        """False while the queue is full: new files wait in the inbox, nothing is lost."""
+        try:
+            with session_scope(self.ctx.engine) as session:
+                check_capacity(session, self.ctx.settings)
+        except QueueFull as exc:
+            if str(exc) != self._paused:
+                log.warning("new files wait in %s: %s", self.inbox, exc)
+            self._paused = str(exc)
+            return False
+        if self._paused:
+            log.warning("the queue has room again: taking new files from %s", self.inbox)
+            self._paused = ""
+        return True
+
+    def _claim_settled(self) -> None:
         now = time.monotonic()
         for entry in sorted(os.scandir(self.inbox), key=lambda e: e.name):
             if not entry.is_file(follow_symlinks=False) or _in_progress(entry.name):
@@ -113,7 +137,6 @@ class Watcher:
             claimed = free_name(self.processing, entry.name)
             os.rename(entry.path, claimed)  # atomic: the file is ours now
             self._submit(claimed)
-        self._file_away_finished()
 
     def _submit(self, path: Path) -> None:
         with session_scope(self.ctx.engine) as session:

@@ -26,7 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from cenr.portal import auth
 from cenr.portal.uploads import PROTOCOL_TYPES, WORKBOOK_TYPES, save_upload
 from cenr.settings import Settings, get_settings
-from schema.errors import CenrError, ConfigError, DatabaseUnavailable
+from schema.errors import CenrError, ConfigError, DatabaseUnavailable, QueueFull
 from schema.tables import Job, ModelVersion, User
 
 HERE = Path(__file__).resolve().parent
@@ -92,8 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(CenrError)
     async def user_error(request: Request, exc: CenrError) -> Response:
-        status = 503 if isinstance(exc, DatabaseUnavailable) else 400
-        return error(request, " ".join(str(exc).split()), status)
+        busy = isinstance(exc, DatabaseUnavailable | QueueFull)
+        response = error(request, " ".join(str(exc).split()), 503 if busy else 400)
+        if isinstance(exc, QueueFull):
+            response.headers["Retry-After"] = "60"
+        return response
 
     def error(request: Request, message: str, status: int) -> Response:
         if wants_json(request):
@@ -218,6 +221,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return job_id
 
     async def upload_protocols(files: list[UploadFile], model: str | None) -> str:
+        from worker.backpressure import check_capacity
+
+        with session_scope(engine) as session:  # refuse before writing anything to disk
+            check_capacity(session, settings)
         folder = Path(tempfile.mkdtemp(dir=_mkdir(settings.uploads_dir)))
         try:
             for upload in files:

@@ -10,7 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
+
+from schema.database import open_database, session_scope
+from schema.tables import Job
+from worker.backpressure import queue_depth
+from worker.jobs import Submission, create_job, resolve_model
 
 CENR = str(Path(sys.executable).with_name("cenr"))
 
@@ -101,3 +106,32 @@ def job_state(url: str, job_id: str) -> str | None:
         return None
     finally:
         engine.dispose()
+
+
+def waiting_job(url: str, folder: Path, n_files: int) -> str:
+    """A job of ``n_files`` files submitted but not yet extracted: n_files in the queue."""
+    folder.mkdir(parents=True, exist_ok=True)
+    submissions = []
+    for n in range(n_files):
+        path = folder / f"waiting{n}.txt"
+        path.write_text("Community partners co-designed the survey.")
+        submissions.append(Submission(path, path.name))
+    engine = open_database(url)
+    try:
+        with session_scope(engine) as session:
+            job = create_job(session, submissions, resolve_model(session, None), folder,
+                             "submit", {}, 2**20)  # fmt: skip
+            job.status = "queued"
+            job_id = job.id
+        with session_scope(engine) as session:
+            assert queue_depth(session) == n_files
+    finally:
+        engine.dispose()
+    return job_id
+
+
+def finish_job(url: str, job_id: str) -> None:
+    engine = open_database(url)
+    with session_scope(engine) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(status="done"))
+    engine.dispose()
