@@ -10,16 +10,19 @@ from __future__ import annotations
 import io
 import logging
 import re
+from typing import IO
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from schema.errors import InputFileError
-from worker.extract.tables import check_zip
+from worker.extract.tables import ZIP_ERRORS, check_zip
 from worker.extract.text import decode_text
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_P, _T = f"{_W}p", f"{_W}t"
+_BREAKS = {f"{_W}tab": "\t", f"{_W}br": "\n", f"{_W}cr": "\n"}
 _DOCX_PARTS = re.compile(r"^word/(document|footnotes|endnotes)\.xml$")
 
 
@@ -36,20 +39,40 @@ def read_docx(name: str, raw: bytes, max_unzipped_bytes: int) -> str:
     paragraphs: list[str] = []
     for part in sorted(parts, key=lambda n: n != "word/document.xml"):
         try:
-            root = ElementTree.fromstring(archive.read(part), forbid_dtd=True)
-        except (ElementTree.ParseError, DefusedXmlException) as exc:
+            with archive.open(part) as source:
+                paragraphs += _paragraphs(source)
+        except DefusedXmlException as exc:
+            raise InputFileError(
+                f"{name}: refused: {part} declares a DTD or entities ({type(exc).__name__}); "
+                "Word never writes them, and they can expand without bound or read other files"
+            ) from exc
+        except (ElementTree.ParseError, *ZIP_ERRORS) as exc:
             raise InputFileError(f"{name}: damaged Word document ({part}: {exc})") from exc
-        for paragraph in root.iter(f"{_W}p"):
-            pieces = []
-            for node in paragraph.iter():
-                if node.tag == f"{_W}t" and node.text:
-                    pieces.append(node.text)
-                elif node.tag == f"{_W}tab":
-                    pieces.append("\t")
-                elif node.tag in (f"{_W}br", f"{_W}cr"):
-                    pieces.append("\n")
-            paragraphs.append("".join(pieces))
     return "\n".join(paragraphs)
+
+
+def _paragraphs(source: IO[bytes]) -> list[str]:
+    """Text of each ``w:p`` in document order, in one streaming pass.
+
+    A paragraph inside another (a text box) is a paragraph of its own, its text not
+    repeated in the one around it; however deep they nest, each node is visited once.
+    """
+    paragraphs: list[str] = []
+    open_paragraphs: list[tuple[int, list[str]]] = []  # (index in paragraphs, pieces)
+    for event, node in ElementTree.iterparse(source, ("start", "end"), forbid_dtd=True):
+        if event == "start":
+            if node.tag == _P:
+                open_paragraphs.append((len(paragraphs), []))
+                paragraphs.append("")
+            elif open_paragraphs and node.tag in _BREAKS:
+                open_paragraphs[-1][1].append(_BREAKS[node.tag])
+        elif node.tag == _T and open_paragraphs and node.text:
+            open_paragraphs[-1][1].append(node.text)
+        elif node.tag == _P:
+            index, pieces = open_paragraphs.pop()
+            paragraphs[index] = "".join(pieces)
+            node.clear()
+    return paragraphs
 
 
 def read_pdf(name: str, raw: bytes, max_pages: int) -> str:
@@ -80,6 +103,7 @@ def read_pdf(name: str, raw: bytes, max_pages: int) -> str:
         raise InputFileError(f"{name}: damaged PDF (object references loop)") from exc
     if not text.strip():
         raise InputFileError(
-            f"{name}: the PDF has no text layer (a scan?); run OCR on it first and resubmit"
+            f"{name}: the PDF has no text layer (a scan, or page contents that cannot be "
+            "read); run OCR on it first and resubmit"
         )
     return text

@@ -3,9 +3,10 @@
 A single document (.txt, .md, .docx, .pdf) is one protocol whose ID is the file name. A
 table (.csv, .xlsx, .jsonl) is one protocol per row; the text and ID columns are the
 ones configured, or else recognised from the IRB export's usual names. A file that
-cannot be read raises :class:`InputFileError`; a row that cannot become a protocol (no
-text) comes back as an :class:`Extracted` with an ``error``, so the rest of the file
-still counts.
+cannot be read, or a document with no words to classify, raises
+:class:`InputFileError`; a row that cannot become a protocol (no text, or no words)
+comes back as an :class:`Extracted` with an ``error``, so the rest of the file still
+counts. No NUL character or lone surrogate reaches a protocol (they cannot be stored).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from classifier.tokenizer import has_words
 from schema.errors import ColumnError, InputFileError
 from schema.protocol import Protocol
 from worker.extract.documents import DOCUMENT_SUFFIXES, read_docx, read_pdf, read_plain
-from worker.extract.tables import TABLE_SUFFIXES, parse_rows, require_columns
+from worker.extract.tables import TABLE_SUFFIXES, cell, parse_rows, require_columns
+from worker.extract.text import clean_text
 
 SUPPORTED_SUFFIXES = DOCUMENT_SUFFIXES + TABLE_SUFFIXES
 # Normalised (lower-case, letters and digits only) names, in display order.
@@ -28,6 +31,7 @@ TEXT_COLUMN_NAMES = (
     "description", "text", "protocoltext",
 )  # fmt: skip
 ID_COLUMN_NAMES = ("protocolid", "irbnumber", "irbno", "irbid", "studyid", "protocol", "id")
+NO_WORDS = "only emoji, symbols or invisible characters: nothing to classify"
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,6 @@ def choose_columns(
     return chosen, id_column
 
 
-def _cell(value: object) -> str:
-    return "" if value is None else str(value).strip()
-
-
 def extract_source(
     name: str,
     raw: bytes,
@@ -108,8 +108,11 @@ def extract_source(
         text = read_pdf(name, raw, limits.max_pdf_pages)
     else:
         text = read_plain(name, raw)
+    text = clean_text(text)
     if not text.strip():
         raise InputFileError(f"{name}: the document has no text")
+    if not has_words(text):
+        raise InputFileError(f"{name}: the document has no words ({NO_WORDS})")
     external_id = PurePath(name).name
     return [Extracted(1, external_id, Protocol(protocol_id=external_id, fields={"text": text}))]
 
@@ -117,31 +120,36 @@ def extract_source(
 def _extract_table(
     name: str, raw: bytes, limits: Limits, text_columns: Sequence[str], id_column: str | None
 ) -> list[Extracted]:
-    columns, rows = parse_rows(name, raw, limits.max_unzipped_bytes)
+    columns, rows = parse_rows(name, raw, limits.max_unzipped_bytes, limits.max_rows)
     if not rows:
         raise InputFileError(f"{name}: the table has a header but no rows")
-    if len(rows) > limits.max_rows:
-        raise InputFileError(
-            f"{name}: {len(rows)} rows, over the limit of {limits.max_rows} (CENR_MAX_ROWS); "
-            "split the file"
-        )
     text_columns, id_column = choose_columns(name, columns, text_columns, id_column)
     found = []
     for row in rows:
-        fields = {c: _cell(row.values.get(c)) for c in text_columns}
+        fields = {c: cell(row.values.get(c)) for c in text_columns}
         external_id = (
-            _cell(row.values.get(id_column)) if id_column else ""
+            cell(row.values.get(id_column)) if id_column else ""
         ) or f"{PurePath(name).stem}:{row.number}"
-        if not any(fields.values()):
+        problem = _row_problem(fields)
+        if problem:
             found.append(
                 Extracted(
                     row.number,
                     external_id,
                     None,
-                    f"{name}: row {row.number} ({external_id}) has no text in "
+                    f"{name}: row {row.number} ({external_id}) has {problem} in "
                     f"{', '.join(map(repr, text_columns))}",
                 )
             )
             continue
         found.append(Extracted(row.number, external_id, Protocol(external_id, fields)))
     return found
+
+
+def _row_problem(fields: dict[str, str]) -> str | None:
+    """Why a row's text cannot be classified, or None."""
+    if not any(fields.values()):
+        return "no text"
+    if not any(map(has_words, fields.values())):
+        return f"no words ({NO_WORDS})"
+    return None

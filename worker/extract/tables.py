@@ -10,19 +10,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from schema.errors import ColumnError, InputFileError
 from schema.protocol import Protocol
-from worker.extract.text import decode_text
+from worker.extract.text import clean_text, decode_text
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".jsonl")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 # Large IRB fields (tens of thousands of characters) exceed csv's default field limit.
 csv.field_size_limit(16 * 1024 * 1024)
+# What reading a member of a damaged zip can raise (bad CRC, truncated or corrupt deflate
+# data, an unsupported compression method).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
 
 
 @dataclass(frozen=True)
@@ -44,26 +50,53 @@ def read_rows(path: Path) -> tuple[list[str], list[Row]]:
 
 
 def parse_rows(
-    name: str, raw: bytes, max_unzipped_bytes: int = 200 * 1024 * 1024
+    name: str,
+    raw: bytes,
+    max_unzipped_bytes: int = 200 * 1024 * 1024,
+    max_rows: int | None = None,
 ) -> tuple[list[str], list[Row]]:
-    """Column names and non-blank rows of a table's bytes; ``name`` is used in messages."""
+    """Column names and non-blank rows of a table's bytes; ``name`` is used in messages.
+
+    Rows are read one at a time, so a table over ``max_rows`` fails in about the time its
+    first ``2 * max_rows`` rows take to read, whatever its length.
+    """
     suffix = Path(name).suffix.lower()
+    readers = {".csv": _read_csv, ".xlsx": _read_xlsx, ".jsonl": _read_jsonl}
+    if suffix not in readers:
+        raise InputFileError(
+            f"{name}: unsupported table type {suffix or '(none)'}; use {', '.join(TABLE_SUFFIXES)}"
+        )
+    if suffix == ".xlsx":
+        check_zip(name, raw, max_unzipped_bytes)
     try:
-        if suffix == ".csv":
-            columns, rows = _read_csv(name, raw)
-        elif suffix == ".xlsx":
-            check_zip(name, raw, max_unzipped_bytes)
-            columns, rows = _read_xlsx(name, raw)
-        elif suffix == ".jsonl":
-            columns, rows = _read_jsonl(name, raw)
-        else:
-            raise InputFileError(
-                f"{name}: unsupported table type {suffix or '(none)'}; "
-                f"use {', '.join(TABLE_SUFFIXES)}"
-            )
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        columns, records = readers[suffix](name, raw)
+        rows = _keep_rows(name, records, max_rows)
+    except (*ZIP_ERRORS, KeyError, ValueError) as exc:
         raise InputFileError(f"{name}: cannot read the file: {exc}") from exc
-    return columns, [r for r in rows if any(_cell(v) for v in r.values.values())]
+    return columns, rows
+
+
+def _keep_rows(name: str, records: Iterable[Row], max_rows: int | None) -> list[Row]:
+    """The non-blank rows; past ``max_rows`` none is kept, and as many again are counted
+    so the message can say by how much the table is over."""
+    rows: list[Row] = []
+    counted = 0
+    for row in records:
+        if not any(cell(v) for v in row.values.values()):
+            continue
+        counted += 1
+        if max_rows is None or counted <= max_rows:
+            rows.append(row)
+        elif counted > 2 * max_rows:
+            raise InputFileError(
+                f"{name}: more than {2 * max_rows} rows, over the limit of {max_rows} "
+                "(CENR_MAX_ROWS); split the file"
+            )
+    if max_rows is not None and counted > max_rows:
+        raise InputFileError(
+            f"{name}: {counted} rows, over the limit of {max_rows} (CENR_MAX_ROWS); split the file"
+        )
+    return rows
 
 
 def check_zip(name: str, raw: bytes, max_unzipped_bytes: int) -> zipfile.ZipFile:
@@ -90,10 +123,12 @@ def check_zip(name: str, raw: bytes, max_unzipped_bytes: int) -> zipfile.ZipFile
     return archive
 
 
-def _read_csv(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
+def _read_csv(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
     text = decode_text(raw, name)
-    # Not str.splitlines: it also breaks at form feeds, \x1c-\x1e and U+2028 inside fields.
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # Lines as a file opened with newline="" gives them, without copying the text (a
+    # StringIO holds four bytes a character). Not str.splitlines: it also breaks at form
+    # feeds, \x1c-\x1e and U+2028 inside fields.
+    reader = csv.reader(m.group() for m in _LINE.finditer(text))
     try:
         header = next(reader)
     except StopIteration:
@@ -101,57 +136,110 @@ def _read_csv(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
     except csv.Error as exc:
         raise InputFileError(f"{name}: malformed CSV: {exc}") from exc
     columns = [h.strip() for h in header]
-    rows = []
-    try:
-        for number, record in enumerate(reader, start=2):
-            rows.append(Row(number, dict(zip(columns, record, strict=False))))
-    except csv.Error as exc:
-        raise InputFileError(f"{name}: malformed CSV near row {reader.line_num}: {exc}") from exc
-    return columns, rows
 
-
-def _read_xlsx(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
-        header = next(values, None)
-        if header is None:
-            raise InputFileError(f"{name}: the first sheet is empty")
-        columns = [str(h).strip() if h is not None else "" for h in header]
-        rows = [
-            Row(number, dict(zip(columns, record, strict=False)))
-            for number, record in enumerate(values, start=2)
-        ]
-    finally:
-        workbook.close()
-    return columns, rows
-
-
-def _read_jsonl(name: str, raw: bytes) -> tuple[list[str], list[Row]]:
-    columns: dict[str, None] = {}
-    rows = []
-    # Lines end at \n only: U+2028 and friends may sit raw inside JSON strings.
-    for number, line in enumerate(decode_text(raw, name).split("\n"), start=1):
-        if not line.strip():
-            continue
+    def records() -> Iterator[Row]:
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(f"{name}: line {number} is not JSON: {exc.msg}") from exc
-        if not isinstance(record, dict):
-            raise InputFileError(f"{name}: line {number} is not a JSON object")
-        columns.update(dict.fromkeys(record))
-        rows.append(Row(number, record))
-    if not rows:
-        raise InputFileError(f"{name}: the file has no records")
-    return list(columns), rows
+            for number, record in enumerate(reader, start=2):
+                yield Row(number, dict(zip(columns, record, strict=False)))
+        except csv.Error as exc:
+            raise InputFileError(
+                f"{name}: malformed CSV near row {reader.line_num}: {exc}"
+            ) from exc
+
+    return columns, records()
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+def _read_xlsx(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
+    """The first worksheet's rows, numbered as in the sheet; the header is its first
+    non-empty row."""
+    sheet = _xlsx_cells(name, raw)
+    first = next(sheet, None)
+    if first is None:
+        raise InputFileError(f"{name}: the first sheet is empty")
+    header = first[1]
+    columns = [str(header.get(i, "")).strip() for i in range(1, max(header) + 1)]
+    named = dict(enumerate(columns, start=1))
+    records = (
+        Row(number, {named[i]: v for i, v in values.items() if i in named})
+        for number, values in sheet
+    )
+    return columns, records
+
+
+def _xlsx_cells(name: str, raw: bytes) -> Iterator[tuple[int, dict[int, Any]]]:
+    """(row number, {column number: value}) of each non-empty row of the first worksheet.
+
+    openpyxl's parts are used directly: its read-only worksheet first scans the whole
+    sheet for its size when the sheet does not declare one, and pads each gap between
+    row numbers with empty rows (``<row r="1000000000">`` would take minutes).
+    """
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    reader = ExcelReader(io.BytesIO(raw), read_only=True, data_only=True)
+    with reader.archive:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        path = next(
+            (
+                rel.target
+                for _, rel in reader.parser.find_sheets()
+                if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+            ),
+            None,
+        )
+        if path is None:
+            raise InputFileError(f"{name}: the workbook has no worksheet")
+        with reader.archive.open(path) as source:
+            parser = WorkSheetParser(
+                source,
+                reader.shared_strings,
+                data_only=True,
+                epoch=reader.wb.epoch,
+                # set by apply_stylesheet: which number formats are dates and durations
+                date_formats=getattr(reader.wb, "_date_formats", set()),
+                timedelta_formats=getattr(reader.wb, "_timedelta_formats", set()),
+            )
+            for number, cells in parser.parse():
+                values = {c["column"]: c["value"] for c in cells if c["value"] is not None}
+                if values:
+                    yield number, values
+
+
+def _read_jsonl(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
+    columns: list[str] = []  # every key seen, in order: complete once the rows are read
+    text = decode_text(raw, name)
+
+    def records() -> Iterator[Row]:
+        seen: set[str] = set()
+        found = False
+        # Lines end at \n only: U+2028 and friends may sit raw inside JSON strings.
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputFileError(f"{name}: line {number} is not JSON: {exc.msg}") from exc
+            if not isinstance(record, dict):
+                raise InputFileError(f"{name}: line {number} is not a JSON object")
+            record = {clean_text(key): value for key, value in record.items()}
+            columns.extend(key for key in record if key not in seen)
+            seen.update(record)
+            found = True
+            yield Row(number, record)
+        if not found:
+            raise InputFileError(f"{name}: the file has no records")
+
+    return columns, records()
+
+
+def cell(value: Any) -> str:
+    """A cell's text, stripped; no NUL or lone surrogate (see :func:`clean_text`)."""
+    return "" if value is None else clean_text(str(value)).strip()
 
 
 def require_columns(path: Path | str, columns: Sequence[str], wanted: Sequence[str]) -> None:
@@ -188,9 +276,9 @@ def read_protocols(
     protocols = []
     unlabelled = []
     for row in rows:
-        fields = {column: _cell(row.values.get(column)) for column in text_columns}
-        protocol_id = _cell(row.values.get(id_column)) if id_column else ""
-        label = _cell(row.values.get(label_column)) if label_column else None
+        fields = {column: cell(row.values.get(column)) for column in text_columns}
+        protocol_id = cell(row.values.get(id_column)) if id_column else ""
+        label = cell(row.values.get(label_column)) if label_column else None
         if label_column and not label:
             unlabelled.append(row.number)
         protocols.append(

@@ -5,11 +5,16 @@ recognised by its pattern of zero bytes; then strict UTF-8; then Windows-1252 (a
 superset of Latin-1's printable range, what Word and Excel on Windows write); then
 Latin-1, which decodes anything. Text with NUL or many control characters is a binary
 file with a text name, and is refused rather than classified as gibberish.
+
+Text from every other reader goes through :func:`clean_text`, so no NUL (which
+PostgreSQL text columns refuse) and no lone surrogate (which cannot be encoded as UTF-8)
+ever reaches storage.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 
 from schema.errors import InputFileError
 
@@ -21,6 +26,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _guess_utf16(raw: bytes) -> str | None:
@@ -63,9 +69,22 @@ def decode_text(raw: bytes, name: str) -> str:
         text = text[1:]
     sample = text[:65536]
     controls = sum(1 for c in sample if c < " " and c not in _ALLOWED_CONTROLS)
-    if "\x00" in sample or controls > max(2, len(sample) // 100):
+    if "\x00" in text or controls > max(2, len(sample) // 100):
         raise InputFileError(
             f"{name}: looks like a binary file, not text (control bytes in the content); "
             "submit the original document (.pdf, .docx) or a plain-text export"
         )
+    return text
+
+
+def clean_text(text: str) -> str:
+    """``text`` without NUL characters, lone surrogates replaced by U+FFFD.
+
+    PDF text layers, JSON (``"\\u0000"``) and Excel's ``_x0000_`` escapes can all carry
+    them; neither can be stored.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
     return text
