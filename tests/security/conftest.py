@@ -1,6 +1,7 @@
-"""The portal and browser fixtures, shared with the security tests."""
+"""Fixtures of other test folders that the security tests use too."""
 
 from tests.browser import browser
 from tests.portal.conftest import portal
+from tests.worker.conftest import broker_url
 
-__all__ = ["browser", "portal"]
+__all__ = ["broker_url", "browser", "portal"]
