@@ -6,7 +6,9 @@ with text containing ``text``, or with an error whose message matches ``error``.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,6 +23,7 @@ from tests.worker.files import (
     pdf_text_stream,
     xlsx_bytes,
     zip_bomb_docx,
+    zip_bytes,
 )
 from worker.extract.source import Limits
 
@@ -132,6 +135,28 @@ def million_row_xlsx() -> bytes:
     return xlsx_bytes([("Protocol ID", "Abstract"), *((f"P{i}", "x") for i in range(MILLION))])
 
 
+def _with_member_replaced(raw: bytes, member: str, old: str, new: str) -> bytes:
+    """A copy of zip ``raw`` with ``old`` replaced by ``new`` in one member."""
+    archive = zipfile.ZipFile(io.BytesIO(raw))
+    parts = {n: archive.read(n) for n in archive.namelist()}
+    parts[member] = parts[member].replace(old.encode(), new.encode())
+    return zip_bytes(parts)
+
+
+def far_row_xlsx() -> bytes:
+    """A sheet whose second data row is numbered a billion (openpyxl pads the gap)."""
+    raw = xlsx_bytes([("Protocol ID", "Abstract"), ("P1", WORDS), ("P2", WORDS)])
+    return _with_member_replaced(
+        raw, "xl/worksheets/sheet1.xml", '<row r="3">', '<row r="1000000000">'
+    )
+
+
+def billion_laughs_xlsx() -> bytes:
+    raw = xlsx_bytes([("Protocol ID", "Abstract"), ("P1", WORDS)], shared_strings=True)
+    doctype = '<!DOCTYPE sst [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+    return _with_member_replaced(raw, "xl/sharedStrings.xml", "?><sst", f"?>{doctype}<sst")
+
+
 def jsonl(*records: dict[str, str]) -> bytes:
     return "\n".join(json.dumps(r) for r in records).encode()
 
@@ -175,6 +200,17 @@ CASES = [
         million_row_xlsx,
         limits=XLSX_ROW_LIMIT,
         error=r"more than 20000 rows, over the limit of 10000 \(CENR_MAX_ROWS\)",
+    ),
+    Case("far_row.xlsx", far_row_xlsx, text=WORDS),
+    Case(
+        "billion_laughs.xlsx",
+        billion_laughs_xlsx,
+        error=r"refused: the Excel workbook declares a DTD",
+    ),
+    Case(
+        "deep.jsonl",
+        lambda: b'{"abstract": ' + b"[" * 100_000,
+        error=r"line 1 is nested too deeply",
     ),
     Case("huge_field.csv", csv_with_huge_field, text="community community"),
     Case(

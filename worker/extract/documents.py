@@ -13,10 +13,9 @@ import re
 from typing import IO
 
 from defusedxml import ElementTree
-from defusedxml.common import DefusedXmlException
 
 from schema.errors import InputFileError
-from worker.extract.tables import ZIP_ERRORS, check_zip
+from worker.extract.containers import PARSER_ERRORS, check_zip, damaged
 from worker.extract.text import decode_text
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
@@ -41,13 +40,8 @@ def read_docx(name: str, raw: bytes, max_unzipped_bytes: int) -> str:
         try:
             with archive.open(part) as source:
                 paragraphs += _paragraphs(source)
-        except DefusedXmlException as exc:
-            raise InputFileError(
-                f"{name}: refused: {part} declares a DTD or entities ({type(exc).__name__}); "
-                "Word never writes them, and they can expand without bound or read other files"
-            ) from exc
-        except (ElementTree.ParseError, *ZIP_ERRORS) as exc:
-            raise InputFileError(f"{name}: damaged Word document ({part}: {exc})") from exc
+        except PARSER_ERRORS as exc:
+            raise damaged(name, f"Word document part {part}", exc) from exc
     return "\n".join(paragraphs)
 
 
@@ -78,7 +72,7 @@ def _paragraphs(source: IO[bytes]) -> list[str]:
 def read_pdf(name: str, raw: bytes, max_pages: int) -> str:
     """Text layer of every page; refuses encrypted, damaged and image-only PDFs."""
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings are about the file
     if not raw.lstrip().startswith(b"%PDF"):
@@ -97,10 +91,10 @@ def read_pdf(name: str, raw: bytes, max_pages: int) -> str:
         raise
     except (FileNotDecryptedError, DependencyError) as exc:
         raise InputFileError(f"{name}: the PDF is encrypted and cannot be read ({exc})") from exc
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise InputFileError(f"{name}: damaged or unreadable PDF ({exc})") from exc
     except RecursionError as exc:
         raise InputFileError(f"{name}: damaged PDF (object references loop)") from exc
+    except (PyPdfError, *PARSER_ERRORS) as exc:
+        raise InputFileError(f"{name}: damaged or unreadable PDF ({exc})") from exc
     if not text.strip():
         raise InputFileError(
             f"{name}: the PDF has no text layer (a scan, or page contents that cannot be "

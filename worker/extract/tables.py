@@ -11,8 +11,7 @@ import csv
 import io
 import json
 import re
-import zipfile
-import zlib
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,13 @@ from typing import Any
 
 from schema.errors import ColumnError, InputFileError
 from schema.protocol import Protocol
+from worker.extract.containers import PARSER_ERRORS, ZIP_ERRORS, check_zip, damaged
 from worker.extract.text import clean_text, decode_text
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".jsonl")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 # Large IRB fields (tens of thousands of characters) exceed csv's default field limit.
 csv.field_size_limit(16 * 1024 * 1024)
-# What reading a member of a damaged zip can raise (bad CRC, truncated or corrupt deflate
-# data, an unsupported compression method).
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
 
 
 @dataclass(frozen=True)
@@ -69,8 +66,11 @@ def parse_rows(
     if suffix == ".xlsx":
         check_zip(name, raw, max_unzipped_bytes)
     try:
-        columns, records = readers[suffix](name, raw)
-        rows = _keep_rows(name, records, max_rows)
+        with warnings.catch_warnings():
+            # openpyxl warns of parts of the file it drops (extensions, bad names): not ours
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
+            columns, records = readers[suffix](name, raw)
+            rows = _keep_rows(name, records, max_rows)
     except (*ZIP_ERRORS, KeyError, ValueError) as exc:
         raise InputFileError(f"{name}: cannot read the file: {exc}") from exc
     return columns, rows
@@ -97,30 +97,6 @@ def _keep_rows(name: str, records: Iterable[Row], max_rows: int | None) -> list[
             f"{name}: {counted} rows, over the limit of {max_rows} (CENR_MAX_ROWS); split the file"
         )
     return rows
-
-
-def check_zip(name: str, raw: bytes, max_unzipped_bytes: int) -> zipfile.ZipFile:
-    """Open a zip container (DOCX, XLSX), refusing encrypted, damaged or bomb archives."""
-    if raw.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InputFileError(
-            f"{name}: the file is password-protected (encrypted) or an old binary Office "
-            "format; save it again without a password as .docx or .xlsx"
-        )
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputFileError(f"{name}: damaged or not an Office file ({exc})") from exc
-    total = sum(m.file_size for m in members)
-    if total > max_unzipped_bytes:
-        raise InputFileError(
-            f"{name}: unpacks to {total / 2**20:.0f} MB, over the limit of "
-            f"{max_unzipped_bytes / 2**20:.0f} MB (CENR_MAX_UNZIPPED_MB); refused as a "
-            "possible zip bomb"
-        )
-    if any(m.flag_bits & 0x1 for m in members):
-        raise InputFileError(f"{name}: the archive is password-protected")
-    return archive
 
 
 def _read_csv(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
@@ -167,9 +143,15 @@ def _read_xlsx(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
 
 
 def _xlsx_cells(name: str, raw: bytes) -> Iterator[tuple[int, dict[int, Any]]]:
-    """(row number, {column number: value}) of each non-empty row of the first worksheet.
+    """(row number, {column number: value}) of each non-empty row of the first worksheet."""
+    try:
+        yield from _first_sheet_cells(name, raw)
+    except PARSER_ERRORS as exc:
+        raise damaged(name, "Excel workbook", exc) from exc
 
-    openpyxl's parts are used directly: its read-only worksheet first scans the whole
+
+def _first_sheet_cells(name: str, raw: bytes) -> Iterator[tuple[int, dict[int, Any]]]:
+    """openpyxl's parts, used directly: its read-only worksheet first scans the whole
     sheet for its size when the sheet does not declare one, and pads each gap between
     row numbers with empty rows (``<row r="1000000000">`` would take minutes).
     """
@@ -224,6 +206,8 @@ def _read_jsonl(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputFileError(f"{name}: line {number} is not JSON: {exc.msg}") from exc
+            except RecursionError as exc:
+                raise InputFileError(f"{name}: line {number} is nested too deeply") from exc
             if not isinstance(record, dict):
                 raise InputFileError(f"{name}: line {number} is not a JSON object")
             record = {clean_text(key): value for key, value in record.items()}
