@@ -33,12 +33,6 @@ TRICKY = "".join(
 texts = st.text(st.characters(codec="utf-8") | st.sampled_from(TRICKY), max_size=200)
 
 
-def _extends_a_word(char: str) -> bool:
-    return bool(re.match(r"\w", char)) or (
-        char != "\u200b" and unicodedata.category(char)[0] in "MC" and char.isprintable() is False
-    )
-
-
 @FAST
 @given(st.dictionaries(st.text(max_size=5), texts, max_size=3), st.booleans())
 def test_token_spans_map_back_to_the_text_in_order(fields: dict[str, str], lowercase: bool) -> None:
@@ -58,7 +52,7 @@ def test_token_spans_map_back_to_the_text_in_order(fields: dict[str, str], lower
         assert not re.match(r"\w", text[token.start - 1 : token.start])  # maximal at left
         assert "\x00" not in token.surface
     for text in fields.values():
-        assert has_words(text) == any(t.field for t in tokenize(Protocol("p", {"f": text}), rules))
+        assert has_words(text) == bool(tokenize(Protocol("p", {"f": text}), rules))
 
 
 @FAST
