@@ -11,7 +11,7 @@ export CENR_HOME
 DEMO_COLUMNS := --text-column StudyTitle --text-column AimsGoals --text-column Background \
 	--text-column StudyDesign --text-column Partners --label-column Level --id-column "Protocol ID"
 
-.PHONY: setup demo test lint services bench clean
+.PHONY: setup demo test lint audit services bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup services lint
+# Known vulnerabilities in the installed packages (pip-audit); accepted ones, each with
+# its reason, are listed in deploy/audit-ignore.txt.
+audit: setup
+	$(BIN)/python deploy/audit.py
+
+test: setup services lint audit
 	$(BIN)/pytest
 
 bench: setup
