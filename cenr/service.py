@@ -205,9 +205,14 @@ def submit(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
+    from schema.database import session_scope
+    from worker.results import job_errors
+
     engine = _engine(get_settings())
     try:
         current = _wait(engine, args.job, args.timeout) if args.wait else _status(engine, args.job)
+        with session_scope(engine) as session:
+            errors = job_errors(session, current.job)
     finally:
         engine.dispose()
     rate = f"{current.docs_per_second:.1f} docs/s" if current.docs_per_second else "-"
@@ -217,6 +222,10 @@ def status(args: argparse.Namespace) -> int:
         f"{current.queued} queued, {current.running} running, {current.done} done, "
         f"{current.failed} failed; {rate} {left}".rstrip()
     )
+    for line in errors[:20]:  # what failed so far, and why
+        print(f"  failed: {line}")
+    if len(errors) > 20:
+        print(f"  ... and {len(errors) - 20} more (`cenr export {current.job} --csv FILE`)")
     if args.json:
         print(json.dumps(current.to_dict()))
     return 0
@@ -368,8 +377,10 @@ def worker(args: argparse.Namespace) -> int:
     unknown = sorted(set(queues) - {"extract", "classify", "export"})
     if unknown:
         raise ConfigError(f"unknown queue(s) {', '.join(unknown)}; use extract, classify, export")
-    from worker.tasks import app
+    from worker import tasks
 
+    tasks.PRELOAD = "classify" in queues
+    app = tasks.app
     argv = [
         "worker", "--queues", ",".join(queues),
         "--concurrency", str(args.concurrency or settings.worker_concurrency),

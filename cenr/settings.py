@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @model_validator(mode="after")
+    def _sweep_after_time_limit(self) -> Settings:
+        if self.stall_seconds <= self.task_time_limit:
+            raise ValueError(
+                f"CENR_STALL_SECONDS ({self.stall_seconds}) must be longer than "
+                f"CENR_TASK_TIME_LIMIT ({self.task_time_limit}): a job is queued again only "
+                "when none of its steps can still be running"
+            )
+        return self
+
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
@@ -102,5 +112,19 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Read the settings from the current environment (cheap; call where needed)."""
-    return Settings()
+    """Read the settings from the current environment (cheap; call where needed).
+
+    A variable with an unusable value is a :class:`ConfigError` naming it.
+    """
+    from schema.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            where = f"CENR_{name}: " if name else ""
+            value = f" (got {error['input']!r})" if name else ""
+            problems.append(f"{where}{error['msg'].removeprefix('Value error, ')}{value}")
+        raise ConfigError("; ".join(problems)) from None

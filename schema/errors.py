@@ -8,6 +8,7 @@ CenrError                    base: the CLI prints its message on one line, exit 
 ├── CodebookError            a label is not in the codebook, or the codebook is malformed
 ├── ModelNotFoundError       no model version of that name
 ├── ModelIncompatibleError   a model directory from another format version, or damaged
+├── ModelUnavailable         this worker cannot load a job's model (others may)
 ├── QueueFull                too much work is waiting: new submissions are refused for now
 ├── StepTimedOut             a pipeline step ran past its time limit
 └── DatabaseError            the database is unreachable or its schema is behind
@@ -47,6 +48,10 @@ class ModelNotFoundError(CenrError):
 
 class ModelIncompatibleError(CenrError):
     """A model directory is damaged or was written by an incompatible version."""
+
+
+class ModelUnavailable(CenrError):
+    """This worker cannot load the model a task needs; another worker may take the task."""
 
 
 class QueueFull(CenrError):

@@ -75,6 +75,8 @@ class Job(Base):
     out_dir: Mapped[str] = mapped_column(String(1000))
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
     exports: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # when the stall sweeper last queued the job again (see worker.sweeper)
+    requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class SourceFile(Base):

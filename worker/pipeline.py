@@ -26,12 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import undefer
 
 from cenr.settings import Settings
 from schema.database import session_scope
-from schema.errors import CenrError, ConfigError, DatabaseError, InputFileError
+from schema.errors import (
+    CenrError,
+    ConfigError,
+    DatabaseError,
+    InputFileError,
+    ModelIncompatibleError,
+    ModelUnavailable,
+)
 from schema.protocol import Protocol as ProtocolText
 from schema.tables import Document, Job, JobItem, ModelVersion, Prediction, SourceFile
 from worker.extract.source import Limits, extract_source
@@ -40,6 +48,8 @@ from worker.store import chunks, document_ids, now, record_error, store_predicti
 
 log = logging.getLogger(__name__)
 PENDING = ("queued", "running")
+# Not a problem of the document at hand: the step stops and its caller decides.
+STOP_STEP = (DatabaseError, MemoryError, SoftTimeLimitExceeded)
 
 
 class Dispatcher(Protocol):
@@ -58,6 +68,9 @@ class Context:
     engine: Engine
     dispatcher: Dispatcher
     predictors: dict[str, Any] = field(default_factory=dict)
+    # Other workers share the queue: a model this one cannot load is theirs to run,
+    # rather than a reason to fail the documents.
+    others_may_serve: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -77,8 +90,13 @@ class Context:
                 from classifier.registry import load_version
                 from worker.model_store import ensure_local
 
-                with session_scope(self.engine) as session:  # another host: from the store
-                    ensure_local(session, self.settings.models_dir, name)
+                try:
+                    with session_scope(self.engine) as session:  # another host: from the store
+                        ensure_local(session, self.settings.models_dir, name)
+                except OSError as exc:
+                    raise ModelIncompatibleError(
+                        f"cannot put model {name} under {self.settings.models_dir}: {exc}"
+                    ) from exc
                 version = load_version(self.settings.models_dir, name)
                 self.predictors[name] = version.predictor(batch_size=self.settings.classify_batch)
             return self.predictors[name]
@@ -167,7 +185,7 @@ def _extract(ctx: Context, session: Any, job: Job, source: SourceFile) -> None:
     except InputFileError as exc:
         _fail_file(session, job.id, source, exc)
         return
-    except (DatabaseError, MemoryError):
+    except STOP_STEP:
         raise
     except Exception as exc:  # a reader bug must not stop the job or the worker
         log.exception("extracting %s failed", source.path)
@@ -274,6 +292,8 @@ def _predict(
     try:
         predictor = ctx.predictor(model_name)
     except CenrError as exc:
+        if ctx.others_may_serve:
+            raise ModelUnavailable(f"cannot load model {model_name}: {exc}") from exc
         failures.update(dict.fromkeys(documents, exc))
         return []
     ids = list(documents)
@@ -288,7 +308,7 @@ def _predict(
 
     try:
         return list(zip(ids, run(ids), strict=True))
-    except (DatabaseError, MemoryError):
+    except STOP_STEP:
         raise
     except Exception:
         log.exception("batch of %d failed; retrying one by one", len(ids))
@@ -296,6 +316,8 @@ def _predict(
     for document_id in ids:
         try:
             results.extend(zip([document_id], run([document_id]), strict=True))
+        except STOP_STEP:
+            raise
         except Exception as exc:
             failures[document_id] = exc
     return results

@@ -10,6 +10,13 @@ Configuration that matters for not losing work:
 * ``prefetch_multiplier=1``: a worker holds one task beyond the one it runs.
 * Retries with exponential backoff when the database is unreachable, and publishing
   retries when the broker is.
+* Time limits: a step is stopped after ``CENR_TASK_TIME_LIMIT`` seconds (a soft limit
+  the step sees as an exception, so its protocols are marked failed with the reason; a
+  hard limit a minute later kills a step stuck in native code).
+* A worker that cannot load a job's model refuses classification: it logs why, stops
+  consuming the ``classify`` queue and sends the task back for the other workers.
+* A stall sweeper in every worker queues again the jobs whose messages a broker lost
+  (:mod:`worker.sweeper`).
 * Separate queues, ``extract``, ``classify`` and ``export``, so workers can be
   dedicated and a long export never blocks classification.
 
@@ -23,11 +30,12 @@ import logging
 import threading
 from typing import Any
 
-from celery import Celery, Task
+from billiard.exceptions import SoftTimeLimitExceeded
+from celery import Celery, Task, signals
 from kombu.exceptions import OperationalError as BrokerError
 
 from cenr.settings import Settings, get_settings
-from schema.errors import DatabaseUnavailable
+from schema.errors import DatabaseUnavailable, ModelUnavailable, StepTimedOut
 
 log = logging.getLogger(__name__)
 QUEUES = ("extract", "classify", "export")
@@ -50,6 +58,8 @@ def configure(app: Celery, settings: Settings) -> None:
         result_accept_content=["json"],
         task_ignore_result=True,
         task_acks_late=True,
+        task_soft_time_limit=settings.task_time_limit,
+        task_time_limit=settings.task_time_limit + 60,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue="classify",
@@ -83,9 +93,9 @@ app = Celery("cenr", set_as_current=False)
 configure(app, get_settings())
 
 _context: Any = None
-
-
 _context_lock = threading.Lock()
+_stop_sweeping = threading.Event()
+PRELOAD = False  # set by `cenr worker` when it consumes the classify queue
 
 
 def context() -> Any:
@@ -98,8 +108,46 @@ def context() -> Any:
 
             settings = get_settings()
             engine = open_database(settings.resolved_database_url)
-            _context = Context(settings, engine, CeleryQueue())
+            _context = Context(settings, engine, CeleryQueue(), others_may_serve=True)
         return _context
+
+
+@signals.worker_process_init.connect
+def _child_started(**_: Any) -> None:
+    """A pool process: its own database connections, and the newest model loading in the
+    background so the first task does not spend its time limit on it."""
+    global _context
+    if _context is not None:  # inherited from the parent: its sockets are the parent's
+        _context.engine.dispose(close=False)
+        _context = None
+    if PRELOAD:
+        threading.Thread(target=_preload, name="cenr-preload", daemon=True).start()
+
+
+def _preload() -> None:
+    from schema.database import session_scope
+    from worker.jobs import resolve_model
+
+    ctx = context()
+    try:
+        with session_scope(ctx.engine) as session:
+            name = resolve_model(session, None).name
+        ctx.predictor(name)
+        log.info("model %s loaded", name)
+    except Exception as exc:  # the first task that needs it reports it properly
+        log.warning("could not preload the newest model: %s", exc)
+
+
+@signals.worker_ready.connect
+def _start_sweeper(**_: Any) -> None:
+    from worker.sweeper import start_sweeping
+
+    start_sweeping(context(), _stop_sweeping)
+
+
+@signals.worker_shutdown.connect
+def _stop_sweeper(**_: Any) -> None:
+    _stop_sweeping.set()
 
 
 class Step(Task):
@@ -111,13 +159,35 @@ class Step(Task):
     def run(self, *args: Any) -> None:
         from worker.pipeline import STEPS
 
-        STEPS[self.step][0](context(), *args)
+        try:
+            STEPS[self.step][0](context(), *args)
+        except ModelUnavailable as exc:
+            self._refuse(exc)
+
+    def _refuse(self, exc: ModelUnavailable) -> None:
+        """Stop taking this queue's tasks here and hand this one back to the others."""
+        hostname = self.request.hostname
+        log.error(
+            "worker %s refuses %s tasks: %s; fix its model folder (CENR_HOME/models) and "
+            "restart it; the other workers carry on",
+            hostname, self.step, exc,
+        )  # fmt: skip
+        try:
+            self.app.control.cancel_consumer(
+                self.step, destination=[hostname], reply=True, timeout=5
+            )
+        except Exception:
+            log.warning("could not stop consuming %s on %s", self.step, hostname, exc_info=True)
+        raise self.retry(exc=exc, countdown=0)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
         from worker.pipeline import STEPS
 
+        if isinstance(exc, SoftTimeLimitExceeded):
+            limit = context().settings.task_time_limit
+            exc = StepTimedOut(f"stopped after the time limit of {limit} s (CENR_TASK_TIME_LIMIT)")
         try:
             STEPS[self.step][1](context(), *args, exc)
         except Exception:  # the database is still away: the job shows the step pending

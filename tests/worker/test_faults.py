@@ -1,0 +1,187 @@
+"""Faults, each with real processes: every submitted protocol ends done or failed with a
+reason, exactly once (one prediction per document, token rows as many as its tokens).
+
+* a worker SIGKILLed again and again during a job;
+* Redis restarted mid-job, its queue lost (the stall sweeper queues the job again);
+* PostgreSQL stopped for 30 seconds mid-job (steps retry; nothing is written twice);
+* the model folder damaged on one worker (it refuses classification; the others carry on);
+* a step that runs past its time limit (stopped; its protocols fail with the reason);
+* a full disk under the exports or the inbox (tests/worker/test_full_disk.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from tests.conftest import demo_rows, table_counts, write_export
+from tests.worker.cluster import item_counts, job_state, wait_until
+from tests.worker.conftest import REDIS_DB, Cluster, RedisServer, submit
+
+
+def _exactly_once(url: str, job: str, done: int, failed: int = 0) -> None:
+    """Every protocol of the job finished once; stored rows match, none twice."""
+    expected = {"done": done, "failed": failed} if failed else {"done": done}
+    assert item_counts(url, job) == expected
+    counts = table_counts(url)
+    assert counts["predictions"] == counts["documents"] - failed == done
+    assert counts["token_weights"] == counts["tokens_expected"]
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        errors = connection.execute(
+            text("SELECT job_item_id, count(*) FROM processing_errors WHERE job_id = :j "
+                 "GROUP BY job_item_id HAVING count(*) > 1"), {"j": job},
+        ).all()  # fmt: skip
+    engine.dispose()
+    assert errors == [], "a failure recorded twice"
+
+
+def _progress(cluster: Cluster, job: str, at_least: int, timeout: float = 120) -> None:
+    assert wait_until(lambda: item_counts(cluster.url, job).get("done", 0) >= at_least, timeout)
+
+
+def _finished(cluster: Cluster, job: str, timeout: float) -> None:
+    assert wait_until(lambda: job_state(cluster.url, job) == "done", timeout), (
+        item_counts(cluster.url, job),
+        "\n".join(w.output()[-2000:] for w in cluster.workers),
+    )
+
+
+def test_a_worker_killed_again_and_again_loses_nothing(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker = cluster.start_worker()
+    write_export(tmp_path / "export.csv", demo_rows(120))
+    job = submit(capsys, tmp_path / "export.csv")
+    for kill in range(3):
+        _progress(cluster, job, 8 + 24 * kill, timeout=240)
+        worker.kill()  # SIGKILL mid-job: its batch is neither stored nor acknowledged
+        assert item_counts(cluster.url, job).get("done", 0) < 120, "finished before kill"
+        worker = cluster.start_worker()
+    _finished(cluster, job, 240)
+    _exactly_once(cluster.url, job, 120)
+    assert _broker_state()["unacked"] == 0
+
+
+def _broker_state() -> dict[str, object]:
+    """What Redis holds of unacknowledged work, for a failure message."""
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    try:
+        return {
+            "unacked": client.hlen("unacked"),
+            "queues": {q: client.llen(q) for q in ("extract", "classify", "export")},
+        }
+    finally:
+        client.close()
+
+
+def test_redis_restarted_mid_job_the_job_finishes_after_it_returns(
+    cluster: Cluster, private_redis: RedisServer, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    cluster.set(CENR_BROKER_URL=private_redis.url, CENR_STALL_SECONDS="10",
+                CENR_TASK_TIME_LIMIT="8")  # fmt: skip
+    # one process, its model loaded before the first task starts its time limit
+    worker = cluster.start_worker(ready="model tiny loaded", CENR_WORKER_CONCURRENCY="1")
+    write_export(tmp_path / "export.csv", demo_rows(120, start=10))
+    job = submit(capsys, tmp_path / "export.csv")
+    _progress(cluster, job, 8)
+    private_redis.stop()  # every queued message is gone with it
+    time.sleep(3)
+    private_redis.start()
+    _finished(cluster, job, 240)
+    _exactly_once(cluster.url, job, 120)
+    assert worker.alive
+    assert "queued again" in worker.output()
+
+
+def _pg_cluster(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    fast = ["-m", "fast"] if action == "stop" else []
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *fast]
+    subprocess.run(command, check=True, timeout=120)
+
+
+def test_database_stopped_for_30_seconds_mid_job(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker = cluster.start_worker()
+    write_export(tmp_path / "export.csv", demo_rows(120, start=30))
+    job = submit(capsys, tmp_path / "export.csv")
+    _progress(cluster, job, 8)
+    _pg_cluster("stop")
+    try:
+        assert wait_until(lambda: "database unavailable" in worker.output(), 30)
+        time.sleep(30)
+        assert worker.alive, "the worker survives a database outage"
+    finally:
+        _pg_cluster("start")
+    _finished(cluster, job, 300)
+    _exactly_once(cluster.url, job, 120)
+    assert "Retry in" in worker.output()
+
+
+def test_a_worker_with_a_damaged_model_refuses_and_the_others_carry_on(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A version registered before the model store: each host has only its own folder.
+    engine = create_engine(cluster.url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM model_files"))
+    engine.dispose()
+    good_home = Path(cluster.env["CENR_HOME"])
+    broken_home = tmp_path / "broken-home"
+    (broken_home / "models").mkdir(parents=True)
+    subprocess.run(["cp", "-r", str(good_home / "models" / "tiny"), str(broken_home / "models")],
+                   check=True)  # fmt: skip
+    (broken_home / "models" / "tiny" / "model.keras").write_bytes(b"PK\x03\x04 not a model")
+
+    broken = cluster.start_worker(CENR_HOME=str(broken_home))
+    write_export(tmp_path / "export.csv", demo_rows(40, start=60))
+    job = submit(capsys, tmp_path / "export.csv")
+    broken.wait_for_output("refuses classify tasks: cannot load model tiny", timeout=120)
+    assert "fix its model folder (CENR_HOME/models) and restart it" in broken.output()
+    time.sleep(2)
+    assert item_counts(cluster.url, job).get("failed", 0) == 0, "refused, not failed"
+
+    cluster.start_worker()  # a healthy one
+    _finished(cluster, job, 240)
+    _exactly_once(cluster.url, job, 40)
+    assert broken.alive
+
+
+def _long_rows(n: int) -> list[dict[str, str]]:
+    """Protocols of several thousand tokens each."""
+    rows = demo_rows(n, start=80)
+    return [{k: (v if k == "Protocol ID" else " ".join([v] * 40)) for k, v in r.items()}
+            for r in rows]  # fmt: skip
+
+
+def test_a_step_past_its_time_limit_is_stopped_and_its_protocols_fail(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster.set(CENR_TASK_TIME_LIMIT="2", CENR_STALL_SECONDS="600", CENR_CLASSIFY_BATCH="64")
+    worker = cluster.start_worker(ready="model tiny loaded", CENR_WORKER_CONCURRENCY="1")
+    write_export(tmp_path / "long.csv", _long_rows(24))
+    job = submit(capsys, tmp_path / "long.csv")
+    _finished(cluster, job, 180)
+    assert item_counts(cluster.url, job) == {"failed": 24}
+    engine = create_engine(cluster.url)
+    with engine.connect() as connection:
+        reasons = connection.execute(
+            text("SELECT message FROM processing_errors WHERE job_id = :j"), {"j": job}
+        ).scalars().all()  # fmt: skip
+    engine.dispose()
+    assert reasons == ["stopped after the time limit of 2 s (CENR_TASK_TIME_LIMIT)"] * 24
+
+    write_export(tmp_path / "short.csv", demo_rows(2, start=5))
+    again = submit(capsys, tmp_path / "short.csv")  # the worker goes on with the next
+    _finished(cluster, again, 120)
+    assert item_counts(cluster.url, again) == {"done": 2}
+    assert worker.alive
