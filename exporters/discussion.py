@@ -17,7 +17,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from exporters.files import atomic_target
+from exporters.files import write_zip_atomically
 from exporters.sheets import (
     StyledCells,
     fit_to_width,
@@ -89,6 +89,4 @@ def write_discussion_workbook(path: Path, data: DiscussionData, codebook: Codebo
             ("exported_at", datetime.now(UTC).isoformat()),
         ],
     )
-    with atomic_target(path) as temporary:
-        book.save(temporary)
-    return path
+    return write_zip_atomically(path, book.save)

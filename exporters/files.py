@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 @contextmanager
@@ -24,3 +26,18 @@ def atomic_target(target: Path) -> Iterator[Path]:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+
+
+def write_zip_atomically(target: Path, build: Callable[[BinaryIO], None]) -> Path:
+    """A zip-based file (a workbook, a bundle) built in memory by ``build``, then written
+    under a temporary name and renamed onto ``target``.
+
+    On a full disk a zip writer fails half-closed, and Python's zipfile tries to finish
+    it again when it is garbage-collected; in memory, only the final write can fail, and
+    :func:`atomic_target` removes what it wrote.
+    """
+    buffer = io.BytesIO()
+    build(buffer)
+    with atomic_target(target) as temporary:
+        temporary.write_bytes(buffer.getbuffer())
+    return target

@@ -28,8 +28,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO
 
-from exporters.files import atomic_target
+from exporters.files import write_zip_atomically
 from exporters.scale import FILLS, legend_rows, shade
 from schema.codebook import Codebook
 from worker.results import ReviewData, ReviewRow, TokenSpan
@@ -376,9 +377,9 @@ def write_html_bundle(
     spans_of: Callable[[int], list[TokenSpan]],
 ) -> Path:
     """Write the job's HTML bundle as a zip at ``path`` (a temporary name, then renamed)."""
-    with (
-        atomic_target(path) as temporary,
-        zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-    ):
-        HtmlBundle(data, codebook, spans_of).write(archive)
-    return path
+
+    def build(out: BinaryIO) -> None:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            HtmlBundle(data, codebook, spans_of).write(archive)
+
+    return write_zip_atomically(path, build)

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -44,7 +44,7 @@ from openpyxl.styles import Alignment, Color
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from exporters.files import atomic_target
+from exporters.files import write_zip_atomically
 from exporters.scale import FONTS, legend_rows, shade
 from exporters.sheets import (
     MAX_CELL,
@@ -143,7 +143,7 @@ class ReviewWorkbook:
         self.cells = StyledCells()
 
     # -- sheets ----------------------------------------------------------------------
-    def write(self, path: Path) -> Path:
+    def write(self, out: BinaryIO) -> None:
         codes = self.codebook.codes
         review = self.book.create_sheet("Review")
         heatmap = self.book.create_sheet("Heatmap")
@@ -210,9 +210,7 @@ class ReviewWorkbook:
                 ("exported_at", datetime.now(UTC).isoformat()),
             ],
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.book.save(path)
-        return path
+        self.book.save(out)
 
     def _review_layout(self, sheet: Worksheet, codes: list[str]) -> None:
         names = [
@@ -372,6 +370,6 @@ def write_review_workbook(
     all_levels: bool = False,
 ) -> Path:
     """Write the job's review workbook to ``path`` (a temporary name, then renamed)."""
-    with atomic_target(path) as temporary:
-        ReviewWorkbook(data, codebook, spans_of, all_levels=all_levels).write(temporary)
-    return path
+    return write_zip_atomically(
+        path, ReviewWorkbook(data, codebook, spans_of, all_levels=all_levels).write
+    )

@@ -169,11 +169,17 @@ class Watcher:
             folder = self.inbox / ("failed" if status.failed or errors else "done")
             target = free_name(folder, path.name)
             if errors or status.failed:
-                target.with_name(target.name + ".error.txt").write_text(
-                    f"{path.name}: {status.done} protocol(s) classified, {status.failed} failed "
-                    f"(job {job_id})\n" + "".join(f"{line}\n" for line in errors),
-                    encoding="utf-8",
-                )
+                report = target.with_name(target.name + ".error.txt")
+                try:
+                    report.write_text(
+                        f"{path.name}: {status.done} protocol(s) classified, {status.failed} "
+                        f"failed (job {job_id})\n" + "".join(f"{line}\n" for line in errors),
+                        encoding="utf-8",
+                    )
+                except OSError as exc:  # a full disk: the reasons stay in the database
+                    report.unlink(missing_ok=True)
+                    log.error("cannot write %s (%s); `cenr status %s` has the reasons",
+                              report, exc.strerror or exc, job_id)  # fmt: skip
             if path.exists():
                 os.rename(path, target)
             del self._following[path_text]

@@ -165,9 +165,11 @@ def test_heatmap_fills_follow_the_weights_and_stop_at_the_row_limit(
     engine = open_database(sqlite_service)
     with session_scope(engine) as session:
         data = review_data(session, session.scalar(text("SELECT id FROM jobs")))
-        path = ReviewWorkbook(
-            data, default_codebook(), lambda p: token_spans(session, p), heatmap_row_limit=60
-        ).write(tmp_path / "small.xlsx")
+        path = tmp_path / "small.xlsx"
+        with path.open("wb") as out:
+            ReviewWorkbook(
+                data, default_codebook(), lambda p: token_spans(session, p), heatmap_row_limit=60
+            ).write(out)
     engine.dispose()
     small = load_workbook(path)["Heatmap"]
     notes = [
