@@ -15,7 +15,7 @@ import numpy as np
 
 from classifier.backend import keras, tf
 from classifier.batching import length_batches, pad_batch
-from classifier.tokenizer import Token, Vocabulary, tokenize
+from classifier.tokenizer import Token, Vocabulary, tokenize_within
 from schema.codebook import Codebook
 from schema.protocol import Protocol
 
@@ -108,9 +108,7 @@ class Predictor:
         )
 
     def encode(self, protocol: Protocol) -> EncodedDocument:
-        tokens = tokenize(protocol, self.vocabulary.rules)
-        cut = max(0, len(tokens) - self.max_tokens)
-        kept = tokens[: self.max_tokens]
+        kept, cut = tokenize_within(protocol, self.vocabulary.rules, self.max_tokens)
         return EncodedDocument(kept, self.vocabulary.encode(kept), cut)
 
     def run(

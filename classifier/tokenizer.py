@@ -17,6 +17,7 @@ characters and is NFC-normalised, so "cafe\\u0301" and "café" are one word.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -95,14 +96,24 @@ class TextRules:
 
 def tokenize(protocol: Protocol, rules: TextRules) -> list[Token]:
     """All word tokens of ``protocol``, field by field in field order."""
+    return tokenize_within(protocol, rules, sys.maxsize)[0]
+
+
+def tokenize_within(protocol: Protocol, rules: TextRules, limit: int) -> tuple[list[Token], int]:
+    """The first ``limit`` tokens of ``protocol`` and how many more it has (counted, not
+    built: a 10 MB field costs no million token objects)."""
     tokens: list[Token] = []
+    more = 0
     for field_name, text in protocol.fields.items():
         for match in WORD.finditer(text or ""):
+            if len(tokens) >= limit:
+                more += 1
+                continue
             surface = match.group()
             tokens.append(
                 Token(surface, rules.form(surface), field_name, match.start(), match.end())
             )
-    return tokens
+    return tokens, more
 
 
 class Vocabulary:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from classifier.tokenizer import NUMBER, UNKNOWN_ID, TextRules, Vocabulary, tokenize
+from classifier.tokenizer import (
+    NUMBER,
+    UNKNOWN_ID,
+    TextRules,
+    Vocabulary,
+    tokenize,
+    tokenize_within,
+)
 from schema.protocol import Protocol
 
 PROTOCOL = Protocol(
@@ -59,3 +66,12 @@ def test_unseen_words_map_to_unknown() -> None:
     vocabulary = Vocabulary.build([tokenize(PROTOCOL, rules)], rules)
     ids = vocabulary.encode(tokenize(Protocol("x", {"t": "zebra"}), rules))
     assert ids.tolist() == [UNKNOWN_ID]
+
+
+def test_a_long_document_is_cut_without_building_every_token() -> None:
+    protocol = Protocol("huge", {"title": "Partners co-lead", "body": "word " * 2_000_000})
+    kept, more = tokenize_within(protocol, TextRules(), 8192)
+    assert len(kept) == 8192
+    assert more == 2_000_002 - 8192
+    assert kept == tokenize(Protocol("p", {"title": "Partners co-lead", "body": "word " * 8190}),
+                            TextRules())  # fmt: skip
