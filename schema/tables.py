@@ -110,11 +110,15 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+PENDING_ITEMS = ("waiting", "queued", "running")  # JobItem statuses of work still to do
+
+
 class JobItem(Base):
     """One protocol of one job: the file and row it came from, and where it stands.
 
-    ``status``: queued -> done | failed. ``document_id`` is empty when the row failed
-    before it became a document (no text, say).
+    ``status``: waiting (extracted, not yet handed to the queue) -> queued -> running ->
+    done | failed. ``document_id`` is empty when the row failed before it became a
+    document (no text, say).
     """
 
     __tablename__ = "job_items"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from cenr.settings import Settings
 from schema.errors import QueueFull
-from schema.tables import Job, JobItem, SourceFile
+from schema.tables import PENDING_ITEMS, Job, JobItem, SourceFile
 
 UNFINISHED_JOBS = ("created", "queued", "running")
 
@@ -30,7 +30,7 @@ def queue_depth(session: Session) -> int:
         select(func.count())
         .select_from(JobItem)
         .join(Job, Job.id == JobItem.job_id)
-        .where(unfinished, JobItem.status.in_(("queued", "running")))
+        .where(unfinished, JobItem.status.in_(PENDING_ITEMS))
     )
     files = session.scalar(
         select(func.count())

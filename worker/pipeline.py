@@ -5,7 +5,7 @@ call these; neither holds any logic of its own. Each step commits its results in
 transaction and only then hands the next step to the dispatcher, and each step can be
 run twice without writing anything twice:
 
-* ``extract_file`` on a file already extracted re-dispatches its unfinished items;
+* ``extract_file`` on a file already extracted queues what is still ``waiting``;
 * ``classify_items`` skips items already done and documents already predicted by the
   job's model (the unique constraint settles any race);
 * ``export_job`` overwrites its files atomically.
@@ -41,13 +41,21 @@ from schema.errors import (
     ModelUnavailable,
 )
 from schema.protocol import Protocol as ProtocolText
-from schema.tables import Document, Job, JobItem, ModelVersion, Prediction, SourceFile
+from schema.tables import (
+    PENDING_ITEMS,
+    Document,
+    Job,
+    JobItem,
+    ModelVersion,
+    Prediction,
+    SourceFile,
+)
 from worker.extract.source import Limits, extract_source
 from worker.jobs import mark_queued, queued_files
 from worker.store import chunks, document_ids, now, record_error, store_predictions
 
 log = logging.getLogger(__name__)
-PENDING = ("queued", "running")
+PENDING = PENDING_ITEMS
 # Not a problem of the document at hand: the step stops and its caller decides.
 STOP_STEP = (DatabaseError, MemoryError, SoftTimeLimitExceeded)
 
@@ -117,24 +125,50 @@ def start_job(ctx: Context, job_id: str) -> int:
     return len(files)
 
 
-def _queue_classification(ctx: Context, session: Any, job_id: str, *where: Any) -> int:
-    """Queue the pending items matching ``where`` in tasks of documents of similar length.
+def _length_batches(ctx: Context, session: Any, *where: Any) -> list[list[int]]:
+    """The pending items matching ``where`` in batches of documents of similar length.
 
     Batches of similar lengths pad little: the classifier's own length bucketing, carried
-    over to the tasks (1.4x the documents per second on BBC News). Returns the tasks queued.
+    over to the tasks (1.4x the documents per second on BBC News).
     """
-    pending = list(
-        session.scalars(
-            select(JobItem.id)
-            .join(Document, Document.id == JobItem.document_id)
-            .where(JobItem.status.in_(PENDING), *where)
-            .order_by(Document.n_chars, JobItem.id)
-        )
+    pending = session.scalars(
+        select(JobItem.id)
+        .join(Document, Document.id == JobItem.document_id)
+        .where(JobItem.status.in_(PENDING), *where)
+        .order_by(Document.n_chars, JobItem.id)
     )
-    batches = [list(batch) for batch in chunks(pending, ctx.settings.classify_batch)]
+    return [list(batch) for batch in chunks(list(pending), ctx.settings.classify_batch)]
+
+
+def _dispatch(ctx: Context, job_id: str, batches: list[list[int]]) -> int:
     for batch in batches:
         ctx.dispatcher.classify(job_id, batch)
     return len(batches)
+
+
+def dispatch_waiting(ctx: Context, job_id: str) -> int:
+    """Queue the job's extracted items once there are enough for a full task, or no file
+    of the job is left to extract; returns the tasks queued.
+
+    A folder of single-document files would otherwise make one-document tasks. The items
+    are claimed by one atomic update (``waiting`` -> ``queued``), so two extractions that
+    finish together never queue the same item twice.
+    """
+    with session_scope(ctx.engine) as session:
+        waiting = JobItem.job_id == job_id, JobItem.status == "waiting"
+        files_left = session.scalar(
+            select(func.count())
+            .select_from(SourceFile)
+            .where(SourceFile.job_id == job_id, SourceFile.status == "queued")
+        )
+        ready = session.scalar(select(func.count()).select_from(JobItem).where(*waiting))
+        if not ready or (files_left and ready < ctx.settings.classify_batch):
+            return 0
+        length = select(Document.n_chars).where(Document.id == JobItem.document_id)
+        claim = update(JobItem).where(*waiting).values(status="queued")
+        claimed = session.execute(claim.returning(JobItem.id, length.scalar_subquery())).all()
+    ordered = [item for item, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
+    return _dispatch(ctx, job_id, [list(b) for b in chunks(ordered, ctx.settings.classify_batch)])
 
 
 def requeue_job(ctx: Context, job_id: str) -> int:
@@ -148,7 +182,7 @@ def requeue_job(ctx: Context, job_id: str) -> int:
         if job is None:
             raise ConfigError(f"no job {job_id!r}")
         exporting = job.status == "exporting"
-        tasks = _queue_classification(ctx, session, job_id, JobItem.job_id == job_id)
+        tasks = _dispatch(ctx, job_id, _length_batches(ctx, session, JobItem.job_id == job_id))
     if exporting:
         ctx.dispatcher.export(job_id)
     return tasks + exporting + start_job(ctx, job_id)
@@ -167,8 +201,7 @@ def extract_file(ctx: Context, job_id: str, file_id: int) -> None:
         session.execute(
             update(Job).where(Job.id == job_id, Job.status == "queued").values(status="running")
         )
-    with session_scope(ctx.engine) as session:  # queued only once the items are committed
-        _queue_classification(ctx, session, job_id, JobItem.source_file_id == file_id)
+    dispatch_waiting(ctx, job_id)  # queued only once the items are committed
     finish_if_complete(ctx, job_id)
 
 
@@ -202,7 +235,7 @@ def _extract(ctx: Context, session: Any, job: Job, source: SourceFile) -> None:
                 "position": e.position,
                 "external_id": e.external_id[:500],
                 "document_id": next(ids) if e.protocol is not None else None,
-                "status": "queued" if e.protocol is not None else "failed",
+                "status": "waiting" if e.protocol is not None else "failed",
             }
             for e in found
         ],
@@ -422,6 +455,7 @@ def fail_file(ctx: Context, job_id: str, file_id: int, exc: BaseException) -> No
         source = session.get(SourceFile, file_id)
         if source is not None and source.status == "queued":
             _fail_file(session, job_id, source, InputFileError(f"{source.path}: {exc}"))
+    dispatch_waiting(ctx, job_id)  # the items other files left waiting for this one
     finish_if_complete(ctx, job_id)
 
 

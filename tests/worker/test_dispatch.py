@@ -1,0 +1,61 @@
+"""Classification tasks are full batches even when a job is many single-document files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cenr.service import pipeline_context, queue_job, submit_paths
+from cenr.settings import get_settings
+from schema.database import open_database, session_scope
+from tests.conftest import demo_rows, write_export
+from worker.results import job_status
+
+
+def _classify_task_sizes(url: str, inbox: Path) -> tuple[list[int], tuple[int, int]]:
+    """The size of each classification task queued for ``inbox``, and (done, failed)."""
+    engine = open_database(url)
+    ctx, runner = pipeline_context(get_settings(), engine)
+    sizes: list[int] = []
+    queue_classify = runner.classify
+
+    def record(job_id: str, item_ids: list[int]) -> None:
+        sizes.append(len(item_ids))
+        queue_classify(job_id, item_ids)
+
+    runner.classify = record  # type: ignore[method-assign]
+    job = submit_paths(get_settings(), engine, [inbox], None, inbox.parent / "out", "run",
+                       {"text_columns": [], "id_column": ""})  # fmt: skip
+    queue_job(ctx, job)
+    runner.drain()
+    with session_scope(engine) as session:
+        status = job_status(session, job)
+    engine.dispose()
+    return sizes, (status.done, status.failed)
+
+
+def test_single_files_wait_for_a_full_task(
+    sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CENR_CLASSIFY_BATCH", "4")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n, row in enumerate(demo_rows(10)):
+        (inbox / f"protocol{n:02d}.txt").write_text(row["AimsGoals"] + " " + row["Partners"])
+    (inbox / "zz-empty.txt").write_text("")  # the last file fails: the rest still go
+    sizes, outcome = _classify_task_sizes(sqlite_service, inbox)
+    assert sizes == [4, 4, 2]  # not ten tasks of one document
+    assert outcome == (10, 1)
+
+
+def test_a_table_is_queued_as_soon_as_it_is_extracted(
+    sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CENR_CLASSIFY_BATCH", "4")
+    inbox = tmp_path / "inbox"
+    write_export(inbox / "a-export.csv", demo_rows(6, start=20))
+    (inbox / "b-single.txt").write_text("The tribal council co-leads every stage of the study.")
+    sizes, outcome = _classify_task_sizes(sqlite_service, inbox)
+    assert sizes == [4, 2, 1]  # the table's six at once, the single file after it
+    assert outcome == (7, 0)
