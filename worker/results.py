@@ -76,7 +76,7 @@ def job_status(session: Session, job_id: str) -> JobStatus:
     items = _count_by_status(session, JobItem, job_id)
     files = _count_by_status(session, SourceFile, job_id)
     model = session.scalar(select(ModelVersion.name).where(ModelVersion.id == job.model_version_id))
-    queued = items["queued"] + files["queued"]
+    queued = items["waiting"] + items["queued"] + files["queued"]
     running, done = items["running"], items["done"]
     failed = items["failed"] + files["failed"]
     started = _aware(job.created_at)
@@ -195,14 +195,22 @@ def _errors(session: Session, job_id: str) -> dict[tuple[str, int | None], str]:
 
 
 def job_errors(session: Session, job_id: str) -> list[str]:
-    """Every failure of the job, one line each, in order."""
-    return list(
-        session.scalars(
-            select(ProcessingError.message)
-            .where(ProcessingError.job_id == job_id)
-            .order_by(ProcessingError.id)
-        )
+    """Every failure of the job, one line each, in order, each naming its file (and its
+    protocol, for a failure after extraction)."""
+    rows = session.execute(
+        select(ProcessingError.message, SourceFile.path, JobItem.external_id)
+        .outerjoin(SourceFile, SourceFile.id == ProcessingError.source_file_id)
+        .outerjoin(JobItem, JobItem.id == ProcessingError.job_item_id)
+        .where(ProcessingError.job_id == job_id)
+        .order_by(ProcessingError.id)
     )
+    lines = []
+    for message, path, protocol in rows:
+        if path and not message.startswith(path):
+            where = f"{path}, protocol {protocol}" if protocol else path
+            message = f"{where}: {message}"
+        lines.append(message)
+    return lines
 
 
 @dataclass

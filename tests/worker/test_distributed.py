@@ -33,6 +33,9 @@ def test_submit_status_and_rerun(
     out = capsys.readouterr().out
     report = last_json_line(out)
     assert report["job"] == job
+    failures = [line for line in out.splitlines() if line.startswith("  failed: ")]
+    assert len(failures) == 4
+    assert any("empty.txt" in line and "the file is empty" in line for line in failures)
     assert (report["total"], report["done"], report["failed"]) == (24, 20, 4)
     assert worker.alive
     assert report["queued"] == report["running"] == 0

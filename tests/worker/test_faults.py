@@ -20,6 +20,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from cenr.cli import main
 from tests.conftest import demo_rows, table_counts, write_export
 from tests.worker.cluster import item_counts, job_state, wait_until
 from tests.worker.conftest import REDIS_DB, Cluster, RedisServer, submit
@@ -179,6 +180,11 @@ def test_a_step_past_its_time_limit_is_stopped_and_its_protocols_fail(
         ).scalars().all()  # fmt: skip
     engine.dispose()
     assert reasons == ["stopped after the time limit of 2 s (CENR_TASK_TIME_LIMIT)"] * 24
+    assert main(["status", job]) == 0
+    shown = capsys.readouterr().out
+    assert "long.csv, protocol HM" in shown
+    assert shown.count("stopped after the time limit of 2 s") == 20, "the first 20, then a count"
+    assert f"... and 4 more (`cenr export {job} --csv FILE`)" in shown
 
     write_export(tmp_path / "short.csv", demo_rows(2, start=5))
     again = submit(capsys, tmp_path / "short.csv")  # the worker goes on with the next
