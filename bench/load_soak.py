@@ -267,8 +267,8 @@ def main() -> None:
             "SELECT status, count(*) FROM job_items GROUP BY status").fetchall())  # fmt: skip
         counts = {t: scalar(monitor, f"SELECT count(*) FROM {t}")  # noqa: S608
                   for t in ("documents", "predictions", "token_weights")}  # fmt: skip
-        tokens = scalar(monitor, "SELECT sum(n_tokens) FROM predictions")
-        latency = [r[0] for r in monitor.execute(
+        tokens = int(scalar(monitor, "SELECT sum(n_tokens) FROM predictions"))
+        latency = [float(r[0]) for r in monitor.execute(
             "SELECT extract(epoch FROM i.finished_at - j.created_at) FROM job_items i "
             "JOIN jobs j ON j.id = i.job_id WHERE i.status = 'done'").fetchall()]  # fmt: skip
         size_after = scalar(monitor, "SELECT pg_database_size(current_database())")
