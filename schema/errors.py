@@ -11,6 +11,7 @@ CenrError                    base: the CLI prints its message on one line, exit 
 ├── ModelUnavailable         this worker cannot load a job's model (others may)
 ├── QueueFull                too much work is waiting: new submissions are refused for now
 ├── StepTimedOut             a pipeline step ran past its time limit
+├── NoProgress               a job's steps keep being interrupted; its protocols are failed
 └── DatabaseError            the database is unreachable or its schema is behind
     └── DatabaseUnavailable  the connection failed or dropped: worth retrying
 """
@@ -60,6 +61,10 @@ class QueueFull(CenrError):
 
 class StepTimedOut(CenrError):
     """A pipeline step ran past ``CENR_TASK_TIME_LIMIT`` and was stopped."""
+
+
+class NoProgress(CenrError):
+    """A job made no progress however often it was queued again: its rest is failed."""
 
 
 class DatabaseError(CenrError):

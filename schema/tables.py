@@ -77,6 +77,8 @@ class Job(Base):
     exports: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     # when the stall sweeper last queued the job again (see worker.sweeper)
     requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # sweeps in a row with no protocol finished in between (see worker.sweeper)
+    requeue_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SourceFile(Base):

@@ -10,6 +10,11 @@ which is safe because every step is idempotent.
 
 ``CENR_STALL_SECONDS`` must exceed ``CENR_TASK_TIME_LIMIT``: a job is only swept when no
 step of it can still be running.
+
+A job queued again :data:`MAX_REQUEUES` times with no protocol finished since is
+not lost but stuck: a step that kills its worker, or runs into the hard time limit
+(which skips the failure handler), would otherwise be retried forever. Its unfinished
+files and protocols are failed with the reason, so the job ends.
 """
 
 from __future__ import annotations
@@ -17,27 +22,34 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from schema.database import session_scope
-from schema.tables import Job, JobItem
-from worker.pipeline import Context, requeue_job
+from schema.errors import NoProgress
+from schema.tables import Job, JobItem, SourceFile
+from worker.pipeline import PENDING, Context, fail_export, fail_file, fail_items, requeue_job
 from worker.store import now
 
 log = logging.getLogger(__name__)
 UNFINISHED = ("created", "queued", "running", "exporting")
+MAX_REQUEUES = 3
 
 
-def stalled_jobs(ctx: Context) -> list[str]:
-    """Unfinished jobs with no finished protocol and no requeue within the stall time."""
-    cutoff = now() - timedelta(seconds=ctx.settings.stall_seconds)
-    last_finished = (
+def _last_finished() -> Any:
+    return (
         select(func.max(JobItem.finished_at))
         .where(JobItem.job_id == Job.id)
         .correlate(Job)
         .scalar_subquery()
     )
+
+
+def stalled_jobs(ctx: Context) -> list[str]:
+    """Unfinished jobs with no finished protocol and no requeue within the stall time."""
+    cutoff = now() - timedelta(seconds=ctx.settings.stall_seconds)
+    last_finished = _last_finished()
     with session_scope(ctx.engine) as session:
         return list(
             session.scalars(
@@ -51,31 +63,64 @@ def stalled_jobs(ctx: Context) -> list[str]:
         )
 
 
-def _claim(ctx: Context, job_id: str) -> bool:
-    """True for the one worker whose update marks the job requeued now."""
+def _claim(ctx: Context, job_id: str) -> int | None:
+    """For the one worker whose update marks the job requeued now: how many times it was
+    queued again since a protocol last finished; None for the others."""
     cutoff = now() - timedelta(seconds=ctx.settings.stall_seconds)
+    progressed = and_(Job.requeued_at.is_not(None), _last_finished() > Job.requeued_at)
     with session_scope(ctx.engine) as session:
-        claimed = session.execute(
+        count = session.scalar(
             update(Job)
             .where(Job.id == job_id, or_(Job.requeued_at.is_(None), Job.requeued_at < cutoff))
-            .values(requeued_at=now())
-        ).rowcount  # type: ignore[attr-defined]
-    return bool(claimed)
+            .values(requeued_at=now(), requeue_count=case((progressed, 0), else_=Job.requeue_count))
+            .returning(Job.requeue_count)
+        )
+    return None if count is None else int(count)
+
+
+def _give_up(ctx: Context, job_id: str, requeued: int) -> None:
+    """Fail what is left of a job that never progresses, so that it ends."""
+    reason = NoProgress(
+        f"no progress although queued again {requeued} times, {ctx.settings.stall_seconds} s "
+        "apart: its processing keeps being interrupted (a worker killed or stuck on it?)"
+    )
+    with session_scope(ctx.engine) as session:
+        files = list(session.scalars(select(SourceFile.id).where(
+            SourceFile.job_id == job_id, SourceFile.status == "queued")))  # fmt: skip
+        items = list(session.scalars(select(JobItem.id).where(
+            JobItem.job_id == job_id, JobItem.status.in_(PENDING))))  # fmt: skip
+        exporting = session.scalar(select(Job.status).where(Job.id == job_id)) == "exporting"
+    for file_id in files:
+        fail_file(ctx, job_id, file_id, reason)
+    if items:
+        fail_items(ctx, job_id, items, reason)
+    if exporting:
+        fail_export(ctx, job_id, reason)
+    log.error("job %s: %s; %d file(s) and %d protocol(s) failed", job_id, reason,
+              len(files), len(items))  # fmt: skip
 
 
 def sweep(ctx: Context) -> list[str]:
-    """Queue every stalled job again; returns their ids."""
+    """Queue every stalled job again (or end it, when requeuing never helps); returns
+    their ids."""
     swept = []
     for job_id in stalled_jobs(ctx):
-        if not _claim(ctx, job_id):
+        requeued = _claim(ctx, job_id)
+        if requeued is None:
             continue
-        steps = requeue_job(ctx, job_id)
+        swept.append(job_id)
+        if requeued >= MAX_REQUEUES:
+            _give_up(ctx, job_id, requeued)
+            continue
+        steps = requeue_job(ctx, job_id)  # a broker that is away raises: not counted
+        with session_scope(ctx.engine) as session:
+            session.execute(update(Job).where(Job.id == job_id)
+                            .values(requeue_count=requeued + 1))  # fmt: skip
         log.warning(
             "job %s made no progress for %d s (its queue messages were lost?): %d step(s) "
             "queued again",
             job_id, ctx.settings.stall_seconds, steps,
         )  # fmt: skip
-        swept.append(job_id)
     return swept
 
 
