@@ -21,6 +21,7 @@ one at a time, reading one protocol's tokens at a time: memory does not grow wit
 
 from __future__ import annotations
 
+import functools
 import html
 import zipfile
 from collections import Counter
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from exporters.files import write_zip_atomically
-from exporters.scale import FILLS, legend_rows, shade
+from exporters.scale import FILLS, legend_rows, shade, shade_css
 from schema.codebook import Codebook
 from worker.results import ReviewData, ReviewRow, TokenSpan
 
@@ -63,6 +64,22 @@ def page(title: str, body: str, depth: int = 0) -> str:
         f'<script src="{up}assets/cenr.js" defer></script>\n'
         f"</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
+
+
+def _asset(name: str) -> str:
+    return (resources.files("exporters") / "assets" / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def stylesheet() -> str:
+    """The pages' stylesheet: ``assets/cenr.css`` and the shades of the colour scale."""
+    return _asset("cenr.css") + shade_css()
+
+
+@functools.cache
+def script() -> str:
+    """The pages' one script, ``assets/cenr.js``."""
+    return _asset("cenr.js")
 
 
 def legend() -> str:
@@ -98,9 +115,8 @@ class HtmlBundle:
         def put(name: str, text: str) -> None:
             archive.writestr(f"{self.root}/{name}", text)
 
-        assets = resources.files("exporters") / "assets"
-        for asset in ("cenr.css", "cenr.js"):
-            put(f"assets/{asset}", (assets / asset).read_text(encoding="utf-8"))
+        put("assets/cenr.css", stylesheet())
+        put("assets/cenr.js", script())
         put("assets/confusion.svg", self.confusion_svg())
         put("index.html", self.index())
         put("model.html", self.model_card())

@@ -14,6 +14,7 @@ import itertools
 BOUNDS = (1.0, 2.0, 4.0, 8.0, 16.0)
 FILLS = ("FFFFFF", "FEE0D2", "FCBBA1", "FC9272", "DE2D26", "A50F15")  # backgrounds
 FONTS = ("8C8C8C", "FB6A4A", "EF3B2C", "CB181D", "A50F15", "67000D")  # text: darker = stronger
+DARK = 4  # from this shade on, text on the background is white
 
 
 def shade(relative: float) -> int:
@@ -27,3 +28,13 @@ def legend_rows() -> list[tuple[str, int]]:
     labels += [f"{lo:g}x to {hi:g}x" for lo, hi in itertools.pairwise(BOUNDS)]
     labels += [f"{BOUNDS[-1]:g}x or more"]
     return [(label, level) for level, label in enumerate(labels)]
+
+
+def shade_css() -> str:
+    """The HTML pages' shade classes ``.s0`` .. ``.s5``, from :data:`FILLS`."""
+    rules = []
+    for level, fill in enumerate(FILLS):
+        text = " color: #fff;" if level >= DARK else ""
+        strong = " font-weight: 600;" if level == len(FILLS) - 1 else ""
+        rules.append(f".s{level} {{ background: #{fill.lower()};{text}{strong} }}\n")
+    return "".join(rules)

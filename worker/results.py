@@ -119,6 +119,7 @@ class ResultRow:
     top_tokens: list[tuple[str, float]]
     error: str | None
     fields: dict[str, str] | None
+    item_id: int | None = None  # the job item; None for a file that could not be read
 
 
 def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[ResultRow]:
@@ -160,6 +161,7 @@ def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[R
                 top_tokens=[(t, float(w)) for t, w in prediction.top_tokens] if done else [],
                 error=errors.get(("item", item.id)),
                 fields=fields,
+                item_id=item.id,
             )
         )
     for source in session.scalars(

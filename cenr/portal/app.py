@@ -11,7 +11,7 @@ autoescape or, for heat-maps, by the HTML exporter.
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,21 +26,21 @@ from starlette.middleware.sessions import SessionMiddleware
 from cenr.portal import auth
 from cenr.portal.uploads import PROTOCOL_TYPES, WORKBOOK_TYPES, save_upload
 from cenr.settings import Settings, get_settings
+from exporters.html_bundle import script, stylesheet
 from schema.errors import CenrError, ConfigError, DatabaseUnavailable, QueueFull
 from schema.tables import Job, ModelVersion, User
 
 HERE = Path(__file__).resolve().parent
-ASSETS = Path(__file__).resolve().parents[2] / "exporters" / "assets"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PUBLIC = {"/login", "/health", "/static/portal.css"}
-STATIC = {
-    "portal.css": (HERE / "static" / "portal.css", "text/css"),
-    "portal.js": (HERE / "static" / "portal.js", "text/javascript"),
-    "cenr.css": (ASSETS / "cenr.css", "text/css"),
-    "cenr.js": (ASSETS / "cenr.js", "text/javascript"),
+STATIC: dict[str, tuple[Callable[[], str], str]] = {
+    "portal.css": (lambda: (HERE / "static" / "portal.css").read_text(), "text/css"),
+    "portal.js": (lambda: (HERE / "static" / "portal.js").read_text(), "text/javascript"),
+    "cenr.css": (stylesheet, "text/css"),  # the HTML bundle's, so protocol pages match it
+    "cenr.js": (script, "text/javascript"),
 }
 
 
@@ -179,8 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             signed_in(request, session)
         if name not in STATIC:
             return Response(status_code=404)
-        path, media = STATIC[name]
-        return FileResponse(path, media_type=media)
+        content, media = STATIC[name]
+        return Response(content(), media_type=media)
 
     # -- data shared by pages and API ------------------------------------------------
     def jobs_overview(session: Session) -> list[dict[str, Any]]:
@@ -194,16 +194,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from worker.results import job_rows, job_status
 
         status = _public(job_status(session, job_id).to_dict())
-        rows = [
-            {"item": None, "file": r.file, "row": r.position, "protocol_id": r.protocol_id,
-             "status": r.status, "level": r.level_code, "confidence": r.confidence,
+        status["protocols"] = [  # "item": the protocol's page, for those classified
+            {"item": r.item_id if r.status == "done" else None, "file": r.file,
+             "row": r.position, "protocol_id": r.protocol_id, "status": r.status,
+             "level": r.level_code, "confidence": r.confidence,
              "faithfulness": r.faithfulness, "error": r.error}
             for r in job_rows(session, job_id)
         ]  # fmt: skip
-        items = _item_ids(session, job_id)
-        for row in rows:
-            row["item"] = items.get((str(row["file"]), int(row["row"] or 0)))
-        status["protocols"] = rows
         status["agreement"] = agreement(session, job_id)
         return status
 
@@ -409,14 +406,3 @@ def _public(status: dict[str, Any]) -> dict[str, Any]:
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _item_ids(session: Session, job_id: str) -> dict[tuple[str, int], int]:
-    from schema.tables import JobItem, SourceFile
-
-    rows = session.execute(
-        select(SourceFile.path, JobItem.position, JobItem.id)
-        .join(SourceFile, SourceFile.id == JobItem.source_file_id)
-        .where(JobItem.job_id == job_id, JobItem.status == "done")
-    )
-    return {(path, position): item_id for path, position, item_id in rows}
