@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import Select
 
 from cenr.cli import main
 from exporters.html_bundle import HtmlBundle, page, write_html_bundle
-from exporters.scale import shade
+from exporters.scale import FILLS, shade
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
 from tests.browser import browser, open_page
@@ -106,6 +106,11 @@ def test_index_renders_sorts_and_filters(bundle: Path, browser: Any) -> None:
     assert browser.find_element(By.ID, "shown").text == "1"
 
 
+def _rgba(fill: str) -> str:
+    red, green, blue = (int(fill[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red}, {green}, {blue}, 1)"
+
+
 def test_protocol_pages_shade_tokens_by_weight_and_run_nothing(
     bundle: Path, sqlite_service: str, browser: Any
 ) -> None:
@@ -127,8 +132,10 @@ def test_protocol_pages_shade_tokens_by_weight_and_run_nothing(
         n_tokens, spans = expected[row.protocol_id]
         assert len(tokens) == len(spans)
         for token, span in list(zip(tokens, spans, strict=True))[:40]:
-            assert token.get_attribute("class") == f"s{shade(span.weight * n_tokens)}"
+            level = shade(span.weight * n_tokens)
+            assert token.get_attribute("class") == f"s{level}"
             assert token.get_attribute("title").startswith(f"weight {span.weight:.4f}")
+            assert token.value_of_css_property("background-color") == _rgba(FILLS[level])
         fields = [h3.text for h3 in browser.find_elements(By.CSS_SELECTOR, "section h3")]
         assert fields[0] == "StudyTitle"
         assert len(browser.find_elements(By.TAG_NAME, "meter")) == 6
