@@ -182,7 +182,13 @@ def requeue_job(ctx: Context, job_id: str) -> int:
         if job is None:
             raise ConfigError(f"no job {job_id!r}")
         exporting = job.status == "exporting"
-        tasks = _dispatch(ctx, job_id, _length_batches(ctx, session, JobItem.job_id == job_id))
+        session.execute(  # all of it now: a later extraction finds nothing left waiting
+            update(JobItem)
+            .where(JobItem.job_id == job_id, JobItem.status == "waiting")
+            .values(status="queued")
+        )
+        batches = _length_batches(ctx, session, JobItem.job_id == job_id)
+    tasks = _dispatch(ctx, job_id, batches)
     if exporting:
         ctx.dispatcher.export(job_id)
     return tasks + exporting + start_job(ctx, job_id)

@@ -18,7 +18,7 @@ from cenr.settings import get_settings
 from schema.database import open_database, session_scope
 from schema.tables import Job, JobItem, ProcessingError, SourceFile
 from tests.conftest import demo_rows, write_export
-from worker.pipeline import Context, extract_file, start_job
+from worker.pipeline import Context, extract_file, requeue_job, start_job
 from worker.store import now
 from worker.sweeper import MAX_REQUEUES, sweep
 
@@ -140,3 +140,30 @@ def test_a_broker_that_is_away_does_not_count_against_a_job(stalled: Any) -> Non
     _age(ctx, job, requeued=timedelta(hours=1))
     assert sweep(ctx) == [job]
     assert _state(ctx, job) == (1, {"queued": 3})
+
+
+def test_requeue_queues_what_waits_once(
+    postgres_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Protocols waiting for a full task are queued by a requeue, and not again by the
+    extraction that follows it."""
+    monkeypatch.setenv("CENR_CLASSIFY_BATCH", "4")
+    engine = open_database(postgres_service)
+    lost = LostMessages()
+    ctx = Context(get_settings(), engine, lost)
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / "in" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "in" / name).write_text(f"Community partners co-lead study {name}.")
+    job = submit_paths(ctx.settings, engine, [tmp_path / "in"], None, tmp_path / "out",
+                       "submit", {"text_columns": [], "id_column": ""})  # fmt: skip
+    start_job(ctx, job)
+    first, second = (args[1] for step, args in lost.sent if step == "extract")
+    extract_file(ctx, job, first)
+    assert _state(ctx, job)[1] == {"waiting": 1}, "one protocol: less than a task"
+    requeue_job(ctx, job)
+    assert _state(ctx, job)[1] == {"queued": 1}
+    extract_file(ctx, job, second)
+    classified = [args[1] for step, args in lost.sent if step == "classify"]
+    assert sorted(len(ids) for ids in classified) == [1, 1], "each protocol queued once"
+    assert _state(ctx, job)[1] == {"queued": 2}
+    engine.dispose()
