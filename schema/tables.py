@@ -113,6 +113,7 @@ class Document(Base):
 
 
 PENDING_ITEMS = ("waiting", "queued", "running")  # JobItem statuses of work still to do
+UNFINISHED_JOBS = ("created", "queued", "running", "exporting")  # Job statuses before done
 
 
 class JobItem(Base):

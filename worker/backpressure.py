@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 
 from cenr.settings import Settings
 from schema.errors import QueueFull
-from schema.tables import PENDING_ITEMS, Job, JobItem, SourceFile
-
-UNFINISHED_JOBS = ("created", "queued", "running")
+from schema.tables import PENDING_ITEMS, UNFINISHED_JOBS, Job, JobItem, SourceFile
 
 
 def queue_depth(session: Session) -> int:

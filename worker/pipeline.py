@@ -55,7 +55,6 @@ from worker.jobs import mark_queued, queued_files
 from worker.store import chunks, document_ids, now, record_error, store_predictions
 
 log = logging.getLogger(__name__)
-PENDING = PENDING_ITEMS
 # Not a problem of the document at hand: the step stops and its caller decides.
 STOP_STEP = (DatabaseError, MemoryError, SoftTimeLimitExceeded)
 
@@ -134,7 +133,7 @@ def _length_batches(ctx: Context, session: Any, *where: Any) -> list[list[int]]:
     pending = session.scalars(
         select(JobItem.id)
         .join(Document, Document.id == JobItem.document_id)
-        .where(JobItem.status.in_(PENDING), *where)
+        .where(JobItem.status.in_(PENDING_ITEMS), *where)
         .order_by(Document.n_chars, JobItem.id)
     )
     return [list(batch) for batch in chunks(list(pending), ctx.settings.classify_batch)]
@@ -270,7 +269,7 @@ def classify_items(ctx: Context, job_id: str, item_ids: Sequence[int]) -> None:
     with session_scope(ctx.engine) as session:
         items = list(
             session.scalars(
-                select(JobItem).where(JobItem.id.in_(item_ids), JobItem.status.in_(PENDING))
+                select(JobItem).where(JobItem.id.in_(item_ids), JobItem.status.in_(PENDING_ITEMS))
             )
         )
         if not items:
@@ -303,7 +302,7 @@ def classify_items(ctx: Context, job_id: str, item_ids: Sequence[int]) -> None:
     predicted = time.perf_counter()
     with session_scope(ctx.engine) as session:
         n_weights = store_predictions(session, model_id, results)
-        pending = JobItem.id.in_(item_ids) & JobItem.status.in_(PENDING)
+        pending = JobItem.id.in_(item_ids) & JobItem.status.in_(PENDING_ITEMS)
         if failures:
             for item in session.scalars(
                 select(JobItem).where(pending, JobItem.document_id.in_(list(failures)))
@@ -373,7 +372,7 @@ def finish_if_complete(ctx: Context, job_id: str) -> None:
         items = session.scalar(
             select(func.count())
             .select_from(JobItem)
-            .where(JobItem.job_id == job_id, JobItem.status.in_(PENDING))
+            .where(JobItem.job_id == job_id, JobItem.status.in_(PENDING_ITEMS))
         )
         if files or items:
             return
@@ -469,7 +468,7 @@ def fail_items(ctx: Context, job_id: str, item_ids: Sequence[int], exc: BaseExce
     """Last resort when classification keeps failing: its items fail, the job goes on."""
     with session_scope(ctx.engine) as session:
         for item in session.scalars(select(JobItem).where(JobItem.id.in_(item_ids))):
-            if item.status in PENDING:
+            if item.status in PENDING_ITEMS:
                 item.status, item.finished_at = "failed", now()
                 record_error(session, job_id, "classify", exc, item.source_file_id, item.id)
     finish_if_complete(ctx, job_id)

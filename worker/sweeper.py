@@ -28,12 +28,11 @@ from sqlalchemy import and_, case, func, or_, select, update
 
 from schema.database import session_scope
 from schema.errors import NoProgress
-from schema.tables import Job, JobItem, SourceFile
-from worker.pipeline import PENDING, Context, fail_export, fail_file, fail_items, requeue_job
+from schema.tables import PENDING_ITEMS, UNFINISHED_JOBS, Job, JobItem, SourceFile
+from worker.pipeline import Context, fail_export, fail_file, fail_items, requeue_job
 from worker.store import now
 
 log = logging.getLogger(__name__)
-UNFINISHED = ("created", "queued", "running", "exporting")
 MAX_REQUEUES = 3
 
 
@@ -54,7 +53,7 @@ def stalled_jobs(ctx: Context) -> list[str]:
         return list(
             session.scalars(
                 select(Job.id).where(
-                    Job.status.in_(UNFINISHED),
+                    Job.status.in_(UNFINISHED_JOBS),
                     Job.created_at < cutoff,
                     or_(Job.requeued_at.is_(None), Job.requeued_at < cutoff),
                     or_(last_finished.is_(None), last_finished < cutoff),
@@ -88,7 +87,7 @@ def _give_up(ctx: Context, job_id: str, requeued: int) -> None:
         files = list(session.scalars(select(SourceFile.id).where(
             SourceFile.job_id == job_id, SourceFile.status == "queued")))  # fmt: skip
         items = list(session.scalars(select(JobItem.id).where(
-            JobItem.job_id == job_id, JobItem.status.in_(PENDING))))  # fmt: skip
+            JobItem.job_id == job_id, JobItem.status.in_(PENDING_ITEMS))))  # fmt: skip
         exporting = session.scalar(select(Job.status).where(Job.id == job_id)) == "exporting"
     for file_id in files:
         fail_file(ctx, job_id, file_id, reason)
