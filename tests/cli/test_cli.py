@@ -269,3 +269,38 @@ def test_db_upgrade_creates_the_embedded_home(
     assert main(["db", "upgrade"]) == 0
     assert "database schema at" in capsys.readouterr().out
     assert (tmp_path / "fresh" / "home" / "cenr.sqlite3").is_file()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"CENR_MAX_ROWS": "many"}, "CENR_MAX_ROWS: Input should be a valid integer, unable to "
+         "parse string as an integer (got 'many')"),
+        ({"CENR_CLASSIFY_BATCH": "0"}, "CENR_CLASSIFY_BATCH: Input should be greater than or "
+         "equal to 1 (got '0')"),
+        ({"CENR_STALL_SECONDS": "60", "CENR_TASK_TIME_LIMIT": "60"}, "CENR_STALL_SECONDS (60) "
+         "must be longer than CENR_TASK_TIME_LIMIT (60): a job is queued again only when none "
+         "of its steps can still be running"),
+    ],
+)  # fmt: skip
+def test_an_unusable_setting_is_a_one_line_error(
+    cenr_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    settings: dict[str, str], message: str,
+) -> None:  # fmt: skip
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert _error(capsys, ["models"]) == f"cenr: error: {message}"
+
+
+def test_a_model_folder_that_cannot_be_written_is_a_one_line_error(
+    sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    home = tmp_path / "other-host"
+    home.mkdir()
+    (home / "models").write_text("a file where the models folder should be")
+    monkeypatch.setenv("CENR_HOME", str(home))
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.txt").write_text("Community partners co-lead the study.")
+    err = _error(capsys, ["run", str(tmp_path / "inbox"), "--out", str(tmp_path / "out")])
+    assert err.startswith(f"cenr: error: cannot put model tiny under {home / 'models'}: ")
