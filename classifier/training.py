@@ -27,12 +27,15 @@ from classifier.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
+from classifier.embeddings import corpus_vectors
 from classifier.inference import Predictor
 from classifier.model import ModelConfig, build_model, set_temperature
 from classifier.tokenizer import TextRules, Vocabulary, tokenize
 from schema.codebook import Codebook
 from schema.errors import ConfigError, TrainingDataError
 from schema.protocol import Protocol
+
+EMBEDDING_INITS = ("corpus", "random")
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,16 @@ class TrainingOptions:
     min_count: int = 2
     word_dropout: float = ModelConfig.word_dropout
     embedding_skip: bool = ModelConfig.embedding_skip
+    # Where the word vectors start: "corpus" (PPMI + SVD of the training texts,
+    # classifier/embeddings.py) or "random".
+    embedding_init: str = "corpus"
 
     def __post_init__(self) -> None:
+        if self.embedding_init not in EMBEDDING_INITS:
+            raise ConfigError(
+                f"embedding_init must be one of {', '.join(EMBEDDING_INITS)}, "
+                f"not {self.embedding_init!r}"
+            )
         if self.monitor not in ("loss", "macro_f1"):
             raise ConfigError(f"monitor must be 'loss' or 'macro_f1', not {self.monitor!r}")
 
@@ -248,6 +259,13 @@ def train(
         embedding_skip=options.embedding_skip,
     )
     model = build_model(config)
+    if options.embedding_init == "corpus":
+        model.get_layer("embedding").embeddings.assign(
+            corpus_vectors(
+                [sequences[i] for i in train_idx], len(vocabulary), config.embedding_dim,
+                seed=options.seed,
+            )
+        )  # fmt: skip
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
         loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
