@@ -56,6 +56,11 @@ def main() -> None:
         "--seeds", type=int, nargs="+", default=[13, 14, 15],
         help="model seeds, one training each (the split stays fixed)",
     )  # fmt: skip
+    parser.add_argument(
+        "--split-seed", type=int, default=SEED,
+        help="seed of the 80/20 split (a second split checks that choices made on the "
+        "first one carry over)",
+    )  # fmt: skip
     overrides = {"epochs": 20, "max_tokens": 1024}  # BBC articles are short
     for option in fields(TrainingOptions):
         if option.name == "seed":
@@ -75,11 +80,11 @@ def main() -> None:
     codebook = Codebook("bbc", tuple(Level(c, c) for c in categories))
     labels = np.array([codebook.index_of(n) for n in names])
     train_idx, test_idx = train_test_split(
-        np.arange(len(labels)), test_size=0.2, random_state=SEED, stratify=labels
+        np.arange(len(labels)), test_size=0.2, random_state=args.split_seed, stratify=labels
     )
     print(
         f"BBC News: {len(labels)} articles, {len(categories)} classes, "
-        f"train {len(train_idx)} / test {len(test_idx)}"
+        f"train {len(train_idx)} / test {len(test_idx)} (split seed {args.split_seed})"
     )
 
     start = time.perf_counter()
