@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,11 +36,30 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+# A worker host that drops off the network mid-transaction keeps its row locks until
+# PostgreSQL notices it is gone: by default the kernel's two-hour TCP keepalive, and every
+# other worker storing the same documents waits that long. These session settings make
+# the server probe an idle client after 10 s and drop it after 3 unanswered probes, or
+# when sent data goes unacknowledged for 30 s; the client side probes the server alike.
+PG_SERVER_LIVENESS = (
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=30000"
+)
+PG_CLIENT_LIVENESS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                      "keepalives_count": 3}  # fmt: skip
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    connect_args: dict[str, object] = {}
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        own = parsed.query.get("options", "")
+        own = own if isinstance(own, str) else " ".join(own)
+        connect_args = {**PG_CLIENT_LIVENESS, "options": f"{PG_SERVER_LIVENESS} {own}".strip()}
     # pre_ping: a connection that died with a database restart is replaced, not used.
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def upgrade(url: str) -> None:

@@ -59,3 +59,27 @@ def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(DatabaseError, match="cannot reach the database") as info:
         open_database(url)
     assert "secret" not in str(info.value)
+
+
+def test_postgres_sessions_probe_for_dead_peers_and_keep_the_users_options(
+    postgres_url: str,
+) -> None:
+    """make_engine asks the server to drop a silent client within ~30 s (see
+    tests/deploy/test_many_hosts.py for the cut-off host) and keeps `options` from the URL."""
+    joiner = "&" if "?" in postgres_url else "?"
+    engine = make_engine(f"{postgres_url}{joiner}options=-c%20statement_timeout%3D5000")
+    try:
+        with engine.connect() as connection:
+            shown = {
+                name: connection.execute(text(f"SHOW {name}")).scalar()
+                for name in ("tcp_keepalives_idle", "tcp_keepalives_count", "tcp_user_timeout",
+                             "statement_timeout")
+            }  # fmt: skip
+    finally:
+        engine.dispose()
+    assert shown == {
+        "tcp_keepalives_idle": "10",
+        "tcp_keepalives_count": "3",
+        "tcp_user_timeout": "30000",  # milliseconds
+        "statement_timeout": "5s",
+    }
