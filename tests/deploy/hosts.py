@@ -8,10 +8,13 @@ machine's network fails. Needs root (``ip netns``); everything is removed on ``d
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import subprocess
 from dataclasses import dataclass, field
+
+_INSTANCES = itertools.count()
 
 
 def ip(*args: str) -> None:
@@ -21,7 +24,9 @@ def ip(*args: str) -> None:
 @dataclass
 class Hosts:
     names: list[str]
-    tag: str = field(default_factory=lambda: f"{os.getpid() % 10000:04d}")
+    # Unique per instance: a second set of hosts in the same test process must not meet
+    # the names of the first, whose namespaces may outlive ``down`` for a moment.
+    tag: str = field(default_factory=lambda: f"{os.getpid() % 1000:03d}{next(_INSTANCES) % 10}")
     subnet: int = field(default_factory=lambda: random.randint(1, 250))
     created: list[str] = field(default_factory=list)
 
