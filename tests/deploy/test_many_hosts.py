@@ -156,11 +156,21 @@ def test_a_host_cut_off_mid_transaction_releases_its_locks_within_a_minute(
     locks for the kernel's two-hour keepalive: make_engine's session settings have the
     server drop it within about 30 s, and another host's update goes through."""
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     from schema.database import make_engine
 
     url = db_host["CENR_DATABASE_URL"]
     engine = make_engine(url)
+
+    def accepting() -> bool:  # a server that has just said "ready" may still refuse once
+        try:
+            with engine.connect():
+                return True
+        except OperationalError:
+            return False
+
+    assert wait_until(accepting, 30), "the db host's PostgreSQL never accepted a connection"
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE liveness (id int PRIMARY KEY, n int)"))
         connection.execute(text("INSERT INTO liveness VALUES (1, 0)"))
