@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,60 +133,3 @@ def test_workers_on_two_hosts_survive_one_host_cut_off(
     finally:
         for worker in workers.values():
             worker.kill()  # the cut host's worker could only wait for its broker
-
-
-HOLD_LOCK = """
-import sys, time
-from sqlalchemy import text
-from schema.database import make_engine
-engine = make_engine(sys.argv[1])
-with engine.begin() as connection:
-    connection.execute(text("UPDATE liveness SET n = n + 1 WHERE id = 1"))
-    print("locked", flush=True)
-    time.sleep(3600)
-"""
-
-
-def test_a_host_cut_off_mid_transaction_releases_its_locks_within_a_minute(
-    hosts: Hosts, db_host: dict[str, str], tmp_path: Path
-) -> None:
-    """A worker host that drops off the network inside a transaction must not hold its row
-    locks for the kernel's two-hour keepalive: make_engine's session settings have the
-    server drop it within about 30 s, and another host's update goes through."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
-
-    from schema.database import make_engine
-
-    url = db_host["CENR_DATABASE_URL"]
-    engine = make_engine(url)
-
-    def accepting() -> bool:  # a server that has just said "ready" may still refuse once
-        try:
-            with engine.connect():
-                return True
-        except OperationalError:
-            return False
-
-    assert wait_until(accepting, 30), "the db host's PostgreSQL never accepted a connection"
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE liveness (id int PRIMARY KEY, n int)"))
-        connection.execute(text("INSERT INTO liveness VALUES (1, 0)"))
-    script = tmp_path / "hold_lock.py"
-    script.write_text(HOLD_LOCK)
-    holder = Process([sys.executable, str(script), url], dict(os.environ), tmp_path / "holder.log",
-                     prefix=hosts.prefix("w1"), program=None)  # fmt: skip
-    try:
-        holder.wait_for_output("locked", timeout=60)
-        hosts.cut("w1")
-        started = time.monotonic()
-        with engine.begin() as connection:
-            connection.execute(text("SET LOCAL lock_timeout = '120s'"))  # fail, don't hang
-            connection.execute(text("UPDATE liveness SET n = n + 10 WHERE id = 1"))
-        waited = time.monotonic() - started
-        with engine.connect() as connection:
-            assert connection.execute(text("SELECT n FROM liveness")).scalar() == 10
-        assert waited < 60, f"the cut host's lock held for {waited:.0f} s"
-    finally:
-        holder.kill()
-        engine.dispose()
