@@ -64,9 +64,9 @@ def corpus_vectors(
 ) -> np.ndarray:
     """An embedding matrix ``(vocab_size, dim)`` from PPMI + SVD of ``sequences``.
 
-    Rows of words with no context (and padding, unknown) stay small and random, as Keras
-    would have started them; the others have the standard deviation of that start times
-    a few, so fine-tuning moves them at the same pace.
+    The padding row is zero. The unknown id and words with no context keep a small random
+    start, as Keras would have given them; every other row is the unit SVD direction
+    scaled to twice that start's norm, so fine-tuning moves them at a similar pace.
     """
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-scale, scale, size=(vocab_size, dim)).astype(np.float32)

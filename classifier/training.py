@@ -258,20 +258,18 @@ def train(
         word_dropout=options.word_dropout,
         embedding_skip=options.embedding_skip,
     )
+    train_sequences = [sequences[i] for i in train_idx]
     model = build_model(config)
     if options.embedding_init == "corpus":
         model.get_layer("embedding").embeddings.assign(
-            corpus_vectors(
-                [sequences[i] for i in train_idx], len(vocabulary), config.embedding_dim,
-                seed=options.seed,
-            )
-        )  # fmt: skip
+            corpus_vectors(train_sequences, len(vocabulary), config.embedding_dim, options.seed)
+        )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
         loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
     )
     train_batches, steps = _batches(
-        [sequences[i] for i in train_idx],
+        train_sequences,
         label_array[train_idx],
         sample_weight[train_idx],
         options.batch_size,
