@@ -83,7 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(auth.SignInRequired)
     async def sign_in(request: Request, exc: auth.SignInRequired) -> Response:
         if wants_json(request):
-            return JSONResponse({"error": "sign in first (POST /login)"}, status_code=401)
+            return JSONResponse(
+                {"error": "sign in first (GET /login for the form's token, then POST /login)"},
+                status_code=401,
+            )
         return RedirectResponse("/login", status_code=303)
 
     @app.exception_handler(auth.Forbidden)
@@ -127,14 +130,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Admin = Annotated[User, Depends(admin)]
 
-    async def csrf(request: Request, user: SignedIn) -> None:  # signed in first: 401, not 403
+    async def sent_token(request: Request) -> str | None:
+        """The CSRF token a request carries: the header, else the form's hidden field."""
         token = request.headers.get("x-csrf-token")
         if token is None and "form" in request.headers.get("content-type", ""):
             token = str((await request.form()).get("csrf_token") or "")
-        if not auth.csrf_ok(request.session, token):
+        return token
+
+    async def csrf(request: Request, user: SignedIn) -> None:  # signed in first: 401, not 403
+        if not auth.csrf_ok(request.session, await sent_token(request)):
             raise auth.Forbidden("the form's security token is missing or stale: reload the page")
 
     Checked = Depends(csrf)
+
+    async def login_csrf(request: Request) -> None:
+        """The sign-in form's pre-session token (login CSRF), checked before any hashing."""
+        if not auth.csrf_ok(request.session, await sent_token(request), auth.LOGIN_CSRF):
+            raise auth.Forbidden("the sign-in security token is missing or stale: reload the page")
 
     def page(request: Request, name: str, user: User | None, **context: Any) -> Response:
         context.update(user=user, csrf=request.session.get("csrf", ""))
@@ -147,25 +159,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session.execute(select(1))
         return {"status": "ok"}
 
+    def login_page(request: Request, failed: bool) -> Response:
+        token = auth.login_token(request.session)
+        return page(request, "login.html", None, failed=failed, login_csrf=token)
+
     @app.get("/login", include_in_schema=False)
     def login_form(request: Request) -> Response:
-        return page(request, "login.html", None, failed=False)
+        return login_page(request, failed=False)
 
-    @app.post("/login", tags=["session"])
+    @app.post("/login", tags=["session"], dependencies=[Depends(login_csrf)])
     def login(
         request: Request,
         session: Db,
         username: Annotated[str, Form(max_length=100)],
         password: Annotated[str, Form(max_length=1000)],
     ) -> Response:
-        """Sign in with a form post; sets the session cookie. API clients read the CSRF
-        token from ``GET /api/me`` afterwards."""
+        """Sign in with a form post; sets the session cookie. The form's ``csrf_token``
+        (or an ``X-CSRF-Token`` header) must be the one ``GET /login`` put in the page and
+        its cookie; each serves one sign-in. API clients read the session's CSRF token
+        from ``GET /api/me`` afterwards."""
         user = auth.authenticate(session, username, password)
-        if user is None:
-            response = page(request, "login.html", None, failed=True)
+        if user is None:  # the form stays usable: the same token, re-rendered
+            response = login_page(request, failed=True)
             response.status_code = 401
             return response
-        auth.start_session(request.session, user)
+        auth.start_session(request.session, user)  # clears the store: the token is used up
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout", tags=["session"], dependencies=[Checked])

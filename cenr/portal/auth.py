@@ -7,6 +7,11 @@ session is a signed cookie (Starlette's SessionMiddleware, keyed by ``CENR_SECRE
 holding the user's ID, the time of sign-in and a CSRF token; it is refused after
 ``CENR_SESSION_HOURS`` however often it is used. Forms carry the token in a hidden
 ``csrf_token`` field, JSON requests in an ``X-CSRF-Token`` header.
+
+The sign-in form is protected the same way before there is a session ("login CSRF": a
+foreign page posting the form to sign the victim into the attacker's account): ``GET
+/login`` puts a pre-session token in the anonymous session, ``POST /login`` is refused
+without it, and signing in clears the session, so each token signs in once.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from schema.tables import User
 ROLES = ("admin", "reviewer")
 MIN_PASSWORD = 12
 MIN_SECRET = 32
+LOGIN_CSRF = "login_csrf"  # the session key of the sign-in form's pre-session token
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a password anyone has: equalises sign-in timing")
 
@@ -95,6 +101,18 @@ def session_user(session: Session, store: dict[str, Any], max_hours: float) -> U
     return user if user is not None and user.active else None
 
 
-def csrf_ok(store: dict[str, Any], token: str | None) -> bool:
-    expected = store.get("csrf")
-    return bool(expected and token and hmac.compare_digest(str(expected), token))
+def login_token(store: dict[str, Any]) -> str:
+    """The sign-in form's pre-session token: the session's own, or a new one in it."""
+    token = store.get(LOGIN_CSRF)
+    if not isinstance(token, str) or not token:
+        token = store[LOGIN_CSRF] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_ok(store: dict[str, Any], token: str | None, key: str = "csrf") -> bool:
+    """Whether ``token`` is the session's token under ``key`` (``LOGIN_CSRF`` for sign-in)."""
+    expected = store.get(key)
+    if not expected or not token:
+        return False
+    # as bytes: compare_digest refuses str with non-ASCII characters (a forged form field)
+    return hmac.compare_digest(str(expected).encode(), token.encode())

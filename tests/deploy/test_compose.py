@@ -30,7 +30,7 @@ from tests.deploy.compose import (
     validate,
     variables_used,
 )
-from tests.portal.conftest import free_port
+from tests.portal.conftest import free_port, sign_in
 from tests.worker.cluster import CENR, Process, wait_until
 
 LONG_RUNNING = ("worker", "watcher", "web")
@@ -198,7 +198,7 @@ def test_every_service_runs_natively_with_the_files_environment(
             processes["watcher"].output()[-3000:] + processes["worker"].output()[-3000:]
         )
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            client.post("/login", data={"username": "alice", "password": "alice-admin-password"})
+            assert sign_in(client, "alice", "alice-admin-password").status_code == 303
             jobs = client.get("/api/jobs").json()
             assert len(jobs) == 1
             job = jobs[0]

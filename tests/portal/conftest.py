@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,22 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 (a test'
 PASSWORDS = {"alice": "alice-admin-password", "rob": "rob-reviewer-password"}
 
 
+def login_token(client: httpx.Client) -> str:
+    """The sign-in form's hidden token, from a ``GET /login`` (its cookie kept by ``client``)."""
+    page = client.get("/login")
+    assert page.status_code == 200, page.text
+    found = re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', page.text)
+    assert found, "the sign-in form has no token"
+    return found.group(1)
+
+
+def sign_in(client: httpx.Client, user: str, password: str | None = None) -> httpx.Response:
+    """Post the sign-in form as a browser does: its token first (``password`` defaults to
+    ``PASSWORDS[user]``)."""
+    data = {"username": user, "password": PASSWORDS[user] if password is None else password}
+    return client.post("/login", data={**data, "csrf_token": login_token(client)})
+
+
 @dataclass
 class Portal:
     url: str
@@ -31,7 +48,7 @@ class Portal:
         client = httpx.Client(base_url=self.url, follow_redirects=False, timeout=60)
         self.clients.append(client)
         if user:
-            response = client.post("/login", data={"username": user, "password": PASSWORDS[user]})
+            response = sign_in(client, user)
             assert response.status_code == 303, response.text
         return client
 

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from tests.browser import browser
 from tests.conftest import DEMO_CSV, demo_rows, write_export
-from tests.portal.conftest import PASSWORDS, SECRET, Portal
+from tests.portal.conftest import PASSWORDS, SECRET, Portal, login_token, sign_in
 from tests.worker.cluster import wait_until
 
 __all__ = ["browser"]
@@ -104,10 +104,10 @@ def test_every_route_refuses_anonymous_requests(portal: Portal, sqlite_service: 
 
 
 def test_sign_in_roles_and_csrf(portal: Portal) -> None:
-    wrong = portal.client().post("/login", data={"username": "alice", "password": "nope"})
+    wrong = sign_in(portal.client(), "alice", "nope")
     assert wrong.status_code == 401
     assert "Wrong user name or password" in wrong.text
-    nobody = portal.client().post("/login", data={"username": "eve", "password": "x" * 12})
+    nobody = sign_in(portal.client(), "eve", "x" * 12)
     assert nobody.status_code == 401
 
     rob = portal.client("rob")
@@ -132,6 +132,49 @@ def test_sign_in_roles_and_csrf(portal: Portal) -> None:
     token = _csrf(alice)["X-CSRF-Token"]
     assert alice.post("/logout", data={"csrf_token": token}).status_code == 303
     assert alice.get("/api/me").status_code == 401, "signed out"
+
+
+def test_sign_in_needs_the_forms_own_token(portal: Portal) -> None:
+    """Login CSRF: a foreign page cannot post the sign-in form to sign a victim into the
+    attacker's account, because the post needs the token of the victim's own form."""
+    alice = {"username": "alice", "password": PASSWORDS["alice"]}
+    client = portal.client()
+    token = login_token(client)  # asserts the form's hidden field
+    assert login_token(client) == token, "reloading the form keeps the session's token"
+
+    other, fresh = portal.client(), portal.client()
+    attempts: list[tuple[str, httpx.Client, str | None]] = [
+        ("no token", client, None),
+        ("empty", client, ""),
+        ("forged", client, "forged"),
+        ("cut short", client, token[:-1]),
+        ("not ASCII", client, "é" * len(token)),
+        ("another client's", client, login_token(other)),
+        ("no session of its own", fresh, token),
+    ]
+    for what, sender, sent in attempts:
+        data = alice if sent is None else {**alice, "csrf_token": sent}
+        response = sender.post("/login", data=data)
+        assert response.status_code == 403, (what, response.status_code)
+        assert "sign-in security token is missing or stale" in response.text, what
+        assert sender.get("/api/me").status_code == 401, f"{what}: not signed in"
+
+    wrong = client.post("/login", data={**alice, "password": "nope", "csrf_token": token})
+    assert wrong.status_code == 401
+    assert f'value="{token}"' in wrong.text, "a wrong password leaves the form usable"
+    signed = client.post("/login", data={**alice, "csrf_token": token})
+    assert signed.status_code == 303, signed.text
+    assert client.get("/api/me").json()["username"] == "alice"
+
+    rob = {"username": "rob", "password": PASSWORDS["rob"]}
+    stale = client.post("/login", data={**rob, "csrf_token": token})
+    assert stale.status_code == 403, "signing in used the token up"
+    assert client.get("/api/me").json()["username"] == "alice", "nothing changed"
+
+    api = portal.client()
+    header = api.post("/login", data=rob, headers={"X-CSRF-Token": login_token(api)})
+    assert header.status_code == 303, "API clients may send the token as a header"
+    assert api.get("/api/me").json()["username"] == "rob"
 
 
 def test_sessions_expire() -> None:

@@ -1,8 +1,9 @@
 """Every portal route, found from the app itself, against sign-in, roles and CSRF.
 
 A route added later is covered without editing this file: it must depend on a signed-in
-user unless it is on the allow-list, and on a CSRF check if it changes state. Only which
-routes are admin-only is written down here, so a change of role is a visible decision.
+user unless it is on the allow-list, and on a CSRF check if it changes state (the sign-in
+form, which has no session yet, on its own pre-session token). Only which routes are
+admin-only is written down here, so a change of role is a visible decision.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner
 
-from tests.portal.conftest import PASSWORDS, SECRET, Portal
+from tests.portal.conftest import PASSWORDS, SECRET, Portal, sign_in
 from tests.portal.test_portal import PUBLIC, _csrf
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-SIGN_IN = ("POST", "/login")  # the form that makes a session cannot need one
+SIGN_IN = ("POST", "/login")  # makes the session: checked by the form's pre-session token
 ADMIN_ONLY = {
     ("POST", "/jobs"),
     ("GET", "/models"),
@@ -68,6 +69,8 @@ def test_every_route_declares_its_guards(routes: dict[tuple[str, str], set[str]]
     for (method, path), guards in routes.items():
         if (method, path) in PUBLIC:
             assert "admin" not in guards, (method, path)
+            if method not in SAFE_METHODS:
+                assert "login_csrf" in guards, f"{method} {path} changes state without a CSRF check"
             continue
         assert "signed_in" in guards, f"{method} {path} is reachable without a session"
         if method not in SAFE_METHODS:
@@ -79,6 +82,7 @@ def test_every_route_declares_its_guards(routes: dict[tuple[str, str], set[str]]
     assert {m for m, _ in routes} - SAFE_METHODS <= {"POST"}, "new methods need CSRF cases"
     assert set(routes) >= ADMIN_ONLY, "an admin-only route is gone"
     assert all(method in SAFE_METHODS for method, _ in PUBLIC - {SIGN_IN})
+    assert "login_csrf" in routes[SIGN_IN], "sign-in checks the form's own token"
 
 
 def test_reviewers_are_refused_every_admin_route(
@@ -101,8 +105,9 @@ def test_state_changing_routes_need_the_sessions_own_csrf_token(
     alice, rob = portal.client("alice"), portal.client("rob")
     own, foreign = _csrf(alice)["X-CSRF-Token"], _csrf(rob)["X-CSRF-Token"]
     assert own != foreign
-    changing = sorted(k for k in routes if k[0] not in SAFE_METHODS and k != SIGN_IN)
-    assert len(changing) >= 6
+    changing = sorted(k for k in routes if k[0] not in SAFE_METHODS)
+    assert SIGN_IN in changing
+    assert len(changing) >= 7
     attempts: list[dict[str, Any]] = [
         {},  # no token at all
         {"headers": {"X-CSRF-Token": ""}},
@@ -116,7 +121,10 @@ def test_state_changing_routes_need_the_sessions_own_csrf_token(
             response = alice.request(method, _url(path), **attempt)
             assert response.status_code == 403, (method, path, attempt, response.status_code)
             assert "security token" in response.text, (method, path, attempt)
-    assert alice.get("/api/me").status_code == 200, "still signed in: nothing was done"
+    rob_signs_in = {"username": "rob", "password": PASSWORDS["rob"]}
+    session_token = alice.post("/login", data=rob_signs_in, headers={"X-CSRF-Token": own})
+    assert session_token.status_code == 403, "the session's token is not a sign-in token"
+    assert alice.get("/api/me").json()["username"] == "alice", "nothing was done"
 
 
 def _cookie(secret: str, session: dict[str, Any]) -> str:
@@ -129,9 +137,8 @@ def _cookie(secret: str, session: dict[str, Any]) -> str:
 
 
 def test_forged_and_expired_sessions_are_refused(portal: Portal) -> None:
-    login = httpx.post(
-        f"{portal.url}/login", data={"username": "rob", "password": PASSWORDS["rob"]}
-    )
+    login = sign_in(portal.client(), "rob")
+    assert login.status_code == 303, login.text
     set_cookie = login.headers["set-cookie"].lower()
     assert "httponly" in set_cookie
     assert "samesite=strict" in set_cookie
