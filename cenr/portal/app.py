@@ -144,8 +144,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Checked = Depends(csrf)
 
     async def login_csrf(request: Request) -> None:
-        """The sign-in form's pre-session token (login CSRF), checked before any hashing."""
-        if not auth.csrf_ok(request.session, await sent_token(request), auth.LOGIN_CSRF):
+        """The sign-in form's pre-session token (login CSRF), checked before any hashing:
+        the form field or header must match the server-signed ``cenr_login`` cookie."""
+        expected = auth.login_cookie_token(
+            settings.secret_key, request.cookies.get(auth.LOGIN_COOKIE)
+        )
+        if not auth.same_token(expected, await sent_token(request)):
             raise auth.Forbidden("the sign-in security token is missing or stale: reload the page")
 
     def page(request: Request, name: str, user: User | None, **context: Any) -> Response:
@@ -159,9 +163,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session.execute(select(1))
         return {"status": "ok"}
 
+    login_cookie_flags: dict[str, Any] = {
+        "path": auth.LOGIN_PATH, "secure": settings.secure_cookies, "httponly": True,
+        "samesite": "strict",
+    }  # fmt: skip
+
     def login_page(request: Request, failed: bool) -> Response:
-        token = auth.login_token(request.session)
-        return page(request, "login.html", None, failed=failed, login_csrf=token)
+        """The sign-in form with its token, and the token's cookie; the session cookie is
+        left alone (a signed-in browser arriving from another site has not sent it)."""
+        token, cookie = auth.login_cookie(
+            settings.secret_key, request.cookies.get(auth.LOGIN_COOKIE)
+        )
+        response = page(request, "login.html", None, failed=failed, login_csrf=token)
+        response.set_cookie(
+            auth.LOGIN_COOKIE, cookie, max_age=auth.LOGIN_HOURS * 3600, **login_cookie_flags
+        )
+        return response
 
     @app.get("/login", include_in_schema=False)
     def login_form(request: Request) -> Response:
@@ -176,15 +193,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         """Sign in with a form post; sets the session cookie. The form's ``csrf_token``
         (or an ``X-CSRF-Token`` header) must be the one ``GET /login`` put in the page and
-        its cookie; each serves one sign-in. API clients read the session's CSRF token
-        from ``GET /api/me`` afterwards."""
+        its ``cenr_login`` cookie; signing in deletes that cookie, so each token serves one
+        sign-in. API clients read the session's CSRF token from ``GET /api/me`` afterwards."""
         user = auth.authenticate(session, username, password)
         if user is None:  # the form stays usable: the same token, re-rendered
             response = login_page(request, failed=True)
             response.status_code = 401
             return response
-        auth.start_session(request.session, user)  # clears the store: the token is used up
-        return RedirectResponse("/", status_code=303)
+        auth.start_session(request.session, user)  # a new session: nothing carried over
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(auth.LOGIN_COOKIE, **login_cookie_flags)  # the token is used up
+        return response
 
     @app.post("/logout", tags=["session"], dependencies=[Checked])
     def logout(request: Request, user: SignedIn) -> Response:

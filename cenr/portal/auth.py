@@ -8,14 +8,21 @@ holding the user's ID, the time of sign-in and a CSRF token; it is refused after
 ``CENR_SESSION_HOURS`` however often it is used. Forms carry the token in a hidden
 ``csrf_token`` field, JSON requests in an ``X-CSRF-Token`` header.
 
-The sign-in form is protected the same way before there is a session ("login CSRF": a
-foreign page posting the form to sign the victim into the attacker's account): ``GET
-/login`` puts a pre-session token in the anonymous session, ``POST /login`` is refused
-without it, and signing in clears the session, so each token signs in once.
+The sign-in form is protected before there is a session ("login CSRF": a foreign page
+posting the form to sign the victim into the attacker's account) by a double-submit
+token kept out of the session: ``GET /login`` renders a random token in the form and
+sets it, signed with the secret key and the time, in its own cookie (``cenr_login``:
+HttpOnly, SameSite=Strict, path ``/login``, an hour); ``POST /login`` is refused unless
+the form's token matches a cookie the server minted within the hour, and signing in
+deletes the cookie, so each token signs in once. The session cookie is not touched
+until sign-in: a signed-in user who follows a link from another site arrives without it
+(SameSite=Strict) and lands on the sign-in page, which must not replace the session the
+browser still holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -23,6 +30,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,7 +40,10 @@ from schema.tables import User
 ROLES = ("admin", "reviewer")
 MIN_PASSWORD = 12
 MIN_SECRET = 32
-LOGIN_CSRF = "login_csrf"  # the session key of the sign-in form's pre-session token
+LOGIN_COOKIE = "cenr_login"  # the sign-in form's pre-session token, signed
+LOGIN_PATH = "/login"  # the only path the browser sends it to
+LOGIN_HOURS = 1  # how long a sign-in form stays usable
+_LOGIN_SALT = "cenr.portal.login-csrf"  # not the session's signer: one cookie is not the other
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a password anyone has: equalises sign-in timing")
 
@@ -101,18 +112,37 @@ def session_user(session: Session, store: dict[str, Any], max_hours: float) -> U
     return user if user is not None and user.active else None
 
 
-def login_token(store: dict[str, Any]) -> str:
-    """The sign-in form's pre-session token: the session's own, or a new one in it."""
-    token = store.get(LOGIN_CSRF)
-    if not isinstance(token, str) or not token:
-        token = store[LOGIN_CSRF] = secrets.token_urlsafe(32)
-    return token
+def _login_signer(secret: str) -> TimestampSigner:
+    return TimestampSigner(secret, salt=_LOGIN_SALT, digest_method=hashlib.sha256)
 
 
-def csrf_ok(store: dict[str, Any], token: str | None, key: str = "csrf") -> bool:
-    """Whether ``token`` is the session's token under ``key`` (``LOGIN_CSRF`` for sign-in)."""
-    expected = store.get(key)
-    if not expected or not token:
+def login_cookie_token(secret: str, cookie: str | None) -> str | None:
+    """The token in a sign-in cookie this server signed within ``LOGIN_HOURS``, else None."""
+    if not cookie:
+        return None
+    try:
+        token = _login_signer(secret).unsign(cookie, max_age=LOGIN_HOURS * 3600).decode()
+    except BadSignature:
+        return None
+    return token or None
+
+
+def login_cookie(secret: str, cookie: str | None) -> tuple[str, str]:
+    """The sign-in form's token and the cookie value to set: the token of a valid cookie
+    (open forms in other tabs stay usable), re-signed for another hour, or a new one."""
+    token = login_cookie_token(secret, cookie) or secrets.token_urlsafe(32)
+    return token, _login_signer(secret).sign(token).decode()
+
+
+def same_token(expected: str | None, sent: str | None) -> bool:
+    """Whether ``sent`` is ``expected``, in constant time; an empty one matches nothing."""
+    if not expected or not sent:
         return False
     # as bytes: compare_digest refuses str with non-ASCII characters (a forged form field)
-    return hmac.compare_digest(str(expected).encode(), token.encode())
+    return hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def csrf_ok(store: dict[str, Any], token: str | None) -> bool:
+    """Whether ``token`` is the session's CSRF token."""
+    expected = store.get("csrf")
+    return same_token(expected if isinstance(expected, str) else None, token)

@@ -8,8 +8,10 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -134,14 +136,37 @@ def test_sign_in_roles_and_csrf(portal: Portal) -> None:
     assert alice.get("/api/me").status_code == 401, "signed out"
 
 
+def _set_cookies(response: httpx.Response, name: str) -> list[str]:
+    return [c for c in response.headers.get_list("set-cookie") if c.startswith(f"{name}=")]
+
+
 def test_sign_in_needs_the_forms_own_token(portal: Portal) -> None:
     """Login CSRF: a foreign page cannot post the sign-in form to sign a victim into the
-    attacker's account, because the post needs the token of the victim's own form."""
+    attacker's account, because the post needs the token of the victim's own form, which
+    matches only the victim's own server-signed ``cenr_login`` cookie."""
+    from cenr.portal.auth import login_cookie
+
     alice = {"username": "alice", "password": PASSWORDS["alice"]}
     client = portal.client()
+    form = client.get("/login")
+    [cookie] = _set_cookies(form, "cenr_login")
+    flags = {f.strip().lower() for f in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/login", "max-age=3600"} <= flags, cookie
+    assert not _set_cookies(form, "cenr_session"), "no session before signing in"
     token = login_token(client)  # asserts the form's hidden field
-    assert login_token(client) == token, "reloading the form keeps the session's token"
+    assert login_token(client) == token, "reloading the form keeps the cookie's token"
 
+    def holding(cookie: str) -> httpx.Client:
+        """A client whose ``cenr_login`` cookie was not set by this server's ``GET /login``."""
+        planted = portal.client()
+        planted.cookies.set("cenr_login", cookie)
+        return planted
+
+    other_key = login_cookie("x" * 48, None)  # another server's, or a made-up key
+    with pytest.MonkeyPatch.context() as clock:
+        now = time.time()
+        clock.setattr(time, "time", lambda: now - 2 * 3600)
+        expired = login_cookie(SECRET, None)  # this server's, two hours old
     other, fresh = portal.client(), portal.client()
     attempts: list[tuple[str, httpx.Client, str | None]] = [
         ("no token", client, None),
@@ -150,7 +175,11 @@ def test_sign_in_needs_the_forms_own_token(portal: Portal) -> None:
         ("cut short", client, token[:-1]),
         ("not ASCII", client, "é" * len(token)),
         ("another client's", client, login_token(other)),
-        ("no session of its own", fresh, token),
+        ("no cookie of its own", fresh, token),
+        ("an unsigned cookie of the sender's choosing", holding("chosen"), "chosen"),
+        ("a made-up signature", holding(f"{token}.AAAAAA.forged"), token),
+        ("a cookie signed with another key", holding(other_key[1]), other_key[0]),
+        ("an expired cookie", holding(expired[1]), expired[0]),
     ]
     for what, sender, sent in attempts:
         data = alice if sent is None else {**alice, "csrf_token": sent}
@@ -164,6 +193,8 @@ def test_sign_in_needs_the_forms_own_token(portal: Portal) -> None:
     assert f'value="{token}"' in wrong.text, "a wrong password leaves the form usable"
     signed = client.post("/login", data={**alice, "csrf_token": token})
     assert signed.status_code == 303, signed.text
+    assert "max-age=0" in _set_cookies(signed, "cenr_login")[0].lower(), "the cookie is deleted"
+    assert "cenr_login" not in client.cookies
     assert client.get("/api/me").json()["username"] == "alice"
 
     rob = {"username": "rob", "password": PASSWORDS["rob"]}
@@ -175,6 +206,62 @@ def test_sign_in_needs_the_forms_own_token(portal: Portal) -> None:
     header = api.post("/login", data=rob, headers={"X-CSRF-Token": login_token(api)})
     assert header.status_code == 303, "API clients may send the token as a header"
     assert api.get("/api/me").json()["username"] == "rob"
+
+
+def test_the_sign_in_page_leaves_a_signed_in_session_alone(portal: Portal) -> None:
+    """The session cookie is SameSite=Strict: a signed-in user who follows a link from
+    another site (a job link in an email) arrives without it and is sent to ``/login``.
+    That page must not set a session cookie of its own, which would replace the one the
+    browser holds and sign the user out."""
+    alice = portal.client("alice")
+    session = alice.cookies["cenr_session"]
+    again = alice.get("/login")  # same-site, the cookie sent
+    assert again.status_code == 200
+    assert not _set_cookies(again, "cenr_session")
+    assert alice.get("/api/me").status_code == 200, "still signed in"
+
+    def cross_site(path: str) -> httpx.Response:
+        """A request as the browser sends it from another site: no SameSite=Strict cookie
+        (its response's cookies are stored all the same)."""
+        request = alice.build_request("GET", path)
+        del request.headers["cookie"]
+        return alice.send(request)
+
+    link = cross_site("/jobs/emailed-job")
+    assert (link.status_code, link.headers["location"]) == (303, "/login")
+    arrived = cross_site("/login")
+    assert arrived.status_code == 200
+    assert _set_cookies(arrived, "cenr_login"), "the form still gets its token"
+    assert not _set_cookies(arrived, "cenr_session"), "the session cookie is left alone"
+    assert alice.cookies["cenr_session"] == session
+    assert alice.get("/api/me").json()["username"] == "alice", "still signed in"
+    assert alice.get("/").status_code == 200
+
+
+def _browser_signs_in(browser: Any, portal: Portal, user: str) -> None:
+    """A fresh browser session signs in through the form and reaches the jobs page."""
+    browser.delete_all_cookies()
+    browser.get(f"{portal.url}/login")
+    browser.find_element(By.ID, "username").send_keys(user)
+    browser.find_element(By.ID, "password").send_keys(PASSWORDS[user])
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "jobs"))
+
+
+def test_a_link_from_another_site_keeps_the_browser_signed_in(portal: Portal, browser: Any) -> None:
+    """The same in Chromium: a link on a page of another site (an opaque ``data:`` page)
+    arrives without the session cookie, is redirected to the sign-in page, and afterwards
+    the browser still holds its session."""
+    _browser_signs_in(browser, portal, "rob")
+    session = browser.get_cookie("cenr_session")["value"]
+
+    link = f'<a id="job" href="{portal.url}/jobs/emailed-job">your review job</a>'
+    browser.get("data:text/html," + quote(link))
+    browser.find_element(By.ID, "job").click()
+    WebDriverWait(browser, 10).until(lambda b: b.current_url == f"{portal.url}/login")
+    assert browser.get_cookie("cenr_session")["value"] == session, "the session is kept"
+    browser.get(f"{portal.url}/")
+    assert browser.find_elements(By.ID, "jobs"), "still signed in"
 
 
 def test_sessions_expire() -> None:
@@ -226,16 +313,8 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
 
-    def sign_in(user: str) -> None:
-        browser.delete_all_cookies()
-        browser.get(f"{portal.url}/login")
-        browser.find_element(By.ID, "username").send_keys(user)
-        browser.find_element(By.ID, "password").send_keys(PASSWORDS[user])
-        browser.find_element(By.CSS_SELECTOR, "#login button").click()
-        WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "jobs"))
-
     # an admin uploads a spreadsheet export and waits for the job
-    sign_in("alice")
+    _browser_signs_in(browser, portal, "alice")
     export = write_export(tmp_path / "protocols <b>.csv", demo_rows(6))
     browser.find_element(By.ID, "files").send_keys(str(export))
     browser.find_element(By.CSS_SELECTOR, "#upload button").click()
@@ -244,7 +323,7 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     job_url = browser.current_url
 
     # a reviewer downloads the workbook, opens it, fills it in and returns it
-    sign_in("rob")
+    _browser_signs_in(browser, portal, "rob")
     browser.get(job_url)
     browser.find_element(By.ID, "download-xlsx").click()
     assert wait_until(lambda: any(downloads.glob("review-*.xlsx")), 60)
