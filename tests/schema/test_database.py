@@ -65,8 +65,8 @@ def test_postgres_sessions_probe_for_dead_peers_and_keep_the_users_options(
     postgres_url: str,
 ) -> None:
     """make_engine asks the server to drop a silent client within ~30 s, so a worker host
-    cut off mid-transaction does not hold its row locks for hours, and keeps `options`
-    from the URL."""
+    cut off mid-transaction does not hold its row locks for hours (one is cut off in
+    tests/deploy/test_many_hosts.py), and keeps `options` from the URL."""
     joiner = "&" if "?" in postgres_url else "?"
     engine = make_engine(f"{postgres_url}{joiner}options=-c%20statement_timeout%3D5000")
     try:
