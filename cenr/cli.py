@@ -16,7 +16,9 @@ from cenr import __version__, commands, service
 from cenr import portal_commands as portal
 from schema.errors import CenrError
 
-ATTENTION = ("additive", "bahdanau", "labelwise")
+ATTENTION = ("additive", "bahdanau", "labelwise")  # classifier.model.ATTENTION_DESIGNS
+# classifier.training.EMBEDDING_INITS (kept here so `cenr --help` needs no TensorFlow)
+EMBEDDING_INITS = ("corpus", "random", "pretrained")
 
 
 def _columns(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -68,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--attention", choices=ATTENTION, default="bahdanau")
     p.add_argument("--epochs", type=int, default=30, help="most epochs (early stopping)")
+    p.add_argument(
+        "--embedding-init", choices=EMBEDDING_INITS, default=EMBEDDING_INITS[0],
+        help="where the word vectors start: corpus (learnt from the training texts, the "
+        "default), pretrained (WordLlama's, shipped in its PyPI package) or random",
+    )  # fmt: skip
     p.add_argument("--name", help="version name (default: <attention>-<UTC time>)")
     p.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     p.set_defaults(func=commands.train)

@@ -89,6 +89,7 @@ def train(args: argparse.Namespace) -> int:
         options = TrainingOptions(
             attention=args.attention,
             epochs=args.epochs,
+            embedding_init=args.embedding_init,
             seed=settings.seed,
             max_tokens=settings.max_tokens,
         )

@@ -27,7 +27,7 @@ from classifier.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
-from classifier.embeddings import corpus_vectors
+from classifier.embeddings import corpus_vectors, pretrained_vectors
 from classifier.inference import Predictor
 from classifier.model import ModelConfig, build_model, set_temperature
 from classifier.tokenizer import TextRules, Vocabulary, tokenize
@@ -35,7 +35,7 @@ from schema.codebook import Codebook
 from schema.errors import ConfigError, TrainingDataError
 from schema.protocol import Protocol
 
-EMBEDDING_INITS = ("corpus", "random")
+EMBEDDING_INITS = ("corpus", "random", "pretrained")
 
 
 @dataclass(frozen=True)
@@ -263,6 +263,10 @@ def train(
     if options.embedding_init == "corpus":
         model.get_layer("embedding").embeddings.assign(
             corpus_vectors(train_sequences, len(vocabulary), config.embedding_dim, options.seed)
+        )
+    elif options.embedding_init == "pretrained":
+        model.get_layer("embedding").embeddings.assign(
+            pretrained_vectors(vocabulary.forms, config.embedding_dim, options.seed)
         )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classifier.embeddings import cooccurrence, corpus_vectors, ppmi
+from classifier.embeddings import cooccurrence, corpus_vectors, ppmi, pretrained_vectors
 from classifier.training import TrainingOptions, train
 from schema.errors import ConfigError
 
@@ -21,6 +21,15 @@ def test_cooccurrence_is_symmetric_weighted_by_distance_and_skips_padding() -> N
     assert dense[3, 4] == 1.5  # "3 4" adjacent, then "4 1 3": two apart
     assert dense[:2].sum() == 0
     assert dense[:, :2].sum() == 0
+
+
+def test_cooccurrence_summed_in_chunks_matches_one_pass() -> None:
+    rng = np.random.default_rng(3)
+    sequences = [rng.integers(0, 40, size=rng.integers(1, 60)).astype(np.int32) for _ in range(50)]
+    one_pass = cooccurrence(sequences, 40, window=3, chunk_pairs=10**9).toarray()
+    chunked = cooccurrence(sequences, 40, window=3, chunk_pairs=7).toarray()
+    assert one_pass.sum() > 0
+    np.testing.assert_allclose(chunked, one_pass, rtol=1e-6)
 
 
 def test_ppmi_keeps_only_associations_above_chance() -> None:
@@ -44,7 +53,7 @@ def test_words_sharing_contexts_get_similar_vectors() -> None:
         contexts = rng.integers(10, 20, size=4) + 10 * group
         sequences.append(np.array([contexts[0], contexts[1], word, contexts[2], contexts[3]]))
     vectors = corpus_vectors(sequences, vocab_size=30, dim=8, seed=1)
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+    unit = _unit(vectors)
     same, other = unit[2] @ unit[3], unit[2] @ unit[5]
     assert same > 0.8 > other
     np.testing.assert_array_equal(vectors[0], 0.0)  # padding row
@@ -57,9 +66,47 @@ def test_a_corpus_without_any_pair_still_gives_a_random_start() -> None:
     assert np.abs(vectors).max() <= 0.05
 
 
-def test_training_starts_from_corpus_vectors_reproducibly() -> None:
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+
+
+def test_pretrained_vectors_come_from_the_wheel_and_know_related_words() -> None:
+    """No network: the vectors are read from the installed wordllama package's files."""
+    groups = [["football", "goal", "league", "club"], ["shares", "profit"], ["election", "vote"]]
+    forms = ["<pad>", "<unk>", *(word for group in groups for word in group)]
+    vectors = pretrained_vectors(forms, dim=64, seed=4)
+    np.testing.assert_array_equal(vectors[0], 0.0)
+    assert np.abs(vectors[1]).max() <= 0.05  # unknown: a random start
+    norms = np.linalg.norm(vectors[2:], axis=1)
+    np.testing.assert_allclose(norms, 2 * 0.05 * np.sqrt(64 / 3), rtol=1e-5)
+    cosine = _unit(vectors[2:]) @ _unit(vectors[2:]).T
+    np.fill_diagonal(cosine, -np.inf)
+    topic = [n for n, group in enumerate(groups) for _ in group]
+    nearest = [topic[int(j)] for j in cosine.argmax(axis=1)]
+    assert nearest == topic, "each word's nearest neighbour should share its topic"
+    np.testing.assert_array_equal(vectors, pretrained_vectors(forms, 64, seed=4))
+
+
+def test_pretrained_vectors_wider_than_the_table_keep_random_columns() -> None:
+    vectors = pretrained_vectors(["<pad>", "<unk>", "protocol"], dim=300, seed=1)
+    assert vectors.shape == (3, 300)
+    assert np.abs(vectors[2, 256:]).max() <= 0.05
+    assert np.abs(vectors[2, :256]).max() > 0
+
+
+def test_pretrained_vectors_without_their_package_name_it(monkeypatch) -> None:
+    from classifier import embeddings
+
+    missing = ("cenr_no_such_package", *embeddings.PRETRAINED[1:])
+    monkeypatch.setattr(embeddings, "PRETRAINED", missing)
+    with pytest.raises(ConfigError, match="pip install wordllama"):
+        pretrained_vectors(["<pad>", "<unk>", "protocol"], dim=8, seed=1)
+
+
+@pytest.mark.parametrize("start", ["corpus", "pretrained"])
+def test_training_starts_from_word_vectors_reproducibly(start: str) -> None:
     protocols, labels, codebook = _demo(90)
-    options = TrainingOptions(epochs=1, seed=5, embedding_init="corpus")
+    options = TrainingOptions(epochs=1, seed=5, embedding_init=start)
     first = train(protocols, labels, codebook, options, progress=None)
     second = train(protocols, labels, codebook, options, progress=None)
     random_start = train(

@@ -182,11 +182,24 @@ def test_train_with_a_separate_test_file(cenr_home: Path, tmp_path: Path, capsys
         with path.open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows([header, *part])
     argv = ["train", str(train_csv), *DEMO_COLUMNS, "--test", str(test_csv), "--epochs", "1",
-            "--attention", "additive", "--name", "split", "--json"]  # fmt: skip
+            "--attention", "additive", "--embedding-init", "random", "--name", "split",
+            "--json"]  # fmt: skip
     assert main(argv) == 0
     report = last_json_line(capsys.readouterr().out)
     assert report["training"]["n_train"] == 150
     assert report["training"]["n_test"] == report["n"] == 30
+    saved = json.loads((cenr_home / "models" / "split" / "config.json").read_text())
+    assert saved["training"]["embedding_init"] == "random"
+
+
+def test_the_command_line_offers_what_the_classifier_accepts() -> None:
+    """The parser keeps its own copies of the choices (no TensorFlow for --help)."""
+    from cenr import cli
+    from classifier.model import ATTENTION_DESIGNS
+    from classifier.training import EMBEDDING_INITS
+
+    assert cli.ATTENTION == ATTENTION_DESIGNS
+    assert cli.EMBEDDING_INITS == EMBEDDING_INITS
 
 
 def test_existing_model_name_is_refused_before_training(use_trained: Path, capsys) -> None:
