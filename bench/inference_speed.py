@@ -4,7 +4,8 @@ project's batched, length-bucketed, compiled path. Same model, same documents, s
     .venv/bin/python bench/inference_speed.py [--tokens 512] [--docs 512] [--repeats 3]
 
 Prints the median of ``--repeats`` timings for each path and their ratio. The model is
-untrained (speed does not depend on the weights); its size is the default ModelConfig.
+untrained (speed does not depend on the weights); its size is the default ModelConfig
+unless ``--embedding-dim`` says otherwise.
 """
 
 from __future__ import annotations
@@ -33,12 +34,18 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--attention", choices=ATTENTION_DESIGNS, default="bahdanau")
+    parser.add_argument("--embedding-dim", type=int, default=ModelConfig.embedding_dim)
     args = parser.parse_args()
 
     codebook = default_codebook()
     vocabulary = Vocabulary(["<pad>", "<unk>", *[f"w{i}" for i in range(20_000)]], TextRules())
     model = build_model(
-        ModelConfig(len(vocabulary), len(codebook.levels), attention=args.attention)
+        ModelConfig(
+            len(vocabulary),
+            len(codebook.levels),
+            attention=args.attention,
+            embedding_dim=args.embedding_dim,
+        )
     )
     rng = np.random.default_rng(0)
     docs = [
@@ -63,7 +70,10 @@ def main() -> None:
     loop_rates = [loop() for _ in range(args.repeats)]
     batch_rates = [batched() for _ in range(args.repeats)]
     slow, fast = statistics.median(loop_rates), statistics.median(batch_rates)
-    print(f"attention={args.attention} tokens/doc={args.tokens} repeats={args.repeats}")
+    print(
+        f"attention={args.attention} embedding_dim={args.embedding_dim} "
+        f"tokens/doc={args.tokens} repeats={args.repeats}"
+    )
     runs = {name: ", ".join(f"{r:.1f}" for r in rates) for name, rates in
             (("loop", loop_rates), ("batched", batch_rates))}  # fmt: skip
     print(f"per-document model.predict loop: {slow:8.1f} docs/s  (runs: {runs['loop']})")

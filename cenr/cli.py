@@ -19,6 +19,7 @@ from schema.errors import CenrError
 ATTENTION = ("additive", "bahdanau", "labelwise")  # classifier.model.ATTENTION_DESIGNS
 # classifier.training.EMBEDDING_INITS (kept here so `cenr --help` needs no TensorFlow)
 EMBEDDING_INITS = ("corpus", "random", "pretrained")
+EMBEDDING_DIM = 64  # classifier.model.ModelConfig.embedding_dim
 
 
 def _columns(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -74,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedding-init", choices=EMBEDDING_INITS, default=EMBEDDING_INITS[0],
         help="where the word vectors start: corpus (learnt from the training texts, the "
         "default), pretrained (WordLlama's, shipped in its PyPI package) or random",
+    )  # fmt: skip
+    p.add_argument(
+        "--embedding-dim", type=int, default=EMBEDDING_DIM, metavar="N",
+        help=f"word vector width (default {EMBEDDING_DIM}; pretrained vectors have up to 256, "
+        "and 256 is about 2.6 times slower to classify)",
     )  # fmt: skip
     p.add_argument("--name", help="version name (default: <attention>-<UTC time>)")
     p.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")

@@ -90,6 +90,7 @@ def train(args: argparse.Namespace) -> int:
             attention=args.attention,
             epochs=args.epochs,
             embedding_init=args.embedding_init,
+            embedding_dim=args.embedding_dim,
             seed=settings.seed,
             max_tokens=settings.max_tokens,
         )

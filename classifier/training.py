@@ -59,11 +59,14 @@ class TrainingOptions:
     min_count: int = 2
     word_dropout: float = ModelConfig.word_dropout
     embedding_skip: bool = ModelConfig.embedding_skip
-    # Where the word vectors start: "corpus" (PPMI + SVD of the training texts,
-    # classifier/embeddings.py) or "random".
+    # Where the word vectors start: "corpus" (PPMI + SVD of the training texts),
+    # "pretrained" (WordLlama's; best at embedding_dim 256) or "random". embeddings.py
     embedding_init: str = "corpus"
 
     def __post_init__(self) -> None:
+        for name in ("epochs", "embedding_dim"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.embedding_init not in EMBEDDING_INITS:
             raise ConfigError(
                 f"embedding_init must be one of {', '.join(EMBEDDING_INITS)}, "

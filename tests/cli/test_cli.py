@@ -120,6 +120,12 @@ def test_empty_training_file_is_refused(cenr_home: Path, tmp_path: Path, capsys)
     assert "no labelled protocols" in _train_error(capsys, tmp_path / "empty.csv", "t,l\n")
 
 
+def test_a_word_vector_width_below_one_is_refused(cenr_home: Path, tmp_path: Path, capsys) -> None:
+    table = "t,l\n" + "".join(f"text {i},{i % 2}\n" for i in range(10))
+    err = _train_error(capsys, tmp_path / "t.csv", table, "--embedding-dim", "0")
+    assert "embedding_dim must be at least 1, not 0" in err
+
+
 def test_label_outside_codebook_names_the_protocol(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """A level the codebook does not have names the file and the protocol."""
     table = "id,t,l\nA,x,1\nB,y,9\n"
@@ -182,24 +188,27 @@ def test_train_with_a_separate_test_file(cenr_home: Path, tmp_path: Path, capsys
         with path.open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows([header, *part])
     argv = ["train", str(train_csv), *DEMO_COLUMNS, "--test", str(test_csv), "--epochs", "1",
-            "--attention", "additive", "--embedding-init", "random", "--name", "split",
-            "--json"]  # fmt: skip
+            "--attention", "additive", "--embedding-init", "random", "--embedding-dim", "24",
+            "--name", "split", "--json"]  # fmt: skip
     assert main(argv) == 0
     report = last_json_line(capsys.readouterr().out)
     assert report["training"]["n_train"] == 150
     assert report["training"]["n_test"] == report["n"] == 30
     saved = json.loads((cenr_home / "models" / "split" / "config.json").read_text())
     assert saved["training"]["embedding_init"] == "random"
+    assert saved["training"]["embedding_dim"] == 24
 
 
 def test_the_command_line_offers_what_the_classifier_accepts() -> None:
     """The parser keeps its own copies of the choices (no TensorFlow for --help)."""
     from cenr import cli
-    from classifier.model import ATTENTION_DESIGNS
-    from classifier.training import EMBEDDING_INITS
+    from classifier.model import ATTENTION_DESIGNS, ModelConfig
+    from classifier.training import EMBEDDING_INITS, TrainingOptions
 
     assert cli.ATTENTION == ATTENTION_DESIGNS
     assert cli.EMBEDDING_INITS == EMBEDDING_INITS
+    assert cli.EMBEDDING_INITS[0] == TrainingOptions().embedding_init
+    assert ModelConfig.embedding_dim == cli.EMBEDDING_DIM
 
 
 def test_existing_model_name_is_refused_before_training(use_trained: Path, capsys) -> None:
