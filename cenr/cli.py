@@ -212,9 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "epochs", 1) < 1:
-        print("cenr: error: --epochs must be at least 1", file=sys.stderr)
-        return 1
+    for count in ("epochs", "embedding_dim"):
+        if getattr(args, count, 1) < 1:
+            flag = "--" + count.replace("_", "-")
+            print(f"cenr: error: {flag} must be at least 1", file=sys.stderr)
+            return 1
     if not 0 <= getattr(args, "test_size", 0) < 1:
         print("cenr: error: --test-size must be in [0, 1)", file=sys.stderr)
         return 1

@@ -121,3 +121,9 @@ def test_training_starts_from_word_vectors_reproducibly(start: str) -> None:
 def test_unknown_embedding_start_is_refused() -> None:
     with pytest.raises(ConfigError, match="not 'glove'"):
         TrainingOptions(embedding_init="glove")
+
+
+@pytest.mark.parametrize("name", ["epochs", "embedding_dim"])
+def test_training_counts_below_one_are_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be at least 1, not 0"):
+        TrainingOptions(**{name: 0})

@@ -120,12 +120,6 @@ def test_empty_training_file_is_refused(cenr_home: Path, tmp_path: Path, capsys)
     assert "no labelled protocols" in _train_error(capsys, tmp_path / "empty.csv", "t,l\n")
 
 
-def test_a_word_vector_width_below_one_is_refused(cenr_home: Path, tmp_path: Path, capsys) -> None:
-    table = "t,l\n" + "".join(f"text {i},{i % 2}\n" for i in range(10))
-    err = _train_error(capsys, tmp_path / "t.csv", table, "--embedding-dim", "0")
-    assert "embedding_dim must be at least 1, not 0" in err
-
-
 def test_label_outside_codebook_names_the_protocol(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """A level the codebook does not have names the file and the protocol."""
     table = "id,t,l\nA,x,1\nB,y,9\n"
@@ -233,6 +227,7 @@ def test_name_registered_without_files_is_refused_before_training(
     ("extra", "message"),
     [
         (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--embedding-dim", "0"], "--embedding-dim must be at least 1"),
         (["--test-size", "1.5"], "--test-size must be in [0, 1)"),
         (["--test-size", "0"], "give --test DATA or a --test-size above 0"),
     ],
