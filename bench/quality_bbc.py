@@ -122,9 +122,10 @@ def main() -> None:
         print(
             f"{name:<40} {accuracy_score(y, pred):>9.4f} {f1:>9.4f} "
             f"{time.perf_counter() - start:>8.1f}   epochs {trained.epochs_run} "
-            f"(best {trained.best_epoch}), val ECE {trained.ece_before:.3f} -> "
-            f"{trained.ece_after:.3f}, faithfulness top {faith.get('top_drop', 0):.3f} vs "
-            f"random {faith.get('random_drop', 0):.3f} ({faith.get('share_positive', 0):.0%} > 0)",
+            f"(best {trained.best_epoch}), val ECE {trained.calibration.ece_before:.3f} -> "
+            f"{trained.calibration.ece_after:.3f}, faithfulness: comprehensiveness "
+            f"{faith.get('comprehensiveness', 0):+.2f}, sufficiency "
+            f"{faith.get('sufficiency', 0):+.2f} ({faith.get('share_carrying', 0):.0%} carry)",
             flush=True,
         )
     median = float(np.median(ours))

@@ -98,11 +98,7 @@ def train(args: argparse.Namespace) -> int:
         predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
         report = _evaluate(predictor, data.test, data.test_labels, settings.seed)
         report["model"] = name
-        report["calibration"] = {
-            "temperature": trained.temperature,
-            "ece_before": trained.ece_before,
-            "ece_after": trained.ece_after,
-        }
+        report["calibration"] = trained.calibration.to_dict()
         report["training"] = {
             "n_train": len(data.train),
             "n_test": len(data.test),
@@ -124,7 +120,7 @@ def train(args: argparse.Namespace) -> int:
             "model": trained.config.to_dict(),
             "training": vars(options),
             "columns": data.columns,
-            "temperature": trained.temperature,
+            "temperature": trained.calibration.temperature,
             "data_fingerprint": fingerprint,
             **data.source,
         }
@@ -280,11 +276,12 @@ def predict(args: argparse.Namespace) -> int:
         )
         if prediction.faithfulness is not None:
             f = prediction.faithfulness
-            verdict = "heat-map is informative" if f.score > 0.02 else "heat-map is weak evidence"
             print(
-                f"faithfulness {f.score:+.3f} (erasing top {f.k} tokens: -{f.top_drop:.3f}, "
-                f"random {f.k}: -{f.random_drop:.3f}): {verdict}"
+                f"faithfulness {f.score:+.2f} nats (comprehensiveness {f.comprehensiveness:+.2f}, "
+                f"sufficiency {f.sufficiency:+.2f}): {f.verdict}"
             )
+        else:
+            print("faithfulness not measured: the text has fewer than two tokens")
         if prediction.tokens_cut:
             print(f"note: {prediction.tokens_cut} tokens past the model's limit were not scored")
         strongest = ", ".join(f"{t.surface} {w:.3f}" for t, w in prediction.strongest_tokens(10))

@@ -21,14 +21,19 @@ def format_report(report: dict[str, Any], title: str) -> str:
     if "calibration" in report:
         cal = report["calibration"]
         lines.append(
-            f"calibration: temperature {cal['temperature']:.2f}, validation ECE "
+            f"calibration: temperature {cal['temperature']:.2f} "
+            f"({cal.get('method', 'fitted')}), validation ECE "
             f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f}"
         )
+        if cal.get("note"):
+            lines.append(f"calibration note: {cal['note']}")
     if report.get("faithfulness") is not None:
         faith = report["faithfulness"]
         lines.append(
-            f"faithfulness (erase top 10% vs random): mean drop {faith['top_drop']:.3f} vs "
-            f"{faith['random_drop']:.3f}; positive for {faith['share_positive']:.0%} of predictions"
+            f"faithfulness (top 5/10/20% of words vs random, nats of log-odds): "
+            f"comprehensiveness {faith['comprehensiveness']:+.2f}, sufficiency "
+            f"{faith['sufficiency']:+.2f}; the heat-map carries the label for "
+            f"{faith['share_carrying']:.0%} of predictions"
         )
     lines += ["", f"{'level':<36} {'precision':>9} {'recall':>7} {'F1':>6} {'n':>5}"]
     for code, scores in report["per_class"].items():

@@ -17,7 +17,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from classifier.calibration import expected_calibration_error
+from classifier.calibration import expected_calibration_error, reliability
 from schema.codebook import Codebook
 
 
@@ -49,6 +49,7 @@ def evaluation_report(
         },
         "confusion_matrix": confusion_matrix(labels, predicted, labels=indices).tolist(),
         "ece": expected_calibration_error(probabilities, labels),
+        "reliability": reliability(probabilities, labels),
     }
     if codebook.coarse:
         coarse_true = np.array([codebook.coarse_index(i) for i in labels], dtype=int)

@@ -1,10 +1,20 @@
-"""Erasure test: does removing the most-attended tokens change the prediction?
+"""Faithfulness of each heat-map: comprehensiveness and sufficiency, in one batched pass.
 
 Attention weights are not automatically an explanation (Jain & Wallace, 2019, "Attention
-is not Explanation"). Following ERASER's comprehensiveness (DeYoung et al., 2020), for
-each prediction we delete the top-k attended tokens and measure how far the predicted
-level's probability falls, and compare with deleting k random tokens. Only when the
-first drop is clearly larger does the heat-map point at words the model relied on.
+is not Explanation"). Following ERASER (DeYoung et al., 2020), for each prediction and
+each fraction in :data:`schema.faithfulness.FRACTIONS` of its tokens we build four
+variants of the document and run them all through the model together:
+
+- the document without its top-k weighted tokens, and without k random tokens
+  (comprehensiveness: do the highlighted words matter more than random ones?);
+- only its top-k tokens, and only k random tokens, in their original order
+  (sufficiency: are the highlighted words enough on their own?).
+
+Each variant is scored by the fall in the predicted level's calibrated log-odds from the
+full text, computed from the logits (a probability of 1.000 cannot fall, log-odds can).
+Random tokens are drawn ``random_draws`` times and averaged; the draws for the fractions
+are nested (the 5% set is inside the 10% set), so the curve is comparable across k.
+The record and its verdict are :class:`schema.faithfulness.Faithfulness`.
 """
 
 from __future__ import annotations
@@ -13,17 +23,28 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import logsumexp
 
-from classifier.inference import EncodedDocument, Faithfulness, Prediction, Predictor
+from classifier.inference import EncodedDocument, Prediction, Predictor
+from schema.faithfulness import FRACTIONS, THRESHOLD, Faithfulness, Perturbation
 from schema.protocol import Protocol
 
-DEFAULT_FRACTION = 0.1
 DEFAULT_RANDOM_DRAWS = 2
 
 
-def erasure_k(n_tokens: int, fraction: float = DEFAULT_FRACTION) -> int:
-    """How many tokens to erase from a document of ``n_tokens``: ``ceil(fraction * n)``."""
-    return max(1, math.ceil(fraction * n_tokens)) if n_tokens > 1 else 0
+def perturbation_k(n_tokens: int, fraction: float) -> int:
+    """How many tokens to remove or keep: ``ceil(fraction * n)``, at least 1 and at most
+    ``n - 1`` (so that something is always removed and something kept); 0 below 2 tokens."""
+    if n_tokens < 2:
+        return 0
+    return min(n_tokens - 1, max(1, math.ceil(fraction * n_tokens)))
+
+
+def log_odds(logits: np.ndarray, level: int, temperature: float) -> float:
+    """``log(p / (1 - p))`` of ``level`` under ``softmax(logits / T)``, without saturating."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    others = np.delete(scaled, level)
+    return float(scaled[level] - logsumexp(others))
 
 
 def measure_faithfulness(
@@ -31,53 +52,74 @@ def measure_faithfulness(
     documents: Sequence[EncodedDocument],
     predictions: Sequence[Prediction],
     *,
-    fraction: float = DEFAULT_FRACTION,
+    fractions: Sequence[float] = FRACTIONS,
     random_draws: int = DEFAULT_RANDOM_DRAWS,
     seed: int = 0,
 ) -> None:
-    """Fill ``prediction.faithfulness`` for every prediction, in one batched pass.
+    """Fill ``prediction.faithfulness`` for every prediction, in one batched model pass.
 
-    Documents of one token cannot lose a token and are left at ``None``.
+    Documents of fewer than two tokens cannot lose or keep a part and stay at ``None``.
     """
     rng = np.random.default_rng(seed)
     variants: list[np.ndarray] = []
-    owners: list[tuple[int, bool]] = []  # (prediction index, is the top-k variant)
-    ks: dict[int, int] = {}
+    # per prediction, per fraction: (k, index of removed-top, kept-top, [removed-random],
+    # [kept-random]) into ``variants``
+    plans: dict[int, list[tuple[float, int, int, int, list[int], list[int]]]] = {}
+
+    def add(ids: np.ndarray) -> int:
+        variants.append(ids)
+        return len(variants) - 1
+
     for index, (document, prediction) in enumerate(zip(documents, predictions, strict=True)):
-        n = len(document.ids)
-        k = erasure_k(n, fraction)
-        if k == 0:
+        ids, n = document.ids, len(document.ids)
+        if n < 2:
             continue
-        ks[index] = k
-        top = np.argsort(-prediction.weights, kind="stable")[:k]
-        variants.append(np.delete(document.ids, top))
-        owners.append((index, True))
-        for _ in range(random_draws):
-            variants.append(np.delete(document.ids, rng.choice(n, size=k, replace=False)))
-            owners.append((index, False))
+        order = np.argsort(-prediction.weights, kind="stable")
+        draws = [rng.permutation(n) for _ in range(random_draws)]
+        plan = []
+        for fraction in fractions:
+            k = perturbation_k(n, fraction)
+            top = order[:k]
+            removed_random = [add(np.delete(ids, d[:k])) for d in draws]
+            kept_random = [add(ids[np.sort(d[:k])]) for d in draws]
+            plan.append(
+                (fraction, k, add(np.delete(ids, top)), add(ids[np.sort(top)]),
+                 removed_random, kept_random)
+            )  # fmt: skip
+        plans[index] = plan
     if not variants:
         return
-    _, probabilities, _ = predictor.run(variants)
-    top_drop: dict[int, float] = {}
-    random_drops: dict[int, list[float]] = {i: [] for i in ks}
-    for (index, is_top), probs in zip(owners, probabilities, strict=True):
+    logits, _, _ = predictor.run(variants)
+    temperature = predictor.temperature
+    for index, plan in plans.items():
         prediction = predictions[index]
-        drop = prediction.confidence - float(probs[prediction.level_index])
-        if is_top:
-            top_drop[index] = drop
-        else:
-            random_drops[index].append(drop)
-    for index, k in ks.items():
-        drops = random_drops[index]
-        predictions[index].faithfulness = Faithfulness(
-            k=k, top_drop=top_drop[index], random_drop=float(np.mean(drops)) if drops else 0.0
+        level = prediction.level_index
+        assert prediction.logits is not None  # set by Predictor.predict_encoded
+        full = log_odds(prediction.logits, level, temperature)
+
+        def fall(variant: int, level: int = level, full: float = full) -> float:
+            return full - log_odds(logits[variant], level, temperature)
+
+        steps = tuple(
+            Perturbation(
+                fraction=fraction,
+                k=k,
+                removed_top=fall(removed_top),
+                removed_random=float(np.mean([fall(v) for v in removed_random])),
+                kept_top=fall(kept_top),
+                kept_random=float(np.mean([fall(v) for v in kept_random])),
+                removal_changes_level=int(np.argmax(logits[removed_top])) != level,
+                keeping_keeps_level=int(np.argmax(logits[kept_top])) == level,
+            )
+            for fraction, k, removed_top, kept_top, removed_random, kept_random in plan
         )
+        prediction.faithfulness = Faithfulness(log_odds=full, steps=steps)
 
 
 def annotate(
     predictor: Predictor, protocols: Sequence[Protocol], seed: int = 0
 ) -> list[Prediction]:
-    """Predict every protocol and attach its erasure-test faithfulness."""
+    """Predict every protocol and attach its faithfulness."""
     documents = [predictor.encode(p) for p in protocols]
     predictions = predictor.predict_encoded(protocols, documents)
     measure_faithfulness(predictor, documents, predictions, seed=seed)
@@ -85,13 +127,20 @@ def annotate(
 
 
 def summarise(predictions: Sequence[Prediction]) -> dict[str, float] | None:
-    """Mean drops over predictions and the share whose top-k drop beats random."""
+    """Means of the parts over predictions, and the share whose heat-map carries its label
+    (both parts at or above the verdict's threshold)."""
     measured = [p.faithfulness for p in predictions if p.faithfulness is not None]
     if not measured:
         return None
     return {
-        "top_drop": float(np.mean([f.top_drop for f in measured])),
-        "random_drop": float(np.mean([f.random_drop for f in measured])),
+        "comprehensiveness": float(np.mean([f.comprehensiveness for f in measured])),
+        "sufficiency": float(np.mean([f.sufficiency for f in measured])),
         "score": float(np.mean([f.score for f in measured])),
+        "median_score": float(np.median([f.score for f in measured])),
+        "share_carrying": float(np.mean([_carries(f) for f in measured])),
         "share_positive": float(np.mean([f.score > 0 for f in measured])),
     }
+
+
+def _carries(record: Faithfulness) -> bool:
+    return record.comprehensiveness >= THRESHOLD and record.sufficiency >= THRESHOLD

@@ -17,26 +17,8 @@ from classifier.backend import keras, tf
 from classifier.batching import length_batches, pad_batch
 from classifier.tokenizer import Token, Vocabulary, tokenize_within
 from schema.codebook import Codebook
+from schema.faithfulness import Faithfulness
 from schema.protocol import Protocol
-
-
-@dataclass
-class Faithfulness:
-    """Erasure test of one prediction (see :mod:`classifier.faithfulness`).
-
-    ``top_drop``: fall in the predicted level's probability when the ``k`` most
-    attended tokens are removed; ``random_drop``: the same for ``k`` random tokens
-    (mean of several draws); ``score = top_drop - random_drop``. A heat-map is worth
-    trusting when the score is clearly positive.
-    """
-
-    k: int
-    top_drop: float
-    random_drop: float
-
-    @property
-    def score(self) -> float:
-        return self.top_drop - self.random_drop
 
 
 @dataclass
@@ -46,7 +28,8 @@ class Prediction:
     ``weights`` has one entry per token in ``tokens`` (the predicted level's weights for
     the label-wise model, whose every level's weights are in ``weights_per_level``,
     shape ``(levels, tokens)``). Tokens past ``max_tokens`` are not scored;
-    ``tokens_cut`` says how many.
+    ``tokens_cut`` says how many. ``logits`` are the raw scores before the calibration
+    temperature.
     """
 
     protocol_id: str
@@ -58,6 +41,7 @@ class Prediction:
     weights: np.ndarray
     tokens_cut: int = 0
     weights_per_level: np.ndarray | None = None
+    logits: np.ndarray | None = None
     faithfulness: Faithfulness | None = field(default=None)
 
     @property
@@ -107,6 +91,16 @@ class Predictor:
             input_signature=[tf.TensorSpec([None, None], tf.int32)],
         )
 
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature stored in the model (1.0 if it has none)."""
+        try:
+            layer = self.model.get_layer("probabilities")
+        except ValueError:
+            return 1.0
+        temperature = getattr(layer, "temperature", None)
+        return 1.0 if temperature is None else float(np.asarray(temperature))
+
     def encode(self, protocol: Protocol) -> EncodedDocument:
         kept, cut = tokenize_within(protocol, self.vocabulary.rules, self.max_tokens)
         return EncodedDocument(kept, self.vocabulary.encode(kept), cut)
@@ -142,10 +136,10 @@ class Predictor:
     def predict_encoded(
         self, protocols: Sequence[Protocol], documents: Sequence[EncodedDocument]
     ) -> list[Prediction]:
-        _, probabilities, weights = self.run([d.ids for d in documents])
+        logits, probabilities, weights = self.run([d.ids for d in documents])
         predictions = []
-        for protocol, document, probs, attention in zip(
-            protocols, documents, probabilities, weights, strict=True
+        for protocol, document, scores, probs, attention in zip(
+            protocols, documents, logits, probabilities, weights, strict=True
         ):
             level = int(np.argmax(probs))
             per_level = attention if attention.ndim == 2 else None
@@ -160,6 +154,7 @@ class Predictor:
                     weights=attention[level] if per_level is not None else attention,
                     tokens_cut=document.tokens_cut,
                     weights_per_level=per_level,
+                    logits=scores,
                 )
             )
         return predictions

@@ -29,11 +29,14 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from exporters.files import write_zip_atomically
+from exporters.reliability import reliability_svg
 from exporters.scale import FILLS, legend_rows, shade, shade_css
 from schema.codebook import Codebook
+from schema.faithfulness import EXPLANATION as FAITHFULNESS_EXPLANATION
+from schema.faithfulness import Faithfulness
 from worker.results import ReviewData, ReviewRow, TokenSpan
 
 CSP = (
@@ -118,6 +121,7 @@ class HtmlBundle:
         put("assets/cenr.css", stylesheet())
         put("assets/cenr.js", script())
         put("assets/confusion.svg", self.confusion_svg())
+        put("assets/reliability.svg", reliability_svg(self.reliability_series()))
         put("index.html", self.index())
         put("model.html", self.model_card())
         rows = self.data.rows
@@ -206,14 +210,8 @@ class HtmlBundle:
         facts = [
             ("Predicted level", f"{level.code} {level.name}"),
             ("Calibrated confidence", f"{row.confidence:.3f}"),
-            (
-                "Faithfulness",
-                "not measured"
-                if faith is None
-                else f"{faith:.3f} (probability drop when the "
-                "most-attended tokens are erased, minus the drop for random tokens: near 0 "
-                "means the heat-map does not explain the label)",
-            ),
+            ("What the heat-map shows", row.faithfulness_verdict),
+            ("Faithfulness", "not measured" if faith is None else _faithfulness_parts(row)),
             ("Tokens", f"{row.n_tokens}" + (f", {row.tokens_cut} cut" if row.tokens_cut else "")),
             ("File", row.file),
         ]
@@ -238,6 +236,7 @@ class HtmlBundle:
             f'<a href="../model.html">model card</a></nav>'
             f"<h1>{h(row.protocol_id)}: {h(row.title)}</h1></header>"
             f'<dl class="facts">{facts_html}</dl>'
+            f'<p class="muted">{h(FAITHFULNESS_EXPLANATION)}</p>'
             "<h2>Probability of each level</h2>"
             f"<table><tbody>{probabilities}</tbody></table>"
             f"<h2>Text, shaded by attention</h2>{self.level_switch(row)}{legend()}"
@@ -306,7 +305,8 @@ class HtmlBundle:
             ("Held-out accuracy", fraction(metrics.get("accuracy"))),
             ("Held-out macro-F1", fraction(metrics.get("macro_f1"))),
             ("Held-out ECE (calibrated)", fraction(metrics.get("ece"))),
-            ("Calibration temperature", fraction(calibration.get("temperature"))),
+            ("Calibration temperature", f"{fraction(calibration.get('temperature'))} "
+             f"({calibration.get('method', 'fitted')})"),
             ("Validation ECE before / after", f"{fraction(calibration.get('ece_before'))} / "
              f"{fraction(calibration.get('ece_after'))}"),
         ]  # fmt: skip
@@ -341,7 +341,32 @@ class HtmlBundle:
             '<th class="num">Precision</th><th class="num">Recall</th><th class="num">F1</th>'
             f'<th class="num">Support</th></tr></thead><tbody>{scores}</tbody></table>'
             f"<h2>Confusion matrix (held-out)</h2>{matrix}"
+            f"<h2>Calibration</h2>{self.calibration_section()}"
             f'<h2>Codebook</h2><dl class="facts">{levels}</dl>',
+        )
+
+    def reliability_series(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        metrics = self.data.model_metrics
+        calibration = metrics.get("calibration", {})
+        return [
+            ("validation, before calibration", calibration.get("reliability_before", [])),
+            ("validation, after calibration", calibration.get("reliability_after", [])),
+            ("held-out, calibrated", metrics.get("reliability", [])),
+        ]
+
+    def calibration_section(self) -> str:
+        """The reliability diagram and, when the fit fell back, the reason in words."""
+        note = self.data.model_metrics.get("calibration", {}).get("note")
+        if not any(points for _, points in self.reliability_series()):
+            return '<p class="muted">No reliability figures were saved with this model.</p>'
+        return (
+            (f'<p class="warn">{h(note)}</p>' if note else "")
+            + '<p class="muted">Each point is a bin of predictions by confidence: how sure '
+            "the model was against how often it was right. On the dotted diagonal, 80% "
+            "confident means right 80% of the time; below it, over-confident. A point's "
+            "size follows its count.</p>"
+            '<img class="matrix" src="assets/reliability.svg" alt="reliability diagram: '
+            'mean confidence against share right, per confidence bin">'
         )
 
     def confusion_svg(self) -> str:
@@ -380,6 +405,21 @@ class HtmlBundle:
                 )
         parts.append("</svg>\n")
         return "".join(parts)
+
+
+def _faithfulness_parts(row: ReviewRow) -> str:
+    """The score with its two parts and what removing or keeping the top 20% does."""
+    assert row.faithfulness is not None
+    record = Faithfulness.from_detail(row.faithfulness_detail)
+    if record is None:
+        return f"{row.faithfulness:+.2f}"
+    last = record.steps[-1]
+    return (
+        f"{record.score:+.2f} nats: comprehensiveness {record.comprehensiveness:+.2f}, "
+        f"sufficiency {record.sufficiency:+.2f}. Removing the top {last.fraction:.0%} of "
+        f"words {'changes' if last.removal_changes_level else 'does not change'} the level; "
+        f"keeping only them {'keeps' if last.keeping_keeps_level else 'does not keep'} it."
+    )
 
 
 def _now() -> str:

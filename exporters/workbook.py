@@ -58,6 +58,7 @@ from exporters.sheets import (
     write_identity_sheet,
 )
 from schema.codebook import Codebook
+from schema.faithfulness import EXPLANATION as FAITHFULNESS_EXPLANATION
 from worker.results import ReviewData, ReviewRow, TokenSpan
 
 FORMAT = "cenr-review/1"
@@ -172,9 +173,10 @@ class ReviewWorkbook:
                     *[self.cells.cell(review, round(p, 4), "fraction") for p in row.probabilities],
                     self.cells.cell(
                         review,
-                        round(row.faithfulness, 4) if row.faithfulness is not None else None,
+                        round(row.faithfulness, 2) if row.faithfulness is not None else None,
                         "fraction",
                     ),
+                    self.cells.cell(review, row.faithfulness_verdict, "wrap"),
                     self.cells.cell(review, strongest, "wrap"),
                     text_cell,
                     *[self.cells.cell(review, None, "editable") for _ in range(3)],
@@ -216,10 +218,10 @@ class ReviewWorkbook:
         names = [
             "Row ID", "Protocol ID", "Title", "Level", "Level name", "Confidence",
             *[f"P({code})" for code in codes],
-            "Faithfulness", "Strongest tokens", "Protocol text",
+            "Faithfulness", "What the heat-map shows", "Strongest tokens", "Protocol text",
             "Reviewer level", "Rationale", "Reviewer",
         ]  # fmt: skip
-        widths = [8, 16, 32, 7, 22, 11, *[7] * len(codes), 12, 30, 90, 14, 40, 14]
+        widths = [8, 16, 32, 7, 22, 11, *[7] * len(codes), 12, 34, 30, 90, 14, 40, 14]
         set_widths(sheet, widths)
         sheet.column_dimensions["A"].hidden = True
         sheet.freeze_panes = "C2"
@@ -325,6 +327,9 @@ class ReviewWorkbook:
                     self.cells.cell(sheet, "word", f"word{step}"),
                 ]
             )
+        sheet.append([])
+        sheet.append([self.cells.cell(sheet, "Faithfulness", "bold")])
+        sheet.append([self.cells.cell(sheet, FAITHFULNESS_EXPLANATION)])
 
     def _model_sheet(self) -> None:
         sheet = self.book.create_sheet("Model")

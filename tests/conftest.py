@@ -15,7 +15,9 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_CSV = ROOT / "demo" / "protocols.csv"
+# The demo generator's short profile (`python demo/make_protocols.py --profile short`):
+# the demo's kinds of protocols with a few sentences of boilerplate, so models train fast.
+PROTOCOLS_CSV = ROOT / "tests" / "data" / "protocols.csv"
 DEMO_COLUMNS = [
     "--text-column", "StudyTitle", "--text-column", "AimsGoals", "--text-column", "Background",
     "--text-column", "StudyDesign", "--text-column", "Partners",
@@ -50,14 +52,14 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A CENR_HOME holding model 'tiny', trained once on the demo set through the CLI."""
+    """A CENR_HOME holding model 'tiny', trained once on the test corpus through the CLI."""
     from cenr.cli import main
 
     home = tmp_path_factory.mktemp("trained") / "home"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CENR_HOME", str(home))
         patch.delenv("CENR_DATABASE_URL", raising=False)
-        args = ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--epochs", "6", "--name", "tiny"]
+        args = ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS, "--epochs", "6", "--name", "tiny"]
         assert main(args) == 0
     return home
 
@@ -100,10 +102,10 @@ def postgres_service(trained_home: Path, postgres_url: str, monkeypatch: pytest.
 
 
 def demo_rows(n: int, start: int = 0) -> list[dict[str, str]]:
-    """``n`` demo protocols without their Level column."""
+    """``n`` protocols of the test corpus without their Level column."""
     import csv
 
-    with DEMO_CSV.open(encoding="utf-8") as handle:
+    with PROTOCOLS_CSV.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))[start : start + n]
     return [{k: v for k, v in row.items() if k != "Level"} for row in rows]
 

@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError
+from schema.faithfulness import verdict_of_detail
 from schema.tables import (
     Adjudication,
     Document,
@@ -120,6 +121,11 @@ class ResultRow:
     error: str | None
     fields: dict[str, str] | None
     item_id: int | None = None  # the job item; None for a file that could not be read
+    faithfulness_detail: dict[str, Any] | None = None
+
+    @property
+    def faithfulness_verdict(self) -> str:
+        return verdict_of_detail(self.faithfulness_detail)
 
 
 def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[ResultRow]:
@@ -162,6 +168,7 @@ def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[R
                 error=errors.get(("item", item.id)),
                 fields=fields,
                 item_id=item.id,
+                faithfulness_detail=prediction.faithfulness_detail if done else None,
             )
         )
     for source in session.scalars(
@@ -232,6 +239,11 @@ class ReviewRow:
     n_tokens: int
     tokens_cut: int
     top_tokens: list[tuple[str, float]]
+    faithfulness_detail: dict[str, Any] | None = None
+
+    @property
+    def faithfulness_verdict(self) -> str:
+        return verdict_of_detail(self.faithfulness_detail)
 
     @property
     def title(self) -> str:
@@ -302,6 +314,7 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
             n_tokens=p.n_tokens,
             tokens_cut=p.tokens_cut,
             top_tokens=[(t, float(w)) for t, w in p.top_tokens],
+            faithfulness_detail=p.faithfulness_detail,
         )
         for item_id, path, external_id, p, fields in session.execute(query)
     ]

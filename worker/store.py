@@ -129,9 +129,7 @@ def store_predictions(
                 "probabilities": [round(float(x), 6) for x in p.probabilities],
                 "confidence": p.confidence,
                 "faithfulness": f.score if f else None,
-                "faithfulness_detail": (
-                    {"k": f.k, "top_drop": f.top_drop, "random_drop": f.random_drop} if f else None
-                ),
+                "faithfulness_detail": f.to_detail() if f else None,
                 "n_tokens": len(p.tokens),
                 "tokens_cut": p.tokens_cut,
                 "top_tokens": [[t.surface, round(w, 6)] for t, w in p.strongest_tokens(10)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classifier.faithfulness import annotate, erasure_k
+from classifier.faithfulness import annotate, perturbation_k
 from classifier.model import ModelConfig, build_model
 from classifier.tokenizer import TextRules, Vocabulary, tokenize
 from schema.codebook import default_codebook
@@ -72,10 +72,11 @@ def test_labelwise_predictions_carry_every_levels_weights() -> None:
 
 
 def test_faithfulness_travels_with_each_prediction() -> None:
-    """annotate() fills the erasure test for every document longer than one token."""
+    """annotate() measures every document longer than one token at each fraction."""
     predictions = annotate(_predictor(), [_protocol(40, 4), _protocol(1, 5)])
     first = predictions[0].faithfulness
     assert first is not None
-    assert first.k == erasure_k(40) == 4
-    assert first.score == pytest.approx(first.top_drop - first.random_drop)
+    assert [s.k for s in first.steps] == [perturbation_k(40, f) for f in (0.05, 0.1, 0.2)]
+    assert [s.k for s in first.steps] == [2, 4, 8]
+    assert first.score == pytest.approx((first.comprehensiveness + first.sufficiency) / 2)
     assert predictions[1].faithfulness is None

@@ -120,3 +120,22 @@ def test_word_dropout_keeps_padding_and_leaves_inference_alone() -> None:
     assert set(np.unique(dropped[:, :6])) <= {1, 5, 6, 7, 8, 9, 10}
     assert 0.35 < (dropped[:, :6] == 1).mean() < 0.65
     np.testing.assert_array_equal(layer(ids, training=False).numpy(), ids)
+
+
+def test_pieces_run_apart_and_join_back_exactly() -> None:
+    """With the BiLSTM in pieces of 4 tokens, a token changes the states of its own piece
+    only; padding across pieces changes nothing, and weights still cover every token."""
+    model = _model("bahdanau", chunk_tokens=4, word_dropout=0.0)
+    states = keras.Model(model.input, model.get_layer("joined").output)
+    ids = np.array([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14]], dtype="int32")
+    changed = ids.copy()
+    changed[0, 9] = 20  # third piece
+    before, after = states(ids, training=False).numpy(), states(changed, training=False).numpy()
+    np.testing.assert_array_equal(before[0, :8], after[0, :8])
+    assert not np.allclose(before[0, 8:], after[0, 8:])
+    padded = np.pad(ids, ((0, 0), (0, 7)))
+    short, long = model(ids, training=False), model(padded, training=False)
+    np.testing.assert_allclose(short["probabilities"], long["probabilities"], atol=1e-6)
+    np.testing.assert_allclose(short["attention"], long["attention"].numpy()[:, :10], atol=1e-6)
+    assert np.all(long["attention"].numpy()[:, 10:] == 0.0)
+    assert states(padded, training=False).shape == (1, 17, 96)

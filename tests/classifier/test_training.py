@@ -10,13 +10,13 @@ from schema.codebook import default_codebook
 from schema.errors import ConfigError, TrainingDataError
 from worker.extract.tables import read_protocols
 
-from ..conftest import DEMO_CSV
+from ..conftest import PROTOCOLS_CSV
 
 TEXT = ["StudyTitle", "Partners"]
 
 
 def _demo(n: int):
-    protocols = read_protocols(DEMO_CSV, TEXT, "Level", "Protocol ID")[:n]
+    protocols = read_protocols(PROTOCOLS_CSV, TEXT, "Level", "Protocol ID")[:n]
     codebook = default_codebook()
     return protocols, [codebook.index_of(p.label) for p in protocols], codebook
 

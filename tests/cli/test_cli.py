@@ -17,7 +17,7 @@ import pytest
 
 from cenr.cli import main
 
-from ..conftest import DEMO_COLUMNS, DEMO_CSV, ROOT, last_json_line
+from ..conftest import DEMO_COLUMNS, PROTOCOLS_CSV, ROOT, last_json_line
 
 
 def _train_error(capsys: pytest.CaptureFixture[str], path: Path, table: str, *extra: str) -> str:
@@ -48,7 +48,7 @@ def test_train_json_report_has_the_promised_keys(use_trained: Path) -> None:
 
 def test_evaluate_prints_a_report_and_json(use_trained: Path, capsys) -> None:
     """`cenr evaluate --json` ends with one JSON object for the named model."""
-    assert main(["evaluate", str(DEMO_CSV), "--model", "tiny", "--json"]) == 0
+    assert main(["evaluate", str(PROTOCOLS_CSV), "--model", "tiny", "--json"]) == 0
     out = capsys.readouterr().out
     assert "confusion matrix" in out
     report = last_json_line(out)
@@ -91,7 +91,7 @@ def test_train_registers_the_model_in_postgres(
 
     upgrade(postgres_url)
     monkeypatch.setenv("CENR_DATABASE_URL", postgres_url)
-    argv = ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--epochs", "1", "--name", "pg1",
+    argv = ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS, "--epochs", "1", "--name", "pg1",
             "--attention", "labelwise", "--json"]  # fmt: skip
     assert main(argv) == 0
     assert last_json_line(capsys.readouterr().out)["model"] == "pg1"
@@ -102,7 +102,7 @@ def test_train_registers_the_model_in_postgres(
 def test_unknown_column_is_one_line(cenr_home: Path, capsys) -> None:
     """A misspelt column name is a one-line error listing the file's columns."""
     err = _error(
-        capsys, ["train", str(DEMO_CSV), "--text-column", "Aims", "--label-column", "Level"]
+        capsys, ["train", str(PROTOCOLS_CSV), "--text-column", "Aims", "--label-column", "Level"]
     )
     assert "no column 'Aims'" in err
     assert "'AimsGoals'" in err
@@ -174,7 +174,7 @@ def test_console_script_exits_1_with_one_line(tmp_path: Path) -> None:
 
 def test_train_with_a_separate_test_file(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """--test DATA2 evaluates on that file, all of DATA is used for training."""
-    lines = DEMO_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = PROTOCOLS_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
     rows = list(csv.reader(lines))
     header, body = rows[0], rows[1:]
     train_csv, test_csv = tmp_path / "train.csv", tmp_path / "test.csv"
@@ -207,7 +207,7 @@ def test_the_command_line_offers_what_the_classifier_accepts() -> None:
 
 def test_existing_model_name_is_refused_before_training(use_trained: Path, capsys) -> None:
     """Training under a name already taken fails at once, leaving the old model intact."""
-    err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--name", "tiny"])
+    err = _error(capsys, ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS, "--name", "tiny"])
     assert "a model named 'tiny' already exists" in err
 
 
@@ -219,7 +219,7 @@ def test_name_registered_without_files_is_refused_before_training(
     shutil.copytree(use_trained, home)
     shutil.rmtree(home / "models" / "tiny")
     monkeypatch.setenv("CENR_HOME", str(home))
-    err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--name", "tiny"])
+    err = _error(capsys, ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS, "--name", "tiny"])
     assert "a model named 'tiny' is already registered" in err
 
 
@@ -236,7 +236,7 @@ def test_bad_training_options_are_one_line(
     cenr_home: Path, capsys, extra: list[str], message: str
 ) -> None:
     """Options that cannot work are refused before any training."""
-    assert message in _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS, *extra])
+    assert message in _error(capsys, ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS, *extra])
 
 
 def test_predict_with_no_text_is_refused(use_trained: Path, tmp_path: Path, capsys) -> None:
@@ -266,7 +266,7 @@ def test_custom_codebook_drives_training_labels(
                                                   {"code": "yes", "name": "Yes"}]})
     )  # fmt: skip
     monkeypatch.setenv("CENR_CODEBOOK", str(codebook))
-    err = _error(capsys, ["train", str(DEMO_CSV), *DEMO_COLUMNS])
+    err = _error(capsys, ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS])
     assert "label '5' is not a level of the codebook 'yes/no' (levels: no, yes)" in err
 
 

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from cenr.cli import main
-from tests.conftest import DEMO_COLUMNS, DEMO_CSV, demo_rows, last_json_line, write_export
+from tests.conftest import DEMO_COLUMNS, PROTOCOLS_CSV, demo_rows, last_json_line, write_export
 from tests.exporters.conftest import fill_in
 
 
@@ -18,7 +18,7 @@ def _job_with_reviews(tmp_path: Path, capsys: pytest.CaptureFixture[str], n: int
     """A job of ``n`` demo protocols, reviewed by 'ana' with their true levels."""
     write_export(tmp_path / "inbox" / "export.csv", demo_rows(n))
     assert main(["run", str(tmp_path / "inbox"), "--out", str(tmp_path / "out")]) == 0
-    with DEMO_CSV.open(encoding="utf-8") as handle:
+    with PROTOCOLS_CSV.open(encoding="utf-8") as handle:
         truth = {row["Protocol ID"]: row["Level"] for row in csv.DictReader(handle)}
     workbook = tmp_path / "out" / "review.xlsx"
     rows = list(load_workbook(workbook)["Review"].iter_rows(min_row=2, values_only=True))
@@ -35,7 +35,7 @@ def test_retrain_on_reviews_compares_old_and_new_on_the_same_protocols(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = _job_with_reviews(tmp_path, capsys, 60)
-    args = ["train", str(DEMO_CSV), *DEMO_COLUMNS, "--from-reviews", job, "--epochs", "3",
+    args = ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS, "--from-reviews", job, "--epochs", "3",
             "--test-size", "0.3", "--name", "retrained", "--json"]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -60,7 +60,7 @@ def test_retrain_on_reviews_compares_old_and_new_on_the_same_protocols(
     # scores are those of each model on exactly these protocols
     held_out = tmp_path / "held_out.csv"
     ids = set(comparison["protocols"])
-    with DEMO_CSV.open(encoding="utf-8") as handle:
+    with PROTOCOLS_CSV.open(encoding="utf-8") as handle:
         write_export(held_out, [r for r in csv.DictReader(handle) if r["Protocol ID"] in ids])
     for model in comparison["models"]:
         assert main(["evaluate", str(held_out), "--model", model["model"], *DEMO_COLUMNS,
@@ -81,7 +81,7 @@ def test_retrain_needs_reviews_or_data(
     assert "no protocol has an agreed level yet" in capsys.readouterr().err
     assert main(["train"]) == 1
     assert "give labelled protocols (DATA) or --from-reviews JOB" in capsys.readouterr().err
-    assert main(["train", str(DEMO_CSV)]) == 1
+    assert main(["train", str(PROTOCOLS_CSV)]) == 1
     assert "--text-column COL (repeatable) and --label-column COL" in capsys.readouterr().err
     assert main(["train", "--from-reviews", "nope"]) == 1
     assert "no job 'nope'" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import create_engine, text
 
 from tests.browser import browser
-from tests.conftest import DEMO_CSV, demo_rows, write_export
+from tests.conftest import PROTOCOLS_CSV, demo_rows, write_export
 from tests.portal.conftest import PASSWORDS, SECRET, Portal, login_token, sign_in
 from tests.worker.cluster import wait_until
 
@@ -334,7 +334,7 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     header = [c.value for c in sheet[1]]
     assert sheet.max_row == 7
     level_at, name_at = header.index("Reviewer level") + 1, header.index("Reviewer") + 1
-    with DEMO_CSV.open(encoding="utf-8") as handle:
+    with PROTOCOLS_CSV.open(encoding="utf-8") as handle:
         truth = {r["Protocol ID"]: r["Level"] for r in csv.DictReader(handle)}
     for row in range(2, 8):
         sheet.cell(row, level_at).value = truth[str(sheet.cell(row, 2).value)]
