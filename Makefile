@@ -24,7 +24,7 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/cenr db upgrade  # an existing .cenr from an older checkout gets the new tables
 	@if [ ! -d "$(CENR_HOME)/models/demo" ]; then \
-		echo "training the demo model on demo/protocols.csv (illustrative data, about a minute)"; \
+		echo "training the demo model on demo/protocols.csv (illustrative data, about four minutes)"; \
 		$(BIN)/cenr train demo/protocols.csv $(DEMO_COLUMNS) --name demo; \
 	fi
 	$(BIN)/cenr run demo/inbox --out $(CENR_HOME)/exports/demo --model demo

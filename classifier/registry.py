@@ -39,6 +39,7 @@ REQUIRED_FILES = ("model.keras", "vocabulary.json", "codebook.json", "config.jso
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 # Importing the layers registers them with Keras before any model is loaded.
+import classifier.chunks  # noqa: E402
 import classifier.layers  # noqa: E402,F401
 
 

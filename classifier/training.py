@@ -44,9 +44,6 @@ class TrainingOptions:
     batch_size: int = 0
     learning_rate: float = 2e-3
     patience: int = 8
-    # Epochs before early stopping may judge: a long protocol's evidence is a few words
-    # among thousands, and the loss can sit flat for several epochs before it falls.
-    min_epochs: int = 0
     # What early stopping watches: "loss" (validation cross-entropy) or "macro_f1".
     monitor: str = "loss"
     validation_size: float = 0.15
@@ -303,7 +300,6 @@ def train(
         mode="min" if options.monitor == "loss" else "max",
         patience=options.patience,
         restore_best_weights=True,
-        start_from_epoch=options.min_epochs,
     )
     # Halving the step when validation loss stalls steadies the noisy small-data curve.
     slower = keras.callbacks.ReduceLROnPlateau(

@@ -40,8 +40,8 @@ HERE = Path(__file__).resolve().parent
 # (words per protocol, labelled protocols per level, inbox protocols per level, outputs)
 PROFILES = {
     "demo": (
-        (1000, 3000),
-        {0: 48, 1: 30, 2: 24, 3: 56, 4: 30, 5: 24},
+        (1000, 2750),  # a paragraph can overshoot its budget: 1,000 to 3,000 words in all
+        {0: 70, 1: 42, 2: 34, 3: 80, 4: 42, 5: 32},
         {0: 10, 1: 6, 2: 6, 3: 12, 4: 8, 5: 6},
         (HERE / "protocols.csv", HERE / "inbox" / "irb_export_2026q3.csv"),
     ),
@@ -251,6 +251,34 @@ LEVEL_CUES = {
         "Shared decision-making governs design, analysis and dissemination through a partnership.",
     ],
 }
+# What a protocol says next about the partner's role, consistent with the level.
+ELABORATION = {
+    1: [
+        "The contract sets out the deliverables and the reporting schedule.",
+        "Staff at {system} will receive the final evaluation report.",
+        "The evaluation questions were set by {system} before the study began.",
+    ],
+    2: [
+        "Beyond this, {org} has no role in the design, conduct or analysis of the study.",
+        "{org} will not see any individual study data.",
+        "A letter of support from {org} is attached to this application.",
+    ],
+    3: [
+        "Community members will not take part in designing or conducting the study.",
+        "A plain-language summary will also be posted at {org}.",
+        "The study team will answer residents' questions after each presentation.",
+    ],
+    4: [
+        "Their suggestions will be considered by the investigators, who make the final decisions.",
+        "Board members will be paid for their time and trained in research ethics.",
+        "The board includes residents, clinic staff and a local faith leader.",
+    ],
+    5: [
+        "Decisions on data use and publication require the agreement of both partners.",
+        "A memorandum of understanding sets out how decisions are shared.",
+        "Community partners will co-author every publication and co-own the data.",
+    ],
+}
 # Wording that fits either of two neighbouring levels; the label is one of the two.
 BORDERLINE = {
     (0, 1): [
@@ -301,6 +329,7 @@ class Writer:
         self.topic = rng.choice(TOPICS)
         self.population = rng.choice(POPULATIONS)
         self.aim = 0
+        self.decks: dict[int, list[str]] = {}
 
     def fill(self, template: str) -> str:
         rng = self.rng
@@ -323,6 +352,13 @@ class Writer:
         )
         return text[0].upper() + text[1:]
 
+    def draw(self, bank: list[str]) -> str:
+        """The next template of ``bank``: each is used once before any is used again."""
+        deck = self.decks.setdefault(id(bank), [])
+        if not deck:
+            deck.extend(self.rng.sample(bank, len(bank)))
+        return deck.pop()
+
     def paragraphs(self, banks: tuple[list[str], ...], words: int) -> list[str]:
         """Paragraphs of 3 to 7 sentences drawn from ``banks`` in turn, until ``words``."""
         out: list[str] = []
@@ -331,10 +367,18 @@ class Writer:
             bank = banks[turn % len(banks)]
             turn += 1
             size = min(len(bank), self.rng.randint(3, 7))
-            paragraph = " ".join(self.fill(t) for t in self.rng.sample(bank, size))
+            paragraph = " ".join(self.fill(self.draw(bank)) for _ in range(size))
             out.append(paragraph)
             count += len(paragraph.split())
         return out
+
+    def aims(self) -> str:
+        """Two to four numbered aims, then a hypothesis or outcomes, as one paragraph."""
+        numbered = [t for t in AIMS if "{a}" in t]
+        others = [t for t in AIMS if "{a}" not in t]
+        chosen = self.rng.sample(numbered, self.rng.randint(2, 4))
+        chosen += self.rng.sample(others, self.rng.randint(1, 3))
+        return " ".join(self.fill(t) for t in chosen)
 
 
 def evidence(level: int, kind: str, rng: random.Random) -> tuple[int, list[str], list[str]]:
@@ -356,6 +400,8 @@ def evidence(level: int, kind: str, rng: random.Random) -> tuple[int, list[str],
             passage.append(rng.choice(LEVEL_CUES[low]))
         return label, *_place(passage, rng)
     cues = rng.sample(LEVEL_CUES[level], rng.randint(1, 2))
+    if level >= 1:
+        cues += rng.sample(ELABORATION[level], rng.randint(1, 2))
     # Higher levels often also do what lower levels do (share results, recruit through partners).
     if level >= 3 and rng.random() < 0.5:
         cues.append(rng.choice(LEVEL_CUES[rng.choice(range(2, level))]))
@@ -385,16 +431,16 @@ def protocol(level: int, rng: random.Random, number: int, words: tuple[int, int]
     )
     label, partner_cues, design_cues = evidence(level, kind, rng)
     total = rng.randint(*words)
-    background = writer.paragraphs((BACKGROUND,), int(total * 0.25))
-    aims = writer.paragraphs((AIMS,), max(20, int(total * 0.08)))
-    design = writer.paragraphs(DESIGN_SECTIONS, int(total * 0.62))
+    aims = writer.aims()
+    background = writer.paragraphs((BACKGROUND,), int(total * 0.3))
+    design = writer.paragraphs(DESIGN_SECTIONS, total - int(total * 0.3) - len(aims.split()))
     if design_cues:  # one passage somewhere in the design, as a protocol would put it
         design.insert(rng.randrange(len(design) + 1), " ".join(writer.fill(c) for c in design_cues))
     titles = LEVEL_TITLES[label] if rng.random() < 0.2 else NEUTRAL_TITLES
     return {
         "Protocol ID": f"HM2{number:07d}",
         "StudyTitle": writer.fill(rng.choice(titles)),
-        "AimsGoals": "\n\n".join(aims),
+        "AimsGoals": aims,
         "Background": "\n\n".join(background),
         "StudyDesign": "\n\n".join(design),
         "Partners": " ".join(writer.fill(c) for c in partner_cues if c),

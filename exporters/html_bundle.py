@@ -211,6 +211,7 @@ class HtmlBundle:
             ("Predicted level", f"{level.code} {level.name}"),
             ("Calibrated confidence", f"{row.confidence:.3f}"),
             ("What the heat-map shows", row.faithfulness_verdict),
+            ("Where the weight is", weight_by_field(spans)),
             ("Faithfulness", "not measured" if faith is None else _faithfulness_parts(row)),
             ("Tokens", f"{row.n_tokens}" + (f", {row.tokens_cut} cut" if row.tokens_cut else "")),
             ("File", row.file),
@@ -405,6 +406,18 @@ class HtmlBundle:
                 )
         parts.append("</svg>\n")
         return "".join(parts)
+
+
+def weight_by_field(spans: Sequence[TokenSpan]) -> str:
+    """Each field's share of the heat-map's weight, largest first, e.g.
+    ``Partners 64%, StudyDesign 31%, Background 3%`` (fields under 1% left out)."""
+    shares: dict[str, float] = {}
+    for span in spans:
+        shares[span.field] = shares.get(span.field, 0.0) + span.weight
+    total = sum(shares.values()) or 1.0
+    ranked = sorted(shares.items(), key=lambda item: -item[1])
+    shown = [(name, w / total) for name, w in ranked if w / total >= 0.01]
+    return ", ".join(f"{name} {share:.0%}" for name, share in shown) or "no tokens"
 
 
 def _faithfulness_parts(row: ReviewRow) -> str:

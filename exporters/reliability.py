@@ -2,8 +2,10 @@
 
 Each series is the list of bins that :func:`classifier.calibration.reliability` saved with
 the model (range, count, mean confidence, accuracy). A perfectly calibrated model's points
-lie on the diagonal; points below it are over-confident. Each point's area follows the
-number of predictions in its bin, so a bin of one protocol does not look like evidence.
+lie on the diagonal; points below it are over-confident, and a line joins each point to
+the diagonal to show the gap. Each point's area follows the number of predictions in its
+bin, so a bin of one protocol does not look like evidence (points are not joined into a
+curve for the same reason).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ STYLES = {
 
 
 def reliability_svg(series: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> str:
-    """One chart: mean confidence across, accuracy up, a polyline and dots per series."""
+    """One chart: mean confidence across, accuracy up, a dot per bin of each series."""
     size, left, top, bottom = 320, 60, 20, 50
     width, height = left + size + 250, top + size + bottom
     total = max((sum(p["n"] for p in points) for _, points in series), default=1) or 1
@@ -54,21 +56,18 @@ def reliability_svg(series: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> s
     )
     for row, (label, points) in enumerate(series):
         colour, dash = STYLES.get(label, ("#000000", ""))
-        if points:
-            path = " ".join(f"{x(p['confidence']):.1f},{y(p['accuracy']):.1f}" for p in points)
+        offset = (row - 1) * 3  # side by side, so series in the same bin do not hide
+        for p in points:
+            cx, cy = x(p["confidence"]) + offset, y(p["accuracy"])
+            radius = 2.5 + 9 * math.sqrt(p["n"] / total)
             dashed = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" '
-                f'stroke-width="2"{dashed}/>'
+            parts.append(  # the gap to the diagonal: below it, over-confident
+                f'<line x1="{cx:.1f}" y1="{y(p["confidence"]):.1f}" x2="{cx:.1f}" '
+                f'y2="{cy:.1f}" stroke="{colour}" stroke-width="1.5"{dashed}/>'
+                f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{radius:.1f}" fill="{colour}" '
+                f'fill-opacity="0.6"><title>{html.escape(label)}: {p["n"]} prediction(s), '
+                f"confidence {p['confidence']:.3f}, right {p['accuracy']:.3f}</title></circle>"
             )
-            for p in points:
-                radius = 2.5 + 9 * math.sqrt(p["n"] / total)
-                parts.append(
-                    f'<circle cx="{x(p["confidence"]):.1f}" cy="{y(p["accuracy"]):.1f}" '
-                    f'r="{radius:.1f}" fill="{colour}" fill-opacity="0.6">'
-                    f"<title>{html.escape(label)}: {p['n']} prediction(s), confidence "
-                    f"{p['confidence']:.3f}, right {p['accuracy']:.3f}</title></circle>"
-                )
         key_y = top + 12 + 22 * row
         count = sum(p["n"] for p in points)
         parts.append(

@@ -37,8 +37,9 @@ def write_results(target: Path, rows: Sequence[ResultRow]) -> Path:
                     r.protocol_id,
                     r.status,
                     r.level_code or "",
-                    f"{r.confidence:.3f}" if r.confidence is not None else "",
-                    f"{r.faithfulness:.3f}" if r.faithfulness is not None else "",
+                    # numbers stay numbers: a negative score is not a formula
+                    round(r.confidence, 3) if r.confidence is not None else "",
+                    round(r.faithfulness, 3) if r.faithfulness is not None else "",
                     r.tokens_cut if r.tokens_cut is not None else "",
                     " ".join(token for token, _ in r.top_tokens),
                     r.error or "",

@@ -102,29 +102,32 @@ class Faithfulness:
         return cls(log_odds=float(detail["log_odds"]), steps=steps)
 
 
+CARRIES = (
+    "The highlighted words carry this label: removing them weakens it far more than "
+    "removing random words, and keeping only them keeps it."
+)
+MATTERS = (
+    "The highlighted words matter but are not the whole story: removing them weakens "
+    "this label, yet keeping only them does not hold it."
+)
+SUFFICES = (
+    "The highlighted words are enough for this label, but the rest of the text "
+    "supports it too: removing them changes little."
+)
+UNEXPLAINED = (
+    "The heat-map does not explain this label: the highlighted words change it no more "
+    "than random words do."
+)
+VERDICTS = (CARRIES, MATTERS, SUFFICES, UNEXPLAINED)
+
+
 def verdict(comprehensiveness: float, sufficiency: float) -> str:
     """One plain sentence on what the heat-map shows, from the two parts (nats)."""
     removing = comprehensiveness >= THRESHOLD
     keeping = sufficiency >= THRESHOLD
-    if removing and keeping:
-        return (
-            "The highlighted words carry this label: removing them weakens it far more than "
-            "removing random words, and keeping only them keeps it."
-        )
     if removing:
-        return (
-            "The highlighted words matter but are not the whole story: removing them weakens "
-            "this label, yet keeping only them does not hold it."
-        )
-    if keeping:
-        return (
-            "The highlighted words are enough for this label, but the rest of the text "
-            "supports it too: removing them changes little."
-        )
-    return (
-        "The heat-map does not explain this label: the highlighted words change it no more "
-        "than random words do."
-    )
+        return CARRIES if keeping else MATTERS
+    return SUFFICES if keeping else UNEXPLAINED
 
 
 def verdict_of_detail(detail: dict[str, Any] | None) -> str:

@@ -43,7 +43,8 @@ def _hand_set_model() -> keras.Model:
     value = keras.layers.Embedding(4, N_CLASSES, name="value")
     logits, weights = _Pool()([score(ids), value(ids), keep])
     probabilities = TemperatureSoftmax(name="probabilities")(logits)
-    model = keras.Model(ids, {"logits": logits, "probabilities": probabilities, "attention": weights})
+    outputs = {"logits": logits, "probabilities": probabilities, "attention": weights}
+    model = keras.Model(ids, outputs)
     model.get_layer("score").set_weights([SCORES[:, None]])
     model.get_layer("value").set_weights([VALUES])
     model.get_layer("probabilities").temperature.assign(TEMPERATURE)
@@ -104,7 +105,8 @@ def test_parts_equal_the_hand_computed_falls_for_the_top_tokens() -> None:
         )
         assert step.removal_changes_level  # only fillers left: level 0
         assert step.keeping_keeps_level
-    assert record.comprehensiveness > THRESHOLD and record.sufficiency > THRESHOLD
+    assert record.comprehensiveness > THRESHOLD
+    assert record.sufficiency > THRESHOLD
     assert record.verdict == verdict(record.comprehensiveness, record.sufficiency)
     assert record.verdict.startswith("The highlighted words carry this label")
 

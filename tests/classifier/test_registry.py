@@ -66,3 +66,27 @@ def test_unsafe_names_are_refused(name: str) -> None:
     """Version names cannot escape the models folder."""
     with pytest.raises(ConfigError):
         check_name(name)
+
+
+def test_a_fresh_process_loads_a_saved_version_with_only_the_registry_imported(
+    trained_home: Path,
+) -> None:
+    """`cenr run` in a new process imports the registry, not the model builder: every
+    custom layer a saved model uses must be registered by that import alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from classifier.registry import load_version\n"
+        "assert 'classifier.model' not in sys.modules\n"
+        "version = load_version(Path(sys.argv[1]), 'tiny')\n"
+        "print(version.predictor().model.get_layer('pieces').length)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(trained_home / "models")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "256"

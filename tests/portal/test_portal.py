@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import create_engine, text
 
+from schema.faithfulness import VERDICTS
 from tests.browser import browser
 from tests.conftest import PROTOCOLS_CSV, demo_rows, write_export
 from tests.portal.conftest import PASSWORDS, SECRET, Portal, login_token, sign_in
@@ -355,6 +356,7 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     browser.find_element(By.CSS_SELECTOR, "#protocols tbody a").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "heatmap"))
     assert browser.find_elements(By.CSS_SELECTOR, "#heatmap .text span[title^='weight']")
+    assert browser.find_element(By.ID, "verdict").text in VERDICTS
     assert "(rob)" in browser.page_source
     problems = [m for m in browser.get_log("browser") if m["level"] == "SEVERE"]
     assert not [m for m in problems if "favicon" not in m["message"]], problems
