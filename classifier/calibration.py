@@ -5,8 +5,9 @@ logits by one temperature fitted on the validation set (Guo et al., 2017) keeps 
 predicted level unchanged and makes "80% confident" right about 80% of the time.
 
 The fit needs mistakes to learn from. When the validation split is separated perfectly
-(every protocol right, so the likelihood only grows as the temperature shrinks) or is too
-small, the fit would drive the temperature to its floor and every confidence to 1.000.
+(every protocol right, so the likelihood only grows as the temperature shrinks) the fit
+would drive the temperature to its floor and every confidence to 1.000; with only a few
+protocols, or a few mistakes, it is decided by those few margins.
 :func:`calibrate` then says so and sets the temperature instead so that the mean
 confidence on the split equals its *smoothed* accuracy, ``(correct + 1) / (n + 2)``
 (Laplace's rule of succession): 36 of 36 right is evidence of about 97% accuracy, not 100%.
@@ -22,8 +23,11 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import log_softmax, softmax
 
 T_MIN, T_MAX = 0.05, 20.0
-# Fewer validation protocols than this cannot pin a temperature down.
+# Fewer validation protocols, or fewer wrong ones, than these cannot pin a temperature
+# down: the fit is decided by the margins of the few mistakes (the demo model's split of
+# 36 with 2 wrong gave 0.85, sharpening, and a held-out ECE of 0.10).
 MIN_FIT_SIZE = 20
+MIN_FIT_ERRORS = 5
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -108,7 +112,7 @@ def calibrate(logits: np.ndarray, labels: np.ndarray) -> Calibration:
     correct = int((logits.argmax(axis=1) == labels).sum()) if n else 0
     fitted = fit_temperature(logits, labels) if n else 1.0
     separated = n > 0 and (correct == n or fitted <= T_MIN * 1.01)
-    too_small = n < MIN_FIT_SIZE
+    too_small = n < MIN_FIT_SIZE or n - correct < MIN_FIT_ERRORS
     if n == 0:
         temperature, method = 1.0, "none"
         note = "no validation protocols: the temperature stays 1 (uncalibrated)"
@@ -120,12 +124,19 @@ def calibrate(logits: np.ndarray, labels: np.ndarray) -> Calibration:
             else f"the validation split ({correct} of {n} right) was nearly separated"
             if separated
             else f"the validation split has only {n} protocols (fewer than {MIN_FIT_SIZE})"
+            if n < MIN_FIT_SIZE
+            else f"the validation split has only {n - correct} wrong of {n} (fewer than "
+            f"{MIN_FIT_ERRORS} mistakes to fit on)"
+        )
+        consequence = (
+            "would make nearly every confidence 1.000"
+            if separated
+            else "would rest on those few cases"
         )
         note = (
-            f"{why}: a fitted temperature ({fitted:.2f}) would make nearly every confidence "
-            f"1.000, so the temperature ({temperature:.2f}) is set so that the mean "
-            f"confidence equals the smoothed accuracy ({correct}+1)/({n}+2) = "
-            f"{(correct + 1) / (n + 2):.3f}"
+            f"{why}: a fitted temperature ({fitted:.2f}) {consequence}, so the temperature "
+            f"({temperature:.2f}) is set so that the mean confidence equals the smoothed "
+            f"accuracy ({correct}+1)/({n}+2) = {(correct + 1) / (n + 2):.3f}"
         )
     else:
         temperature, method, note = fitted, "fitted", ""

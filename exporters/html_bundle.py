@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from exporters.evidence import describe_weight_by_field, strongest_passages
 from exporters.files import write_zip_atomically
 from exporters.reliability import reliability_svg
 from exporters.scale import FILLS, legend_rows, shade, shade_css
@@ -211,7 +212,7 @@ class HtmlBundle:
             ("Predicted level", f"{level.code} {level.name}"),
             ("Calibrated confidence", f"{row.confidence:.3f}"),
             ("What the heat-map shows", row.faithfulness_verdict),
-            ("Where the weight is", weight_by_field(spans)),
+            ("Where the weight is", describe_weight_by_field(spans)),
             ("Faithfulness", "not measured" if faith is None else _faithfulness_parts(row)),
             ("Tokens", f"{row.n_tokens}" + (f", {row.tokens_cut} cut" if row.tokens_cut else "")),
             ("File", row.file),
@@ -220,6 +221,10 @@ class HtmlBundle:
         if reviews:
             facts.append(("Reviewer levels", reviewer_levels(reviews)))
         facts_html = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in facts)
+        passages = strongest_passages(row.fields, spans)
+        if passages:
+            quoted = "".join(f"<li><b>{h(name)}:</b> {h(text)}</li>" for name, text in passages)
+            facts_html += f'<dt>Strongest passages</dt><dd><ul class="passages">{quoted}</ul></dd>'
         probabilities = "".join(
             f"<tr><td>{h(lv.code)} {h(lv.name)}</td>"
             f'<td><meter min="0" max="1" value="{p:.4f}">{p:.3f}</meter></td>'
@@ -406,18 +411,6 @@ class HtmlBundle:
                 )
         parts.append("</svg>\n")
         return "".join(parts)
-
-
-def weight_by_field(spans: Sequence[TokenSpan]) -> str:
-    """Each field's share of the heat-map's weight, largest first, e.g.
-    ``Partners 64%, StudyDesign 31%, Background 3%`` (fields under 1% left out)."""
-    shares: dict[str, float] = {}
-    for span in spans:
-        shares[span.field] = shares.get(span.field, 0.0) + span.weight
-    total = sum(shares.values()) or 1.0
-    ranked = sorted(shares.items(), key=lambda item: -item[1])
-    shown = [(name, w / total) for name, w in ranked if w / total >= 0.01]
-    return ", ".join(f"{name} {share:.0%}" for name, share in shown) or "no tokens"
 
 
 def _faithfulness_parts(row: ReviewRow) -> str:

@@ -44,6 +44,7 @@ from openpyxl.styles import Alignment, Color
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from exporters.evidence import strongest_passages
 from exporters.files import write_zip_atomically
 from exporters.scale import FONTS, legend_rows, shade
 from exporters.sheets import (
@@ -159,7 +160,10 @@ class ReviewWorkbook:
             rich: Any = rich_text(row.fields, spans, row.n_tokens)
             text_cell = WriteOnlyCell(review, value=rich)
             text_cell.alignment = wrap
-            strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens)
+            strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens if w >= 0.0005)
+            passages = "\n\n".join(
+                f"{name}: {text}" for name, text in strongest_passages(row.fields, spans)
+            )
             review_row += 1
             review.row_dimensions[review_row].height = ROW_HEIGHT  # set before the row
             review.append(
@@ -177,6 +181,7 @@ class ReviewWorkbook:
                         "fraction",
                     ),
                     self.cells.cell(review, row.faithfulness_verdict, "wrap"),
+                    self.cells.cell(review, passages, "wrap"),
                     self.cells.cell(review, strongest, "wrap"),
                     text_cell,
                     *[self.cells.cell(review, None, "editable") for _ in range(3)],
@@ -218,10 +223,11 @@ class ReviewWorkbook:
         names = [
             "Row ID", "Protocol ID", "Title", "Level", "Level name", "Confidence",
             *[f"P({code})" for code in codes],
-            "Faithfulness", "What the heat-map shows", "Strongest tokens", "Protocol text",
+            "Faithfulness", "What the heat-map shows", "Strongest passages", "Strongest tokens",
+            "Protocol text",
             "Reviewer level", "Rationale", "Reviewer",
         ]  # fmt: skip
-        widths = [8, 16, 32, 7, 22, 11, *[7] * len(codes), 12, 34, 30, 90, 14, 40, 14]
+        widths = [8, 16, 32, 7, 22, 11, *[7] * len(codes), 12, 34, 50, 30, 90, 14, 40, 14]
         set_widths(sheet, widths)
         sheet.column_dimensions["A"].hidden = True
         sheet.freeze_panes = "C2"

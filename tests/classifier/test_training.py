@@ -27,7 +27,7 @@ def test_same_seed_and_data_give_the_same_model() -> None:
     options = TrainingOptions(epochs=2, seed=5)
     first = train(protocols, labels, codebook, options, progress=None)
     second = train(protocols, labels, codebook, options, progress=None)
-    assert first.temperature == second.temperature
+    assert first.calibration.temperature == second.calibration.temperature
     for a, b in zip(first.model.get_weights(), second.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -267,7 +268,11 @@ def test_custom_codebook_drives_training_labels(
     )  # fmt: skip
     monkeypatch.setenv("CENR_CODEBOOK", str(codebook))
     err = _error(capsys, ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS])
-    assert "label '5' is not a level of the codebook 'yes/no' (levels: no, yes)" in err
+    assert re.search(
+        r"protocol HM2\d{7}: label '\d' is not a level of the codebook 'yes/no' "
+        r"\(levels: no, yes\)",
+        err,
+    ), err
 
 
 def test_too_small_for_a_test_split_is_one_line(cenr_home: Path, tmp_path: Path, capsys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from pathlib import Path
@@ -88,8 +89,8 @@ def test_watch_processes_settled_files_and_survives_restarts(
         assert watcher.alive
     finally:
         watcher.stop()
-    with (tmp_path / "whole.csv").open() as handle:
-        expected = len(handle.readlines()) - 1
+    with (tmp_path / "whole.csv").open(newline="") as handle:
+        expected = len(list(csv.DictReader(handle)))  # fields span lines
     engine = create_engine(sqlite_service)
     with engine.connect() as connection:
         rows_done = connection.execute(
