@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 
 from worker.results import TokenSpan as Span
 
-_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+# A sentence ends at . ! or ? before a space, or at a blank line; a single line break
+# is a wrapped line inside a sentence (text files are often wrapped).
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n\s*\n")
 MAX_PASSAGE = 300  # characters: about two lines of a workbook cell
 
 

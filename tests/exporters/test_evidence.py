@@ -12,7 +12,7 @@ from worker.results import TokenSpan
 
 FIELDS = {
     "Background": "Rates are high. Costs are rising fast.",
-    "Partners": "None of this matters. A community advisory board will review the survey. Thanks.",
+    "Partners": "None of this matters. A community advisory board will\nreview the survey. Thanks.",
 }
 
 
@@ -39,8 +39,8 @@ def test_shares_by_field_are_largest_first_and_small_ones_are_left_out() -> None
 
 
 def test_passages_are_whole_sentences_strongest_first_without_repeats() -> None:
-    """Two strong tokens in one sentence give that sentence once; the next passage is the
-    next sentence holding weight."""
+    """Two strong tokens in one sentence give that sentence once, its wrapped line
+    joined; the next passage is the next sentence holding weight."""
     spans = [
         _span("Partners", "advisory", 0.6),
         _span("Partners", "board", 0.3),
