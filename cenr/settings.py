@@ -27,7 +27,10 @@ class Settings(BaseSettings):
         default="", description="Celery broker (redis://...); empty: tasks run in-process"
     )
     classify_batch: int = Field(default=64, ge=1, le=1024, description="documents per task")
-    faithfulness: bool = Field(default=True, description="measure each prediction's faithfulness (comprehensiveness, sufficiency)")
+    faithfulness: bool = Field(
+        default=True,
+        description="measure each prediction's faithfulness (comprehensiveness, sufficiency)",
+    )
     max_file_mb: float = Field(default=20.0, gt=0, description="largest input file accepted")
     max_unzipped_mb: float = Field(
         default=200.0, gt=0, description="largest uncompressed content of a DOCX/XLSX (zip bombs)"
