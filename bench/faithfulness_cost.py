@@ -9,8 +9,7 @@ weights) it times, on ``--docs`` random documents of ``--tokens`` tokens:
 - the prediction alone (one batched pass);
 - the prediction plus the faithfulness measure as shipped (``schema.faithfulness.
   FRACTIONS``, two random draws: 18 variants per document);
-- the same with one fraction (10%) and the same draws, as the old erasure test did
-  in its removal half (for scale);
+- the same at one fraction (10%) only, the old erasure test's single point (for scale);
 - the prediction with the BiLSTM over the whole document (``chunk_tokens=0``) against
   pieces of ``ModelConfig.chunk_tokens``.
 

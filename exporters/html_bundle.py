@@ -366,7 +366,7 @@ class HtmlBundle:
         if not any(points for _, points in self.reliability_series()):
             return '<p class="muted">No reliability figures were saved with this model.</p>'
         return (
-            (f'<p class="warn">{h(note)}</p>' if note else "")
+            (f'<p class="warn">{h(note[:1].upper() + note[1:])}.</p>' if note else "")
             + '<p class="muted">Each point is a bin of predictions by confidence: how sure '
             "the model was against how often it was right. On the dotted diagonal, 80% "
             "confident means right 80% of the time; below it, over-confident. A point's "
