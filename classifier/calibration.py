@@ -164,20 +164,11 @@ def expected_calibration_error(
     probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
 ) -> float:
     """ECE: the gap between confidence and accuracy, averaged over equal-width bins."""
-    probabilities = np.asarray(probabilities)
-    labels = np.asarray(labels)
-    if len(labels) == 0:
+    points = reliability(probabilities, labels, bins)
+    total = sum(p["n"] for p in points)
+    if not total:
         return 0.0
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            ece += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(ece)
+    return float(sum(p["n"] * abs(p["accuracy"] - p["confidence"]) for p in points) / total)
 
 
 def reliability(

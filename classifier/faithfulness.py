@@ -62,8 +62,8 @@ def measure_faithfulness(
     """
     rng = np.random.default_rng(seed)
     variants: list[np.ndarray] = []
-    # per prediction, per fraction: (k, index of removed-top, kept-top, [removed-random],
-    # [kept-random]) into ``variants``
+    # per prediction, per fraction: (fraction, k, and the indices into ``variants`` of
+    # removed-top, kept-top, [removed-random], [kept-random])
     plans: dict[int, list[tuple[float, int, int, int, list[int], list[int]]]] = {}
 
     def add(ids: np.ndarray) -> int:
