@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from classifier.inference import EncodedDocument, Prediction, Predictor
-from schema.faithfulness import FRACTIONS, THRESHOLD, Faithfulness, Perturbation
+from schema.faithfulness import CARRIES, FRACTIONS, Faithfulness, Perturbation
 from schema.protocol import Protocol
 
 DEFAULT_RANDOM_DRAWS = 2
@@ -137,10 +137,6 @@ def summarise(predictions: Sequence[Prediction]) -> dict[str, float] | None:
         "sufficiency": float(np.mean([f.sufficiency for f in measured])),
         "score": float(np.mean([f.score for f in measured])),
         "median_score": float(np.median([f.score for f in measured])),
-        "share_carrying": float(np.mean([_carries(f) for f in measured])),
+        "share_carrying": float(np.mean([f.verdict == CARRIES for f in measured])),
         "share_positive": float(np.mean([f.score > 0 for f in measured])),
     }
-
-
-def _carries(record: Faithfulness) -> bool:
-    return record.comprehensiveness >= THRESHOLD and record.sufficiency >= THRESHOLD
