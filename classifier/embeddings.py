@@ -122,6 +122,7 @@ def corpus_vectors(
     return matrix
 
 
+PRETRAINED_DIM = 256  # WordLlama's l2_supercat width
 PRETRAINED = ("wordllama", "tokenizers/l2_supercat_tokenizer_config.json",
               "weights/l2_supercat_256.safetensors", "embedding.weight")  # fmt: skip
 

@@ -121,7 +121,8 @@ class Predictor:
         lengths = [len(s) for s in sequences]
         for batch in length_batches(lengths, self.batch_size):
             outputs = self._call(tf.constant(pad_batch([sequences[i] for i in batch])))
-            batch_attention = outputs["attention"].numpy()
+            # "weights" is the heat-map; models saved before it have only "attention".
+            batch_attention = outputs.get("weights", outputs["attention"]).numpy()
             logits[batch] = outputs["logits"].numpy()
             probabilities[batch] = outputs["probabilities"].numpy()
             for row, index in enumerate(batch):

@@ -217,11 +217,12 @@ class LabelwiseAttention(_Attention):
         ``logits (batch, n_classes)``, ``weights (batch, n_classes, time)``.
     """
 
-    def __init__(self, n_classes: int, **kwargs: Any) -> None:
+    def __init__(self, n_classes: int, return_parts: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not (isinstance(n_classes, int) and n_classes >= 2):
             raise ValueError(f"n_classes must be an integer >= 2, received n_classes={n_classes!r}")
         self.n_classes = n_classes
+        self.return_parts = bool(return_parts)
 
     def build(self, input_shape: Any) -> None:
         features = input_shape[-1]
@@ -240,15 +241,65 @@ class LabelwiseAttention(_Attention):
         weights = masked_softmax(scores, mask)
         contexts = ops.einsum("bct,btf->bcf", weights, states)
         logits = ops.sum(contexts * self.output_kernel, axis=-1) + self.output_bias
+        if self.return_parts:
+            # Each token's part in each logit, (batch, time, C); with the bias they sum
+            # to the logits exactly.
+            token_logits = ops.einsum("btf,cf->btc", states, self.output_kernel)
+            parts = ops.transpose(weights, (0, 2, 1)) * token_logits
+            return logits, weights, parts
         return self._result(logits, weights)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         logits = (input_shape[0], self.n_classes)
         weights = (input_shape[0], self.n_classes, input_shape[1])
+        if self.return_parts:
+            return logits, weights, (input_shape[0], input_shape[1], self.n_classes)
         return (logits, weights) if self.return_attention else logits
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "n_classes": self.n_classes}
+        return {
+            **super().get_config(),
+            "n_classes": self.n_classes,
+            "return_parts": self.return_parts,
+        }
+
+
+@keras.saving.register_keras_serializable(package="cenr")
+class AttentionParts(keras.layers.Layer):
+    """``[weights (batch, time), token_logits (batch, time, C)]`` -> each token's part in
+    the attention logits, ``weights_t * token_logits_t``, ``(batch, time, C)``."""
+
+    def call(self, inputs: Any) -> Any:
+        weights, token_logits = inputs
+        return ops.expand_dims(weights, -1) * token_logits
+
+    def compute_mask(self, inputs: Any, mask: Any | None = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape[1]
+
+
+@keras.saving.register_keras_serializable(package="cenr")
+class EvidenceShares(keras.layers.Layer):
+    """``[parts (batch, time, C), mask (batch, time)]`` -> heat-map weights
+    ``(batch, C, time)``: each token's part in level ``c``'s logit above its mean part over
+    the levels, negative parts dropped, normalised to sum to one over the tokens (all
+    zero when no token speaks for the level). Padding gets exactly zero."""
+
+    def call(self, inputs: Any) -> Any:
+        parts, mask = inputs
+        above = parts - ops.mean(parts, axis=-1, keepdims=True)
+        above = ops.relu(above) * ops.expand_dims(ops.cast(mask, parts.dtype), -1)
+        shares = above / ops.maximum(ops.sum(above, axis=1, keepdims=True), 1e-12)
+        return ops.transpose(shares, (0, 2, 1))
+
+    def compute_mask(self, inputs: Any, mask: Any | None = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        parts_shape = input_shape[0]
+        return (parts_shape[0], parts_shape[2], parts_shape[1])
 
 
 @keras.saving.register_keras_serializable(package="cenr")

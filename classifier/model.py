@@ -1,8 +1,15 @@
-"""The BiLSTM + attention network, one graph for every attention design.
+"""The BiLSTM + attention network, one graph for every attention design, optionally with
+a linear TF-IDF part (``classifier/linear.py``) whose logits are added to it: the hybrid.
 
-One model call returns the raw ``logits``, the calibrated ``probabilities`` and the
+One model call returns the raw ``logits``, the calibrated ``probabilities``, the
 ``attention`` weights (``(batch, time)``, or ``(batch, levels, time)`` for the label-wise
-design), so prediction and explanation can never drift apart.
+design) and the heat-map ``weights``, so prediction and explanation can never drift
+apart. The heat-map is either the attention itself (``heatmap="attention"``) or each
+token's exact part in the logits (``heatmap="contributions"``): the attention part's
+``a_t * (W h_t)`` (its logits are ``W (sum_t a_t h_t)``, so these sum to them exactly)
+plus the linear part's, per level ``(batch, levels, time)``. A token's weight for a level
+is its part above the mean over the levels (softmax ignores what all levels share), its
+positive parts normalised to sum to one: the share of the evidence for that level.
 """
 
 from __future__ import annotations
@@ -12,9 +19,12 @@ from typing import Any
 
 from classifier.backend import keras
 from classifier.chunks import ChunkSequence, MaskedMean, UnchunkSequence
+from classifier.linear import TfidfLinear
 from classifier.layers import (
     AdditiveAttention,
+    AttentionParts,
     BahdanauAttention,
+    EvidenceShares,
     LabelwiseAttention,
     PaddingMask,
     TemperatureSoftmax,
@@ -23,6 +33,8 @@ from classifier.layers import (
 from schema.errors import ConfigError
 
 ATTENTION_DESIGNS = ("additive", "bahdanau", "labelwise")
+LINEAR_PARTS = ("none", "tfidf")
+HEATMAPS = ("attention", "contributions")
 
 
 @dataclass(frozen=True)
@@ -46,12 +58,26 @@ class ModelConfig:
     # Tokens per BiLSTM piece (classifier/chunks.py), 0 for the whole protocol in one
     # sequence: 4.4x faster training and inference on long protocols.
     chunk_tokens: int = 256
+    # The hybrid (classifier/linear.py). These defaults are the models saved before it;
+    # training's defaults (TrainingOptions) build the hybrid.
+    linear: str = "none"
+    n_bigrams: int = 0
+    vector_dim: int = 0
+    linear_l2: float = 0.0
+    heatmap: str = "attention"
 
     def __post_init__(self) -> None:
-        if self.attention not in ATTENTION_DESIGNS:
+        for name, value, choices in (
+            ("attention design", self.attention, ATTENTION_DESIGNS),
+            ("linear part", self.linear, LINEAR_PARTS),
+            ("heat-map", self.heatmap, HEATMAPS),
+        ):
+            if value not in choices:
+                raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+        if self.linear != "none" and self.heatmap == "attention":
             raise ConfigError(
-                f"unknown attention design {self.attention!r}; "
-                f"choose one of {', '.join(ATTENTION_DESIGNS)}"
+                f"a {self.linear} linear part is not painted by the attention weights: "
+                "use --heatmap contributions, or --linear none"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,8 +110,15 @@ def build_model(config: ModelConfig) -> keras.Model:
         # can carry the evidence, as in a weighted bag of words.
         states = keras.layers.Concatenate(name="states_and_embeddings")([states, embedded])
 
+    parts = None
     if config.attention == "labelwise":
-        logits, weights = LabelwiseAttention(config.n_classes, name="attention")(states, mask=mask)
+        attention = LabelwiseAttention(
+            config.n_classes, return_parts=config.heatmap == "contributions", name="attention"
+        )
+        if config.heatmap == "contributions":
+            logits, weights, parts = attention(states, mask=mask)
+        else:
+            logits, weights = attention(states, mask=mask)
     else:
         if config.attention == "additive":
             context, weights = AdditiveAttention(
@@ -98,10 +131,28 @@ def build_model(config: ModelConfig) -> keras.Model:
                 [states, query], mask=mask
             )
         context = keras.layers.Dropout(config.dropout, name="context_dropout")(context)
-        logits = keras.layers.Dense(config.n_classes, name="classes")(context)
+        classes = keras.layers.Dense(config.n_classes, name="classes")
+        logits = classes(context)
+        if config.heatmap == "contributions":
+            # W (sum_t a_t h_t) + b == sum_t a_t (W h_t + b): the weights sum to one.
+            parts = AttentionParts(name="attention_parts")([weights, classes(states)])
+
+    if config.linear == "tfidf":
+        linear_logits, linear_parts = TfidfLinear(
+            config.vocab_size, config.n_classes, config.n_bigrams, config.vector_dim,
+            l2=config.linear_l2, name="linear",
+        )(token_ids)  # fmt: skip
+        logits = keras.layers.Add(name="hybrid_logits")([logits, linear_logits])
+        parts = keras.layers.Add(name="hybrid_parts")([parts, linear_parts])
+    heatmap = weights if parts is None else EvidenceShares(name="evidence")([parts, mask])
 
     probabilities = TemperatureSoftmax(name="probabilities")(logits)
-    outputs = {"logits": logits, "probabilities": probabilities, "attention": weights}
+    outputs = {
+        "logits": logits,
+        "probabilities": probabilities,
+        "attention": weights,
+        "weights": heatmap,
+    }
     return keras.Model(token_ids, outputs, name=f"cenr_{config.attention}")
 
 

@@ -23,7 +23,8 @@ from tqdm import tqdm
 from classifier.backend import keras, seed_everything, tf
 from classifier.batching import length_batches, pad_batch
 from classifier.calibration import Calibration, calibrate
-from classifier.embeddings import corpus_vectors, pretrained_vectors
+from classifier.embeddings import PRETRAINED_DIM, corpus_vectors, pretrained_vectors
+from classifier.linear import ngram_statistics
 from classifier.inference import Predictor
 from classifier.model import ModelConfig, build_model, set_temperature
 from classifier.tokenizer import TextRules, Vocabulary, tokenize
@@ -60,6 +61,14 @@ class TrainingOptions:
     # Where the word vectors start: "corpus" (PPMI + SVD of the training texts),
     # "pretrained" (WordLlama's; best at embedding_dim 256) or "random". embeddings.py
     embedding_init: str = "corpus"
+    # The hybrid (classifier/linear.py): a linear TF-IDF part added to the attention
+    # model, "none" for the attention model alone; with pretrained word vectors in it or
+    # not; its L2 penalty as a linear SVM's C (larger fits the training share closer).
+    linear: str = "tfidf"
+    linear_vectors: bool = True
+    linear_c: float = 1.0
+    # What the heat-map paints: each token's exact part in the logits, or the attention.
+    heatmap: str = "contributions"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "embedding_dim"):
@@ -72,6 +81,18 @@ class TrainingOptions:
             )
         if self.monitor not in ("loss", "macro_f1"):
             raise ConfigError(f"monitor must be 'loss' or 'macro_f1', not {self.monitor!r}")
+        # The network's own rules (design, linear part, heat-map) fail here, before any data.
+        ModelConfig(
+            vocab_size=2, n_classes=2, attention=self.attention, linear=self.linear,
+            heatmap=self.heatmap,
+        )  # fmt: skip
+        if self.linear_c <= 0:
+            raise ConfigError(f"linear_c must be positive, not {self.linear_c}")
+        if self.linear_vectors and self.linear == "none":
+            raise ConfigError(
+                "pretrained vectors in the linear part need one: drop --linear-vectors "
+                "or choose --linear tfidf"
+            )
 
 
 @dataclass
@@ -257,6 +278,12 @@ def train(
     class_weight = dict(zip(present.tolist(), weights.tolist(), strict=True))
     sample_weight = np.array([class_weight[int(y)] for y in label_array], dtype=np.float32)
 
+    train_sequences = [sequences[i] for i in train_idx]
+    statistics = vectors = None
+    if options.linear == "tfidf":
+        statistics = ngram_statistics(train_sequences, len(vocabulary))
+        if options.linear_vectors:
+            vectors = pretrained_vectors(vocabulary.forms, PRETRAINED_DIM, options.seed)
     config = ModelConfig(
         vocab_size=len(vocabulary),
         n_classes=len(codebook.levels),
@@ -268,9 +295,17 @@ def train(
         word_dropout=options.word_dropout,
         embedding_skip=options.embedding_skip,
         chunk_tokens=options.chunk_tokens,
+        linear=options.linear,
+        n_bigrams=0 if statistics is None else len(statistics.bigram_keys),
+        vector_dim=0 if vectors is None else vectors.shape[1],
+        # C of a linear SVM over n protocols: sum of losses + |w|^2 / 2 is, per protocol,
+        # mean loss + |w|^2 / (2 C n).
+        linear_l2=1.0 / (2.0 * options.linear_c * len(train_idx)),
+        heatmap=options.heatmap,
     )
-    train_sequences = [sequences[i] for i in train_idx]
     model = build_model(config)
+    if statistics is not None:
+        model.get_layer("linear").set_statistics(statistics, vectors)
     if options.embedding_init == "corpus":
         model.get_layer("embedding").embeddings.assign(
             corpus_vectors(train_sequences, len(vocabulary), config.embedding_dim, options.seed)
