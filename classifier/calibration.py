@@ -50,6 +50,30 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
+ATTENTION_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+
+
+def choose_attention_weight(
+    attention_logits: np.ndarray, linear_logits: np.ndarray, labels: np.ndarray
+) -> tuple[float, dict[float, float]]:
+    """How much a hybrid's attention part counts beside its linear part: the weight in
+    :data:`ATTENTION_WEIGHTS` whose logits ``linear + weight * attention`` have the
+    lowest validation cross-entropy at their own best temperature, and every weight's
+    loss. The temperature is profiled out because the parts differ in sharpness, not
+    only in what they get right: on 250 BBC articles the linear part's logits are soft
+    (best temperature 0.21), and without it the loss picked weight 0.75 (test macro-F1
+    0.934) where with it the loss picks 0.1 (0.963; the linear part alone 0.956). On long
+    documents, where the attention part finds the evidence, it picks 1.0.
+    """
+    losses = {}
+    for weight in ATTENTION_WEIGHTS:
+        logits = linear_logits + weight * attention_logits
+        temperature = fit_temperature(logits, labels)
+        scaled = log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+        losses[weight] = float(-np.mean(scaled[np.arange(len(labels)), labels]))
+    return min(losses, key=lambda w: (losses[w], -w)), losses
+
+
 def smoothed_accuracy_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature whose mean confidence on ``logits`` is ``(correct + 1) / (n + 2)``.
 

@@ -281,6 +281,27 @@ class AttentionParts(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="cenr")
+class AttentionWeight(keras.layers.Layer):
+    """``[logits (batch, C), parts (batch, time, C)]`` -> both times one non-trainable
+    ``weight``: how much a hybrid's attention part counts beside its linear part, chosen
+    on the validation split after training (``classifier.training.choose_attention_weight``).
+    Scaling the logits and their token parts together keeps the split exact."""
+
+    def build(self, input_shape: Any) -> None:
+        self.weight = self.add_weight(name="weight", shape=(), initializer="ones", trainable=False)
+
+    def call(self, inputs: Any) -> Any:
+        logits, parts = inputs
+        return logits * self.weight, parts * self.weight
+
+    def compute_mask(self, inputs: Any, mask: Any | None = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package="cenr")
 class EvidenceShares(keras.layers.Layer):
     """``[parts (batch, time, C), mask (batch, time)]`` -> heat-map weights
     ``(batch, C, time)``: each token's part in level ``c``'s logit above its mean part over

@@ -23,6 +23,7 @@ from classifier.linear import TfidfLinear
 from classifier.layers import (
     AdditiveAttention,
     AttentionParts,
+    AttentionWeight,
     BahdanauAttention,
     EvidenceShares,
     LabelwiseAttention,
@@ -63,7 +64,6 @@ class ModelConfig:
     linear: str = "none"
     n_bigrams: int = 0
     vector_dim: int = 0
-    linear_l2: float = 0.0
     heatmap: str = "attention"
 
     def __post_init__(self) -> None:
@@ -138,9 +138,10 @@ def build_model(config: ModelConfig) -> keras.Model:
             parts = AttentionParts(name="attention_parts")([weights, classes(states)])
 
     if config.linear == "tfidf":
+        logits, parts = AttentionWeight(name="attention_weight")([logits, parts])
         linear_logits, linear_parts = TfidfLinear(
             config.vocab_size, config.n_classes, config.n_bigrams, config.vector_dim,
-            l2=config.linear_l2, name="linear",
+            name="linear",
         )(token_ids)  # fmt: skip
         logits = keras.layers.Add(name="hybrid_logits")([logits, linear_logits])
         parts = keras.layers.Add(name="hybrid_parts")([parts, linear_parts])
@@ -154,6 +155,28 @@ def build_model(config: ModelConfig) -> keras.Model:
         "weights": heatmap,
     }
     return keras.Model(token_ids, outputs, name=f"cenr_{config.attention}")
+
+
+def attention_trainer(model: keras.Model) -> keras.Model:
+    """For a hybrid: the attention part alone, its logits plus given linear ``offsets``
+    (``(batch, levels)``, a second input), sharing the hybrid's layers. The linear part is
+    fitted first, and the attention part learns from what it leaves (classifier.training).
+    """
+    attention_logits = model.get_layer("attention_weight").input[0]
+    offsets = keras.Input(shape=(model.output["logits"].shape[-1],), name="linear_offsets")
+    logits = keras.layers.Add(name="logits")([attention_logits, offsets])
+    return keras.Model([model.input, offsets], {"logits": logits}, name="attention_trainer")
+
+
+def part_logits(model: keras.Model) -> keras.Model:
+    """For a hybrid: ids -> ``[attention part's logits (unweighted), linear logits]``."""
+    attention_logits = model.get_layer("attention_weight").input[0]
+    linear_logits = model.get_layer("linear").output[0]
+    return keras.Model(model.input, [attention_logits, linear_logits], name="part_logits")
+
+
+def set_attention_weight(model: keras.Model, weight: float) -> None:
+    model.get_layer("attention_weight").weight.assign(float(weight))
 
 
 def set_temperature(model: keras.Model, temperature: float) -> None:

@@ -22,11 +22,18 @@ from tqdm import tqdm
 
 from classifier.backend import keras, seed_everything, tf
 from classifier.batching import length_batches, pad_batch
-from classifier.calibration import Calibration, calibrate
+from classifier.calibration import Calibration, calibrate, choose_attention_weight
 from classifier.embeddings import PRETRAINED_DIM, corpus_vectors, pretrained_vectors
-from classifier.linear import ngram_statistics
+from classifier.linear import ngram_statistics, out_of_fold_logits
 from classifier.inference import Predictor
-from classifier.model import ModelConfig, build_model, set_temperature
+from classifier.model import (
+    ModelConfig,
+    attention_trainer,
+    build_model,
+    part_logits,
+    set_attention_weight,
+    set_temperature,
+)
 from classifier.tokenizer import TextRules, Vocabulary, tokenize
 from schema.codebook import Codebook
 from schema.errors import ConfigError, TrainingDataError
@@ -63,10 +70,11 @@ class TrainingOptions:
     embedding_init: str = "corpus"
     # The hybrid (classifier/linear.py): a linear TF-IDF part added to the attention
     # model, "none" for the attention model alone; with pretrained word vectors in it or
-    # not; its L2 penalty as a linear SVM's C (larger fits the training share closer).
+    # not; the inverse L2 penalty of its logistic regression (larger fits the training
+    # share closer; on 250 BBC articles C 1 / 10 / 100 gave macro-F1 0.956 / 0.961 / 0.962).
     linear: str = "tfidf"
     linear_vectors: bool = True
-    linear_c: float = 1.0
+    linear_c: float = 10.0
     # What the heat-map paints: each token's exact part in the logits, or the attention.
     heatmap: str = "contributions"
 
@@ -104,6 +112,8 @@ class TrainedModel:
     best_epoch: int
     calibration: Calibration
     history: dict[str, list[float]]
+    # A hybrid's weight of the attention part beside the linear part (None: no hybrid).
+    attention_weight: float | None = None
 
 
 def _batches(
@@ -112,8 +122,11 @@ def _batches(
     sample_weight: np.ndarray | None,
     batch_size: int,
     seed: int | None,
+    offsets: np.ndarray | None = None,
 ) -> tuple[tf.data.Dataset, int]:
-    """Length-bucketed ``(ids, {"logits": labels}[, sample_weight])`` batches, and their count.
+    """Length-bucketed ``(ids, {"logits": labels}[, sample_weight])`` batches, and their count;
+    with ``offsets`` (a hybrid's linear logits, ``(n, levels)``) the inputs are
+    ``(ids, offsets)``.
 
     The signature is declared with a free time axis: inferring it from the first
     batches (as ``keras.utils.PyDataset`` does) fixes the width and breaks on the
@@ -125,17 +138,19 @@ def _batches(
     def generate() -> Iterator[tuple[Any, ...]]:
         rng = None if seed is None else np.random.default_rng((seed, next(passes)))
         for batch in length_batches(lengths, batch_size, rng=rng):
-            ids = pad_batch([sequences[i] for i in batch])
+            ids: Any = pad_batch([sequences[i] for i in batch])
+            if offsets is not None:
+                ids = (ids, offsets[batch])
             targets = {"logits": labels[batch]}
             if sample_weight is None:
                 yield ids, targets
             else:
                 yield ids, targets, sample_weight[batch]
 
-    signature: tuple[Any, ...] = (
-        tf.TensorSpec((None, None), tf.int32),
-        {"logits": tf.TensorSpec((None,), tf.int32)},
-    )
+    inputs: Any = tf.TensorSpec((None, None), tf.int32)
+    if offsets is not None:
+        inputs = (inputs, tf.TensorSpec((None, offsets.shape[1]), tf.float32))
+    signature: tuple[Any, ...] = (inputs, {"logits": tf.TensorSpec((None,), tf.int32)})
     if sample_weight is not None:
         signature = (*signature, tf.TensorSpec((None,), tf.float32))
     steps = len(length_batches(lengths, batch_size))
@@ -190,6 +205,19 @@ class _ProgressBar(keras.callbacks.Callback):
                 val_loss=f"{logs.get('val_loss', float('nan')):.3f}",
             )
             self.bar.close()
+
+
+def _part_logits(
+    model: keras.Model, sequences: Sequence[np.ndarray], batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A hybrid's attention and linear logits for ``sequences``, in order."""
+    parts = part_logits(model)
+    attention = np.zeros((len(sequences), model.output["logits"].shape[-1]), dtype=np.float32)
+    linear = np.zeros_like(attention)
+    for batch in length_batches([len(s) for s in sequences], batch_size):
+        a, b = parts(pad_batch([sequences[i] for i in batch]), training=False)
+        attention[batch], linear[batch] = np.asarray(a), np.asarray(b)
+    return attention, linear
 
 
 def training_batch_size(n_train: int, largest: int = 32, smallest: int = 8) -> int:
@@ -298,14 +326,26 @@ def train(
         linear=options.linear,
         n_bigrams=0 if statistics is None else len(statistics.bigram_keys),
         vector_dim=0 if vectors is None else vectors.shape[1],
-        # C of a linear SVM over n protocols: sum of losses + |w|^2 / 2 is, per protocol,
-        # mean loss + |w|^2 / (2 C n).
-        linear_l2=1.0 / (2.0 * options.linear_c * len(train_idx)),
         heatmap=options.heatmap,
     )
     model = build_model(config)
+    trainer, offsets = model, None
     if statistics is not None:
-        model.get_layer("linear").set_statistics(statistics, vectors)
+        linear = model.get_layer("linear")
+        linear.set_statistics(statistics, vectors)
+        features = linear.features(sequences)
+        fit_args = (config.n_classes, options.linear_c, options.seed)
+        linear.fit(features[train_idx], label_array[train_idx], sample_weight[train_idx],
+                   options.linear_c, options.seed)  # fmt: skip
+        # The attention part trains against what the linear part says of protocols it
+        # has not seen: out of fold for the training share; the validation share is
+        # unseen by the fit already.
+        offsets = np.zeros((len(sequences), config.n_classes), dtype=np.float32)
+        offsets[train_idx] = out_of_fold_logits(
+            features[train_idx], label_array[train_idx], sample_weight[train_idx], *fit_args
+        )
+        offsets[val_idx] = linear.logits(features[val_idx])
+        trainer = attention_trainer(model)
     if options.embedding_init == "corpus":
         model.get_layer("embedding").embeddings.assign(
             corpus_vectors(train_sequences, len(vocabulary), config.embedding_dim, options.seed)
@@ -314,7 +354,7 @@ def train(
         model.get_layer("embedding").embeddings.assign(
             pretrained_vectors(vocabulary.forms, config.embedding_dim, options.seed)
         )
-    model.compile(
+    trainer.compile(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
         loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
     )
@@ -325,9 +365,13 @@ def train(
         sample_weight[train_idx],
         batch_size,
         seed=options.seed,
+        offsets=None if offsets is None else offsets[train_idx],
     )
     val_sequences, val_labels = [sequences[i] for i in val_idx], label_array[val_idx]
-    val_batches, _ = _batches(val_sequences, val_labels, None, batch_size, seed=None)
+    val_batches, _ = _batches(
+        val_sequences, val_labels, None, batch_size, seed=None,
+        offsets=None if offsets is None else offsets[val_idx],
+    )  # fmt: skip
     predictor = Predictor(model, vocabulary, codebook, options.max_tokens)
     watched = f"val_{options.monitor}"
     stopper = keras.callbacks.EarlyStopping(
@@ -345,7 +389,7 @@ def train(
         callbacks.insert(0, _ValidationMacroF1(predictor.run, val_sequences, val_labels))
     if progress is not None:
         callbacks.append(_ProgressBar(options.epochs, steps, progress))
-    history = model.fit(
+    history = trainer.fit(
         train_batches,
         validation_data=val_batches,
         epochs=options.epochs,
@@ -357,6 +401,11 @@ def train(
     curve = np.asarray(history.history[watched])
     best_epoch = int(np.argmin(curve) if options.monitor == "loss" else np.argmax(curve)) + 1
 
+    attention_weight = None
+    if statistics is not None:
+        attention_logits, linear_logits = _part_logits(model, val_sequences, batch_size)
+        attention_weight, _ = choose_attention_weight(attention_logits, linear_logits, val_labels)
+        set_attention_weight(model, attention_weight)
     val_logits, _, _ = predictor.run(val_sequences)
     calibration = calibrate(val_logits, val_labels)
     set_temperature(model, calibration.temperature)
@@ -367,5 +416,6 @@ def train(
         epochs_run=len(losses),
         best_epoch=best_epoch,
         calibration=calibration,
+        attention_weight=attention_weight,
         history={k: [float(v) for v in vals] for k, vals in history.history.items()},
     )
