@@ -80,6 +80,7 @@ class Run:
     planted_share: float | None
     seconds: float
     epochs: int
+    attention_weight: float | None  # the hybrid's, chosen on validation
 
 
 def _codebook(names: Sequence[str]) -> Codebook:
@@ -202,6 +203,7 @@ def run_task(task: Task, seed: int, options: TrainingOptions, svm_f1: float) -> 
         removal_ratio=removal_ratio(predictions),
         planted_share=float(np.median(shares)) if shares else None,
         seconds=time.perf_counter() - start, epochs=trained.epochs_run,
+        attention_weight=trained.attention_weight,
     )  # fmt: skip
 
 
@@ -212,6 +214,7 @@ def _line(run: Run) -> str:
         f"SVM {run.svm_macro_f1:.4f}  ratio {run.macro_f1 / run.svm_macro_f1:.4f}  "
         f"comp {run.comprehensiveness:+.2f} ({run.removal_ratio:.1f}x random)  "
         f"suff {run.sufficiency:+.2f}{share}  {run.seconds:.0f} s, {run.epochs} epochs"
+        + ("" if run.attention_weight is None else f", attention weight {run.attention_weight}")
     )
 
 
