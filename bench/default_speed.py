@@ -66,9 +66,7 @@ def main() -> None:
         model = build_model(ModelConfig(len(vocabulary), len(codebook.levels), **config))  # type: ignore[arg-type]
         if config.get("linear") == "tfidf":
             layer = model.get_layer("linear")
-            layer.set_statistics(
-                type(statistics_)(statistics_.unigram_idf, keys, idf), None
-            )
+            layer.set_statistics(type(statistics_)(statistics_.unigram_idf, keys, idf), None)
             layer.unigram.assign(rng.normal(size=layer.unigram.shape).astype(np.float32))
             layer.bigram.assign(rng.normal(size=layer.bigram.shape).astype(np.float32))
         return Predictor(model, vocabulary, codebook, max_tokens=args.tokens)
@@ -89,8 +87,12 @@ def main() -> None:
 
     cases = {name: classify(p) for name, p in models.items()}
     cases.update(
-        {f"{name}, prediction alone": (lambda p=p: p.predict_encoded(protocols, documents)
-                                       and None) for name, p in models.items()}  # fmt: skip
+        {
+            f"{name}, prediction alone": (
+                lambda p=p: p.predict_encoded(protocols, documents) and None
+            )
+            for name, p in models.items()
+        }
     )
     for run in cases.values():  # trace every shape once before timing
         run()

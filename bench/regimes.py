@@ -102,8 +102,9 @@ def full_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
 
 def _per_class(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(
-        np.concatenate([rng.choice(np.flatnonzero(labels == c), n, replace=False)
-                        for c in np.unique(labels)])  # fmt: skip
+        np.concatenate(
+            [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c in np.unique(labels)]
+        )
     )
 
 
@@ -146,8 +147,8 @@ def long_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
     pools = [order[: len(order) // 2], order[len(order) // 2 :]]
 
     def paragraphs(indices: np.ndarray) -> list[str]:
-        return [part.strip() for i in indices
-                for part in filler_articles[i].fields["body"].split("\n") if part.strip()]  # fmt: skip
+        bodies = (filler_articles[i].fields["body"] for i in indices)
+        return [part.strip() for body in bodies for part in body.split("\n") if part.strip()]
 
     kept = [(p, n) for p, n in zip(protocols, names, strict=True) if n != LONG_FILLER]
     codebook = _codebook([n for _, n in kept])
@@ -159,9 +160,16 @@ def long_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
     train_docs = [plant(kept[i][0], train_filler, LONG_WORDS, rng)[0] for i in tr]
     test_planted = [plant(kept[i][0], test_filler, LONG_WORDS, rng) for i in te]
     return [
-        Task("long", f"{LONG_WORDS} words of {LONG_FILLER}", codebook, train_docs, labels[tr],
-             [p for p, _ in test_planted], labels[te],
-             planted={p.protocol_id: span for p, span in test_planted})  # fmt: skip
+        Task(
+            "long",
+            f"{LONG_WORDS} words of {LONG_FILLER}",
+            codebook,
+            train_docs,
+            labels[tr],
+            [p for p, _ in test_planted],
+            labels[te],
+            planted={p.protocol_id: span for p, span in test_planted},
+        )
     ]
 
 

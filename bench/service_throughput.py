@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from quality_bbc import load_bbc  # noqa: E402
+from bbc import load_bbc  # noqa: E402
 
 from cenr.settings import get_settings  # noqa: E402
 from classifier.faithfulness import annotate  # noqa: E402

@@ -20,6 +20,8 @@ ATTENTION = ("additive", "bahdanau", "labelwise")  # classifier.model.ATTENTION_
 # classifier.training.EMBEDDING_INITS (kept here so `cenr --help` needs no TensorFlow)
 EMBEDDING_INITS = ("corpus", "random", "pretrained")
 EMBEDDING_DIM = 64  # classifier.model.ModelConfig.embedding_dim
+LINEAR_PARTS = ("none", "tfidf")  # classifier.model.LINEAR_PARTS
+HEATMAPS = ("attention", "contributions")  # classifier.model.HEATMAPS
 
 
 def _columns(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -80,6 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedding-dim", type=int, default=EMBEDDING_DIM, metavar="N",
         help=f"word vector width (default {EMBEDDING_DIM}; pretrained vectors have up to 256, "
         "and 256 is about 2.6 times slower to classify)",
+    )  # fmt: skip
+    p.add_argument(
+        "--linear", choices=LINEAR_PARTS, default="tfidf",
+        help="the linear part whose logits are added to the attention model's: tfidf (words "
+        "and word pairs, fitted first; the default) or none (the attention model alone)",
+    )  # fmt: skip
+    p.add_argument(
+        "--linear-vectors", action=argparse.BooleanOptionalAction, default=False,
+        help="add WordLlama's pretrained word vectors to the linear part (helped long "
+        "documents, cost 2 points on 250 short ones; see README)",
+    )  # fmt: skip
+    p.add_argument(
+        "--linear-c", type=float, default=10.0, metavar="C",
+        help="inverse L2 penalty of the linear part's logistic regression (default 10)",
+    )  # fmt: skip
+    p.add_argument(
+        "--heatmap", choices=HEATMAPS, default="contributions",
+        help="what the heat-map paints: contributions (each token's exact part in the "
+        "logits, the default) or attention (the attention weights; needs --linear none)",
     )  # fmt: skip
     p.add_argument("--name", help="version name (default: <attention>-<UTC time>)")
     p.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")

@@ -93,6 +93,10 @@ def train(args: argparse.Namespace) -> int:
             embedding_dim=args.embedding_dim,
             seed=settings.seed,
             max_tokens=settings.max_tokens,
+            linear=args.linear,
+            linear_vectors=args.linear_vectors,
+            linear_c=args.linear_c,
+            heatmap=args.heatmap,
         )
         trained = fit(data.train, data.train_labels, codebook, options, progress=sys.stderr)
         predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
@@ -104,6 +108,8 @@ def train(args: argparse.Namespace) -> int:
             "n_test": len(data.test),
             "epochs_run": trained.epochs_run,
             "best_epoch": trained.best_epoch,
+            "linear": options.linear,
+            "attention_weight": trained.attention_weight,
             **data.source,
         }
         if baselines:

@@ -15,6 +15,7 @@ import numpy as np
 
 from classifier.backend import keras, tf
 from classifier.batching import length_batches, pad_batch
+from classifier.layers import LabelwiseAttention
 from classifier.tokenizer import Token, Vocabulary, tokenize_within
 from schema.codebook import Codebook
 from schema.faithfulness import Faithfulness
@@ -25,9 +26,10 @@ from schema.protocol import Protocol
 class Prediction:
     """The classifier's answer for one protocol.
 
-    ``weights`` has one entry per token in ``tokens`` (the predicted level's weights for
-    the label-wise model, whose every level's weights are in ``weights_per_level``,
-    shape ``(levels, tokens)``). Tokens past ``max_tokens`` are not scored;
+    ``weights`` has one entry per token in ``tokens``: the heat-map for the predicted
+    level (the attention, or each token's share of the evidence; ``classifier.model``).
+    The label-wise model's every level's weights are in ``weights_per_level``, shape
+    ``(levels, tokens)``. Tokens past ``max_tokens`` are not scored;
     ``tokens_cut`` says how many. ``logits`` are the raw scores before the calibration
     temperature.
     """
@@ -86,6 +88,9 @@ class Predictor:
         self.codebook = codebook
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        # Only the label-wise design's reviewers are shown every level's evidence; a
+        # hybrid's heat-map is per level too, and keeps the predicted level's row.
+        self.per_level = any(isinstance(layer, LabelwiseAttention) for layer in model.layers)
         self._call = tf.function(
             lambda ids: model(ids, training=False),
             input_signature=[tf.TensorSpec([None, None], tf.int32)],
@@ -143,7 +148,11 @@ class Predictor:
             protocols, documents, logits, probabilities, weights, strict=True
         ):
             level = int(np.argmax(probs))
-            per_level = attention if attention.ndim == 2 else None
+            if attention.ndim == 2:
+                weights_of_level = attention[level]
+                per_level = attention if self.per_level else None
+            else:
+                weights_of_level, per_level = attention, None
             predictions.append(
                 Prediction(
                     protocol_id=protocol.protocol_id,
@@ -152,7 +161,7 @@ class Predictor:
                     level_name=self.codebook.levels[level].name,
                     probabilities=probs,
                     tokens=document.tokens,
-                    weights=attention[level] if per_level is not None else attention,
+                    weights=weights_of_level,
                     tokens_cut=document.tokens_cut,
                     weights_per_level=per_level,
                     logits=scores,

@@ -90,12 +90,18 @@ def tfidf_features(
         keys = bigram_keys(ids, vocab_size)
         where = np.searchsorted(statistics.bigram_keys, keys)
         where = np.minimum(where, max(0, len(statistics.bigram_keys) - 1))
-        known = keys[statistics.bigram_keys[where] == keys] if len(statistics.bigram_keys) else keys[:0]
-        pairs, pair_counts = np.unique(np.searchsorted(statistics.bigram_keys, known) + 1, return_counts=True)
-        weights = np.concatenate([
-            (1 + np.log(word_counts)) * statistics.unigram_idf[words],
-            (1 + np.log(pair_counts)) * statistics.bigram_idf[pairs],
-        ])
+        known = (
+            keys[statistics.bigram_keys[where] == keys] if len(statistics.bigram_keys) else keys[:0]
+        )
+        pairs, pair_counts = np.unique(
+            np.searchsorted(statistics.bigram_keys, known) + 1, return_counts=True
+        )
+        weights = np.concatenate(
+            [
+                (1 + np.log(word_counts)) * statistics.unigram_idf[words],
+                (1 + np.log(pair_counts)) * statistics.bigram_idf[pairs],
+            ]
+        )
         norm = np.sqrt(np.sum(weights**2))
         rows.append(np.full(len(weights), row))
         columns.append(np.concatenate([words, vocab_size + pairs]))

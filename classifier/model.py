@@ -19,7 +19,6 @@ from typing import Any
 
 from classifier.backend import keras
 from classifier.chunks import ChunkSequence, MaskedMean, UnchunkSequence
-from classifier.linear import TfidfLinear
 from classifier.layers import (
     AdditiveAttention,
     AttentionParts,
@@ -31,6 +30,7 @@ from classifier.layers import (
     TemperatureSoftmax,
     WordDropout,
 )
+from classifier.linear import TfidfLinear
 from schema.errors import ConfigError
 
 ATTENTION_DESIGNS = ("additive", "bahdanau", "labelwise")

@@ -24,8 +24,8 @@ from classifier.backend import keras, seed_everything, tf
 from classifier.batching import length_batches, pad_batch
 from classifier.calibration import Calibration, calibrate, choose_attention_weight
 from classifier.embeddings import PRETRAINED_DIM, corpus_vectors, pretrained_vectors
-from classifier.linear import ngram_statistics, out_of_fold_logits
 from classifier.inference import Predictor
+from classifier.linear import ngram_statistics, out_of_fold_logits
 from classifier.model import (
     ModelConfig,
     attention_trainer,

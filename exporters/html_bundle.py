@@ -245,7 +245,7 @@ class HtmlBundle:
             f'<p class="muted">{h(FAITHFULNESS_EXPLANATION)}</p>'
             "<h2>Probability of each level</h2>"
             f"<table><tbody>{probabilities}</tbody></table>"
-            f"<h2>Text, shaded by attention</h2>{self.level_switch(row)}{legend()}"
+            f"<h2>Text, shaded by weight</h2>{self.level_switch(row)}{legend()}"
             f"{self.text(row, spans)}{pager}",
             depth=1,
         )
@@ -302,9 +302,12 @@ class HtmlBundle:
         data = self.data
         metrics = data.model_metrics
         calibration = metrics.get("calibration", {})
+        training = metrics.get("training", {})
         facts = [
             ("Model version", data.model),
             ("Attention", data.attention),
+            ("Linear part (TF-IDF words and pairs)", training.get("linear", "none")),
+            ("Weight of the attention part beside it", training.get("attention_weight")),
             ("Trained at", data.model_created_at),
             ("Training data fingerprint (SHA-256)", data.data_fingerprint),
             ("Held-out protocols", metrics.get("n")),

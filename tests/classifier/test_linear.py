@@ -3,6 +3,7 @@ that add up to the logits of the whole model."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def _ngrams(text: str) -> list[str]:
     grams: list[str] = []
     for run in text.split("|"):
         words = run.split()
-        grams += words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        grams += words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
     return grams
 
 
@@ -65,7 +66,7 @@ def test_layer_reproduces_scikit_learns_tfidf_features() -> None:
     pair_names = [f"w{k // VOCAB} w{k % VOCAB}" for k in statistics.bigram_keys]
     assert sorted(pair_names) == sorted(n for n in names if " " in n)
     n_features = VOCAB + len(pair_names)
-    layer = TfidfLinear(VOCAB, n_features, len(pair_names), gain=1.0)
+    layer = TfidfLinear(VOCAB, n_features, len(pair_names))
     layer.build((None, None))
     layer.set_statistics(statistics, None)
     unigram = np.zeros((VOCAB, n_features), dtype=np.float32)
@@ -175,3 +176,37 @@ def test_a_linear_part_cannot_be_painted_by_attention_alone() -> None:
         ModelConfig(vocab_size=5, n_classes=2, linear="tfidf", heatmap="attention")
     with pytest.raises(ConfigError, match="unknown linear part"):
         ModelConfig(vocab_size=5, n_classes=2, linear="svm", heatmap="contributions")
+
+
+def test_out_of_fold_logits_come_from_fits_without_the_protocol() -> None:
+    """Each protocol's logits are those of a fit on the other folds, not on itself."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from classifier.linear import fit_linear, out_of_fold_logits, tfidf_features
+
+    rng = np.random.default_rng(4)
+    sequences = [rng.integers(2, VOCAB, size=12).astype(np.int32) for _ in range(30)]
+    labels = np.arange(30) % 3
+    weights = np.ones(30)
+    features = tfidf_features(sequences, ngram_statistics(sequences, VOCAB), VOCAB)
+    logits = out_of_fold_logits(features, labels, weights, 4, c=10.0, seed=2, folds=5)
+    splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=2)
+    for fitted, held in splitter.split(np.zeros(30), labels):
+        coef, bias = fit_linear(features[fitted], labels[fitted], weights[fitted], 4, 10.0, 2)
+        np.testing.assert_allclose(logits[held], features[held] @ coef + bias, rtol=1e-5)
+    coef, bias = fit_linear(features, labels, weights, 4, 10.0, 2)
+    assert not np.allclose(logits, features @ coef + bias, atol=1e-3)
+    assert np.all(logits[:, 3] == -10.0)  # the level with no protocols: no evidence
+
+
+def test_attention_weight_follows_what_the_validation_split_shows() -> None:
+    """Right but soft linear logits with noisy attention ones give weight 0; linear
+    logits that know nothing with right attention ones give weight 1."""
+    from classifier.calibration import choose_attention_weight
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    right = np.eye(3)[labels] * 0.5
+    noise = rng.normal(scale=4.0, size=(60, 3))
+    assert choose_attention_weight(noise, right, labels)[0] == 0.0
+    assert choose_attention_weight(right * 8, np.zeros((60, 3)), labels)[0] == 1.0

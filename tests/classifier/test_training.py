@@ -103,3 +103,46 @@ def test_unknown_monitor_is_refused() -> None:
     """A monitor other than loss or macro_f1 is a ConfigError naming it."""
     with pytest.raises(ConfigError, match="not 'auc'"):
         TrainingOptions(monitor="auc")
+
+
+def test_hybrid_fits_its_linear_part_first_and_weighs_the_attention_on_validation() -> None:
+    """The linear part holds the logistic regression fitted on the training share alone,
+    stays fixed while the attention part trains, and the attention's weight is one of the
+    candidates, stored in the model."""
+    from classifier.calibration import ATTENTION_WEIGHTS
+
+    protocols, labels, codebook = _demo(90)
+    result = train(protocols, labels, codebook, TrainingOptions(epochs=2, seed=3), progress=None)
+    assert result.attention_weight in ATTENTION_WEIGHTS
+    model = result.model
+    assert float(model.get_layer("attention_weight").weight.numpy()) == result.attention_weight
+    linear = model.get_layer("linear")
+    assert not linear.trainable_weights
+    np.testing.assert_allclose(linear.unigram.numpy(), linear.coef[: linear.vocab_size])
+
+
+def test_attention_model_alone_keeps_the_attention_as_its_heatmap() -> None:
+    """--linear none --heatmap attention is the model before the hybrid: no linear layer,
+    no attention weight, and the heat-map is the attention itself."""
+    protocols, labels, codebook = _demo(90)
+    options = TrainingOptions(epochs=1, seed=3, linear="none", heatmap="attention")
+    result = train(protocols, labels, codebook, options, progress=None)
+    assert result.attention_weight is None
+    names = {layer.name for layer in result.model.layers}
+    assert "linear" not in names
+    assert "evidence" not in names
+
+
+def test_pretrained_vectors_without_their_package_stop_training_with_one_line(
+    monkeypatch,
+) -> None:
+    """--linear-vectors needs the wordllama package; without it the error names it."""
+    from classifier import embeddings
+
+    monkeypatch.setattr(
+        embeddings, "PRETRAINED", ("cenr_no_such_package", *embeddings.PRETRAINED[1:])
+    )
+    protocols, labels, codebook = _demo(90)
+    with pytest.raises(ConfigError, match="pip install wordllama"):
+        train(protocols, labels, codebook, TrainingOptions(epochs=1, linear_vectors=True),
+              progress=None)  # fmt: skip

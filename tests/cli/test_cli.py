@@ -197,13 +197,17 @@ def test_train_with_a_separate_test_file(cenr_home: Path, tmp_path: Path, capsys
 def test_the_command_line_offers_what_the_classifier_accepts() -> None:
     """The parser keeps its own copies of the choices (no TensorFlow for --help)."""
     from cenr import cli
-    from classifier.model import ATTENTION_DESIGNS, ModelConfig
+    from classifier.model import ATTENTION_DESIGNS, HEATMAPS, LINEAR_PARTS, ModelConfig
     from classifier.training import EMBEDDING_INITS, TrainingOptions
 
     assert cli.ATTENTION == ATTENTION_DESIGNS
     assert cli.EMBEDDING_INITS == EMBEDDING_INITS
     assert cli.EMBEDDING_INITS[0] == TrainingOptions().embedding_init
     assert ModelConfig.embedding_dim == cli.EMBEDDING_DIM
+    assert (cli.LINEAR_PARTS, cli.HEATMAPS) == (LINEAR_PARTS, HEATMAPS)
+    defaults = cli.build_parser().parse_args(["train", "x.csv"])
+    for option in ("linear", "linear_vectors", "linear_c", "heatmap"):
+        assert getattr(defaults, option) == getattr(TrainingOptions(), option), option
 
 
 def test_existing_model_name_is_refused_before_training(use_trained: Path, capsys) -> None:
@@ -231,6 +235,9 @@ def test_name_registered_without_files_is_refused_before_training(
         (["--embedding-dim", "0"], "--embedding-dim must be at least 1"),
         (["--test-size", "1.5"], "--test-size must be in [0, 1)"),
         (["--test-size", "0"], "give --test DATA or a --test-size above 0"),
+        (["--heatmap", "attention"], "a tfidf linear part is not painted by the attention"),
+        (["--linear", "none", "--linear-vectors"], "pretrained vectors in the linear part"),
+        (["--linear-c", "0"], "linear_c must be positive, not 0.0"),
     ],
 )
 def test_bad_training_options_are_one_line(
