@@ -277,6 +277,7 @@ def main() -> None:
     parser.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
     parser.add_argument("--tasks", type=int, default=0, help="first N splits/draws only")
+    parser.add_argument("--skip", type=int, default=0, help="skip the first N splits/draws")
     parser.add_argument("--json", help="also write every run to this file")
     _option_parser(parser)
     args = parser.parse_args()
@@ -289,7 +290,7 @@ def main() -> None:
     runs: list[Run] = []
     for regime in args.regimes:
         tasks = makers[regime](protocols, names)
-        for task in tasks[: args.tasks or None]:
+        for task in tasks[args.skip :][: args.tasks or None]:
             svm = svm_baseline([p.text for p in task.train], task.train_labels,
                                [p.text for p in task.test])  # fmt: skip
             svm_f1 = float(f1_score(task.test_labels, svm, average="macro"))

@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         "documents, cost 2 points on 250 short ones; see README)",
     )  # fmt: skip
     p.add_argument(
-        "--linear-c", type=float, default=10.0, metavar="C",
-        help="inverse L2 penalty of the linear part's logistic regression (default 10)",
+        "--linear-c", type=float, default=1.0, metavar="C",
+        help="C of the linear part's SVM (default 1, as the baseline's)",
     )  # fmt: skip
     p.add_argument(
         "--heatmap", choices=HEATMAPS, default="contributions",

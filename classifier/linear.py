@@ -3,18 +3,19 @@ whose logits are added to the attention model's, split exactly over the tokens.
 
 A linear model over TF-IDF n-grams is what a research office would build itself, and
 with a few hundred labelled protocols it is hard to beat (Wang & Manning, 2012; Mesnil
-et al., 2014 add one to a neural model). Here it is a Keras layer trained with the rest
-of the network, so one model call still returns the probabilities and every token's part:
+et al., 2014 add one to a neural model). Here it is a Keras layer in the same graph as
+the attention network, so one model call still returns the probabilities and every
+token's part. Its weights are those of a linear SVM fitted on the labelled protocols
+first (:func:`fit_linear`) and stay fixed:
 
 - each word gets the TF-IDF weight a ``TfidfVectorizer(sublinear_tf=True, min_df=2,
   ngram_range=(1, 2))`` gives it, ``(1 + ln count) * idf``, over the L2 norm of the
   protocol's whole vector, and a weight per level;
-- each pair of neighbouring words in the training share's vocabulary of pairs (seen in
-  at least 2 training protocols) the same, its part split half and half between its two
-  words;
-- optionally (``vectors``), each word's frozen pretrained vector (WordLlama's,
+- each pair of neighbouring words in the labelled protocols' vocabulary of pairs (seen
+  in at least 2 of them) the same, its part split half and half between its two words;
+- optionally (``vectors``), each word's pretrained vector (WordLlama's,
   :func:`classifier.embeddings.pretrained_vectors`) times its TF-IDF weight, through one
-  trainable matrix to the levels: words the office never labelled still count through
+  more fitted matrix to the levels: words the office never labelled still count through
   the words whose vectors they share.
 
 A token's part in level ``c``'s logit is its unigram term plus half of each pair it is in:
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
 from classifier.backend import keras, tf
 
@@ -120,10 +121,15 @@ def fit_linear(
     c: float,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression (L-BFGS, inverse penalty ``c``): the weights
-    ``(features, n_classes)`` and biases. Levels absent from ``labels`` get no weight and
-    a bias of -10: no evidence for them."""
-    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+    """A linear SVM (``LinearSVC``: squared hinge, one level against the rest, penalty
+    ``c``), the baseline a user would fit on these features: the weights
+    ``(features, n_classes)`` and biases, its decision values being the logits. Levels
+    absent from ``labels`` get no weight and a bias of -10: no evidence for them.
+
+    On BBC News it beat logistic regression on the same features (fitted on the same 85%
+    of the training split): macro-F1 0.9840 against 0.9796 (C 100) and 0.9773 (C 10) on
+    split 7, 0.9890 against 0.9868 on split 13."""
+    model = LinearSVC(C=c, random_state=seed)
     model.fit(features, labels, sample_weight=sample_weight)
     coef = np.zeros((features.shape[1], n_classes), dtype=np.float32)
     bias = np.full(n_classes, -10.0, dtype=np.float32)
@@ -148,7 +154,8 @@ def out_of_fold_logits(
     """Each protocol's linear logits from a fit on the other folds (stratified, seeded):
     what the linear part says about protocols it has not seen, for the attention part to
     learn from. In-sample logits are far too sure: on 250 BBC articles the attention
-    part trained against them cost 3 points of macro-F1 (0.961 -> 0.930)."""
+    part trained against them cost 3 points of macro-F1 (0.961 for a logistic regression
+    alone, 0.930 with the attention part)."""
     from sklearn.model_selection import StratifiedKFold
 
     smallest = int(np.bincount(labels)[np.unique(labels)].min())
@@ -255,7 +262,7 @@ class TfidfLinear(keras.layers.Layer):
 
     def fit(self, features: sparse.csr_matrix, labels: np.ndarray, sample_weight: np.ndarray,
             c: float, seed: int) -> None:  # fmt: skip
-        """Set the weights to the exact optimum of this part alone (see :func:`fit_linear`)."""
+        """Set the weights to the fit of this part alone (see :func:`fit_linear`)."""
         coef, bias = fit_linear(features, labels, sample_weight, self.n_classes, c, seed)
         self.coef, self.intercept = coef, bias
         words, pairs = self.vocab_size, self.vocab_size + self.n_bigrams + 1
