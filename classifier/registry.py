@@ -40,7 +40,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 # Importing the layers registers them with Keras before any model is loaded.
 import classifier.chunks  # noqa: E402
-import classifier.layers  # noqa: E402,F401
+import classifier.layers  # noqa: E402
+import classifier.linear  # noqa: E402,F401
 
 
 @dataclass

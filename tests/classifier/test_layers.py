@@ -43,9 +43,11 @@ def test_padding_gets_exactly_zero_weight_and_real_tokens_sum_to_one(
 
 @pytest.mark.parametrize("design", ATTENTION_DESIGNS)
 def test_one_call_returns_probabilities_and_attention(design: str) -> None:
-    """The model's single call yields logits, probabilities and attention together."""
+    """The model's single call yields logits, probabilities, attention and the heat-map
+    weights together (the attention itself when it is the heat-map)."""
     outputs = _model(design)(IDS, training=False)
-    assert set(outputs) == {"logits", "probabilities", "attention"}
+    assert set(outputs) == {"logits", "probabilities", "attention", "weights"}
+    np.testing.assert_array_equal(outputs["weights"].numpy(), outputs["attention"].numpy())
     np.testing.assert_allclose(outputs["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-5)
 
 
