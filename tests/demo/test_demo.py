@@ -13,6 +13,7 @@ import csv
 import html
 import importlib.util
 import json
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from openpyxl import load_workbook
 
 from cenr.cli import main
-from schema.faithfulness import VERDICTS
+from schema.faithfulness import VERDICTS, verdict_of_detail
 from tests.conftest import DEMO_COLUMNS, ROOT
 
 
@@ -100,15 +101,17 @@ def test_demo_model_is_short_of_perfect_with_confidence_that_spreads(demo_run: d
 def test_the_verdict_is_in_the_workbook_the_html_bundle_and_cenr_predict(
     demo_run: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each protocol's verdict sentence is in its Review row and on its HTML page, and
-    `cenr predict` prints it."""
+    """Each protocol's verdict sentence, the one its stored erasure-test detail gives, is
+    in its Review row and on its HTML page, and `cenr predict` prints it."""
     book = load_workbook(demo_run["out"] / "review.xlsx", read_only=True)
     rows = list(book["Review"].iter_rows(values_only=True))
     column = rows[0].index("What the heat-map shows")
     shown = [r[column] for r in rows[1:]]
     assert len(shown) == 49
     assert set(shown) <= set(VERDICTS)
-    assert len(set(shown)) >= 2
+    with sqlite3.connect(demo_run["home"] / "cenr.sqlite3") as db:
+        stored = [row[0] for row in db.execute("SELECT faithfulness_detail FROM predictions")]
+    assert sorted(shown) == sorted(verdict_of_detail(json.loads(d) if d else None) for d in stored)
     with zipfile.ZipFile(demo_run["out"] / "review-html.zip") as bundle:
         pages = [n for n in bundle.namelist() if "/protocols/" in n or n.startswith("protocols/")]
         first = bundle.read(sorted(pages)[0]).decode("utf-8")
