@@ -264,17 +264,12 @@ class TfidfLinear(keras.layers.Layer):
             c: float, seed: int) -> None:  # fmt: skip
         """Set the weights to the fit of this part alone (see :func:`fit_linear`)."""
         coef, bias = fit_linear(features, labels, sample_weight, self.n_classes, c, seed)
-        self.coef, self.intercept = coef, bias
         words, pairs = self.vocab_size, self.vocab_size + self.n_bigrams + 1
         self.unigram.assign(coef[:words])
         self.bigram.assign(coef[words:pairs])
         if self.vector_dim:
             self.vector_kernel.assign(coef[pairs:])
         self.bias.assign(bias)
-
-    def logits(self, features: sparse.csr_matrix) -> np.ndarray:
-        """What :meth:`call` computes, from :meth:`features`, after :meth:`fit`."""
-        return np.asarray(features @ self.coef + self.intercept, dtype=np.float32)
 
     def call(self, token_ids: Any) -> Any:
         ids = tf.cast(token_ids, tf.int64)

@@ -118,7 +118,27 @@ def test_hybrid_fits_its_linear_part_first_and_weighs_the_attention_on_validatio
     assert float(model.get_layer("attention_weight").weight.numpy()) == result.attention_weight
     linear = model.get_layer("linear")
     assert not linear.trainable_weights
-    np.testing.assert_allclose(linear.unigram.numpy(), linear.coef[: linear.vocab_size])
+    # The same SVM fitted here on every labelled protocol, weighted as training weighs them.
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from classifier.linear import fit_linear
+    from classifier.tokenizer import tokenize
+    from classifier.training import stratified_split
+
+    options = TrainingOptions(epochs=2, seed=3)
+    y = np.asarray(labels)
+    train_idx, val_idx = stratified_split(y, options.validation_size, options.seed, "v")
+    present = np.unique(y[train_idx])
+    balanced = compute_class_weight("balanced", classes=present, y=y[train_idx])
+    weight = dict(zip(present.tolist(), balanced.tolist(), strict=True))
+    labelled = np.concatenate([train_idx, val_idx])
+    rules = result.vocabulary.rules
+    sequences = [result.vocabulary.encode(tokenize(protocols[i], rules)) for i in labelled]
+    coef, _ = fit_linear(
+        linear.features(sequences), y[labelled], np.array([weight[int(v)] for v in y[labelled]]),
+        len(codebook.levels), options.linear_c, options.seed,
+    )  # fmt: skip
+    np.testing.assert_allclose(linear.unigram.numpy(), coef[: linear.vocab_size], atol=1e-6)
 
 
 def test_attention_model_alone_keeps_the_attention_as_its_heatmap() -> None:
