@@ -168,11 +168,10 @@ def attention_trainer(model: keras.Model) -> keras.Model:
     return keras.Model([model.input, offsets], {"logits": logits}, name="attention_trainer")
 
 
-def part_logits(model: keras.Model) -> keras.Model:
-    """For a hybrid: ids -> ``[attention part's logits (unweighted), linear logits]``."""
-    attention_logits = model.get_layer("attention_weight").input[0]
-    linear_logits = model.get_layer("linear").output[0]
-    return keras.Model(model.input, [attention_logits, linear_logits], name="part_logits")
+def attention_logits(model: keras.Model) -> keras.Model:
+    """For a hybrid: ids -> the attention part's logits, before its weight."""
+    logits = model.get_layer("attention_weight").input[0]
+    return keras.Model(model.input, logits, name="attention_logits")
 
 
 def set_attention_weight(model: keras.Model, weight: float) -> None:

@@ -28,9 +28,9 @@ from classifier.inference import Predictor
 from classifier.linear import ngram_statistics, out_of_fold_logits
 from classifier.model import (
     ModelConfig,
+    attention_logits,
     attention_trainer,
     build_model,
-    part_logits,
     set_attention_weight,
     set_temperature,
 )
@@ -204,17 +204,15 @@ class _ProgressBar(keras.callbacks.Callback):
             self.bar.close()
 
 
-def _part_logits(
+def _attention_logits(
     model: keras.Model, sequences: Sequence[np.ndarray], batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """A hybrid's attention and linear logits for ``sequences``, in order."""
-    parts = part_logits(model)
-    attention = np.zeros((len(sequences), model.output["logits"].shape[-1]), dtype=np.float32)
-    linear = np.zeros_like(attention)
+) -> np.ndarray:
+    """A hybrid's attention-part logits (before its weight) for ``sequences``, in order."""
+    part = attention_logits(model)
+    logits = np.zeros((len(sequences), model.output["logits"].shape[-1]), dtype=np.float32)
     for batch in length_batches([len(s) for s in sequences], batch_size):
-        a, b = parts(pad_batch([sequences[i] for i in batch]), training=False)
-        attention[batch], linear[batch] = np.asarray(a), np.asarray(b)
-    return attention, linear
+        logits[batch] = np.asarray(part(pad_batch([sequences[i] for i in batch]), training=False))
+    return logits
 
 
 def training_batch_size(n_train: int, largest: int = 32, smallest: int = 8) -> int:
@@ -387,7 +385,7 @@ def train(
         """The validation split's logits, a hybrid's linear part out of fold."""
         if offsets is None:
             return predictor.run(val_sequences)[0]
-        attention, _ = _part_logits(model, val_sequences, batch_size)
+        attention = _attention_logits(model, val_sequences, batch_size)
         return offsets[val_idx] + attention_weight * attention
 
     if options.monitor == "macro_f1":  # must run before the stopper reads the logs
@@ -408,9 +406,8 @@ def train(
 
     attention_weight = None
     if offsets is not None:
-        attention_logits, _ = _part_logits(model, val_sequences, batch_size)
         attention_weight, _ = choose_attention_weight(
-            attention_logits, offsets[val_idx], val_labels
+            _attention_logits(model, val_sequences, batch_size), offsets[val_idx], val_labels
         )
         set_attention_weight(model, attention_weight)
     calibration = calibrate(validation_logits(attention_weight or 0.0), val_labels)
