@@ -187,10 +187,10 @@ def main() -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     redis.Redis.from_url(BROKER).flushdb()
     os.environ.update(CENR_DATABASE_URL=url, CENR_BROKER_URL=BROKER)
-    from cenr.service import pipeline_context, queue_job, submit_paths
-    from cenr.settings import get_settings
     from schema.database import open_database, upgrade
     from schema.errors import QueueFull
+    from worker.settings import get_settings
+    from worker.submit import pipeline_context, queue_job, submit_paths
 
     settings = get_settings()
     env = dict(os.environ)

@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bbc import load_bbc  # noqa: E402
 
-from cenr.settings import get_settings  # noqa: E402
 from classifier.faithfulness import annotate  # noqa: E402
 from classifier.registry import load_version  # noqa: E402
 from schema.database import open_database, session_scope, upgrade  # noqa: E402
 from schema.protocol import Protocol  # noqa: E402
+from worker.settings import get_settings  # noqa: E402
 from worker.store import document_ids, store_predictions  # noqa: E402
 
 PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres"

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cenr import __version__, commands, service
-from cenr import portal_commands as portal
+from cenr import __version__
+from cenr.commands import database, jobs, models, reviews, services, training, users
 from schema.errors import CenrError
 
 ATTENTION = ("additive", "bahdanau", "labelwise")  # classifier.model.ATTENTION_DESIGNS
@@ -104,34 +104,34 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--name", help="version name (default: <attention>-<UTC time>)")
     p.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
-    p.set_defaults(func=commands.train)
+    p.set_defaults(func=training.train)
 
     p = sub.add_parser("evaluate", help="evaluate a model on labelled protocols")
     p.add_argument("data", type=Path)
     p.add_argument("--model", required=True, metavar="NAME")
     _columns(p, required=False)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=commands.evaluate)
+    p.set_defaults(func=training.evaluate)
 
     p = sub.add_parser("predict", help="classify one document or text and show its strongest words")
     p.add_argument("target", metavar="FILE_OR_TEXT")
     p.add_argument("--model", metavar="NAME", help="default: the newest registered model")
     p.add_argument("--colour", "--color", choices=("auto", "always", "never"), default="auto")
-    p.set_defaults(func=commands.predict)
+    p.set_defaults(func=models.predict)
 
     p = sub.add_parser("models", help="list registered model versions")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=commands.models)
+    p.set_defaults(func=models.models)
 
     p = sub.add_parser("register", help="register a model directory in the database")
     p.add_argument("name", metavar="NAME", help="a version under CENR_HOME/models")
-    p.set_defaults(func=commands.register)
+    p.set_defaults(func=models.register)
 
     p = sub.add_parser("run", help="classify every file in a folder and write the exports")
     p.add_argument("inbox", type=Path, metavar="INBOX", help="folder of protocols (recursive)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for exports")
     _job_options(p)
-    p.set_defaults(func=service.run)
+    p.set_defaults(func=jobs.run)
 
     p = sub.add_parser("submit", help="queue files for the workers and print the job id")
     p.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="files or folders")
@@ -140,14 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wait", action="store_true", help="wait for the job, with a progress bar")
     _job_options(p)
-    p.set_defaults(func=service.submit)
+    p.set_defaults(func=jobs.submit)
 
     p = sub.add_parser("status", help="progress of a job (default: the newest)")
     p.add_argument("job", nargs="?", metavar="JOB")
     p.add_argument("--wait", action="store_true", help="follow it to the end with a progress bar")
     p.add_argument("--timeout", type=float, metavar="SECONDS")
     p.add_argument("--json", action="store_true", help="last stdout line: the counts as JSON")
-    p.set_defaults(func=service.status)
+    p.set_defaults(func=jobs.status)
 
     p = sub.add_parser("export", help="write a job's review workbook, HTML bundle or CSV")
     p.add_argument("job", nargs="?", metavar="JOB", help="default: the newest job")
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--html", type=Path, metavar="FILE.zip",
         help="the HTML bundle: offline pages with every protocol's heat-map, zipped",
     )  # fmt: skip
-    p.set_defaults(func=service.export)
+    p.set_defaults(func=jobs.export)
 
     p = sub.add_parser("review", help="reviewers' decisions: import workbooks, agreement")
     review = p.add_subparsers(dest="review_command", required=True)
@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file", type=Path, metavar="FILE.xlsx")
     r.add_argument("--reviewer", metavar="NAME", help="for rows whose Reviewer cell is empty")
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
-    r.set_defaults(func=service.review_import)
+    r.set_defaults(func=reviews.review_import)
     r = review.add_parser("agreement", help="kappas between reviewers and with the model")
     r.add_argument("job", nargs="?", metavar="JOB", help="default: the newest job")
     r.add_argument(
@@ -179,11 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the Discussion workbook goes (default: the job's folder/discussion.xlsx)",
     )  # fmt: skip
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
-    r.set_defaults(func=service.review_agreement)
+    r.set_defaults(func=reviews.review_agreement)
 
     p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")
     p.add_argument("job", metavar="JOB")
-    p.set_defaults(func=service.requeue)
+    p.set_defaults(func=jobs.requeue)
 
     p = sub.add_parser("worker", help="start a Celery worker (needs CENR_BROKER_URL)")
     p.add_argument("--queues", default="extract,classify,export", help="comma-separated")
@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", choices=("prefork", "solo", "threads"), default="prefork")
     p.add_argument("--loglevel", default="INFO")
     p.add_argument("--hostname", default=f"cenr-{os.getpid()}@%h", help="unique worker name")
-    p.set_defaults(func=service.worker)
+    p.set_defaults(func=services.worker)
 
     p = sub.add_parser("watch", help="submit each file dropped into a folder")
     p.add_argument("inbox", type=Path, metavar="INBOX")
@@ -205,29 +205,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between scans")
     p.add_argument("--settle", type=float, default=1.0, help="seconds a file must hold still")
     _job_options(p)
-    p.set_defaults(func=service.watch)
+    p.set_defaults(func=services.watch)
 
     p = sub.add_parser("serve", help="the reviewer portal (needs CENR_SECRET_KEY)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default local)")
     p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(func=portal.serve)
+    p.set_defaults(func=services.serve)
 
     p = sub.add_parser("users", help="who may sign in to the portal")
-    users = p.add_subparsers(dest="users_command", required=True)
-    u = users.add_parser("add", help="add a user, or reset their password and role")
+    user_commands = p.add_subparsers(dest="users_command", required=True)
+    u = user_commands.add_parser("add", help="add a user, or reset their password and role")
     u.add_argument("username", metavar="NAME")
     u.add_argument("--role", choices=("admin", "reviewer"), default="reviewer")
     u.add_argument(
         "--password-stdin", action="store_true",
         help="read the password from the first line of stdin (default: ask twice)",
     )  # fmt: skip
-    u.set_defaults(func=portal.add_user)
-    u = users.add_parser("list", help="list users and roles")
-    u.set_defaults(func=portal.list_users)
+    u.set_defaults(func=users.add_user)
+    u = user_commands.add_parser("list", help="list users and roles")
+    u.set_defaults(func=users.list_users)
 
     p = sub.add_parser("db", help="database maintenance")
     db = p.add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="apply schema migrations").set_defaults(func=commands.db_upgrade)
+    db.add_parser("upgrade", help="apply schema migrations").set_defaults(func=database.db_upgrade)
     return parser
 
 

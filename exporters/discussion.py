@@ -28,7 +28,7 @@ from exporters.sheets import (
     write_identity_sheet,
 )
 from schema.codebook import Codebook
-from worker.agreement import DiscussionData
+from schema.views import DiscussionData
 
 FORMAT = "cenr-discussion/1"
 

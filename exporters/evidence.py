@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from worker.results import TokenSpan as Span
+from schema.views import TokenSpan as Span
 
 # A sentence ends at . ! or ? before a space, or at a blank line; a single line break
 # is a wrapped line inside a sentence (text files are often wrapped).

@@ -38,7 +38,7 @@ from exporters.scale import FILLS, legend_rows, shade, shade_css
 from schema.codebook import Codebook
 from schema.faithfulness import EXPLANATION as FAITHFULNESS_EXPLANATION
 from schema.faithfulness import Faithfulness
-from worker.results import ReviewData, ReviewRow, TokenSpan
+from schema.views import ReviewData, ReviewRow, TokenSpan
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "

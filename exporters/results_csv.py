@@ -13,7 +13,7 @@ from pathlib import Path
 
 from exporters.cells import safe_cell
 from exporters.files import atomic_target
-from worker.results import ResultRow
+from schema.views import ResultRow
 
 HEADER = (
     "file", "row", "protocol_id", "status", "level", "confidence", "faithfulness",

@@ -60,7 +60,7 @@ from exporters.sheets import (
 )
 from schema.codebook import Codebook
 from schema.faithfulness import EXPLANATION as FAITHFULNESS_EXPLANATION
-from worker.results import ReviewData, ReviewRow, TokenSpan
+from schema.views import ReviewData, ReviewRow, TokenSpan
 
 FORMAT = "cenr-review/1"
 EXCEL_ROWS = 1_048_576

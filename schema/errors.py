@@ -2,6 +2,7 @@
 
 CenrError                    base: the CLI prints its message on one line, exit 1
 ├── ConfigError              a setting or option has an unusable value
+│   └── NotFound             no job, protocol or model of that id (the portal's 404)
 ├── InputFileError           a data file is missing, unreadable or malformed
 │   └── ColumnError          a named column is not in the file
 ├── TrainingDataError        the labelled data cannot train a model
@@ -25,6 +26,10 @@ class CenrError(Exception):
 
 class ConfigError(CenrError):
     """A setting or command-line option has an unusable value."""
+
+
+class NotFound(ConfigError):
+    """No job, protocol or model version of the id given (the portal answers 404)."""
 
 
 class InputFileError(CenrError):

@@ -58,7 +58,7 @@ class ModelVersion(Base):
 
 
 class Job(Base):
-    """One submission. ``status``: created -> queued -> running -> exporting -> done.
+    """One submission. ``status``: a :class:`schema.states.JobState`.
 
     ``created`` means committed but not yet handed to the queue: whoever created it (or a
     restarted watcher) dispatches it, so a crash between the two loses nothing.
@@ -82,7 +82,7 @@ class Job(Base):
 
 
 class SourceFile(Base):
-    """A submitted file. ``status``: queued -> extracted | failed. ``content`` is dropped
+    """A submitted file. ``status``: a :class:`schema.states.FileState`. ``content`` is dropped
     once its protocols are documents."""
 
     __tablename__ = "source_files"
@@ -112,16 +112,11 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-PENDING_ITEMS = ("waiting", "queued", "running")  # JobItem statuses of work still to do
-UNFINISHED_JOBS = ("created", "queued", "running", "exporting")  # Job statuses before done
-
-
 class JobItem(Base):
     """One protocol of one job: the file and row it came from, and where it stands.
 
-    ``status``: waiting (extracted, not yet handed to the queue) -> queued -> running ->
-    done | failed. ``document_id`` is empty when the row failed before it became a
-    document (no text, say).
+    ``status``: a :class:`schema.states.ItemState`. ``document_id`` is empty when the row
+    failed before it became a document (no text, say).
     """
 
     __tablename__ = "job_items"

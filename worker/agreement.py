@@ -9,16 +9,22 @@ adjudicated level if it has one, else the level all its reviewers gave - which i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schema.errors import ConfigError
+from schema.errors import NotFound
 from schema.protocol import Protocol
 from schema.tables import Adjudication, Document, Job, JobItem, ModelVersion, Prediction, Review
-from worker.results import title_of
+from schema.views import (
+    AgreedLabel,
+    AgreedLabels,
+    DiscussionData,
+    DiscussionRow,
+    ReviewedProtocol,
+    title_of,
+)
 
 
 def fleiss_kappa(ratings: list[list[str]]) -> float | None:
@@ -73,7 +79,7 @@ def _adjudications(session: Session, job_id: str) -> dict[int, tuple[str, str, s
 def _job(session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
-        raise ConfigError(f"no job {job_id!r}; `cenr status` shows the newest")
+        raise NotFound(f"no job {job_id!r}; `cenr status` shows the newest")
     return job
 
 
@@ -143,28 +149,6 @@ def agreement(session: Session, job_id: str) -> dict[str, Any]:
     }
 
 
-@dataclass
-class DiscussionRow:
-    """A protocol the reviewers disagree on, with what each of them said."""
-
-    item_id: int
-    protocol_id: str
-    title: str
-    fields: dict[str, str]
-    model_level: str | None
-    decisions: dict[str, tuple[str, str]]  # reviewer -> (level code, rationale)
-    adjudication: tuple[str, str, str] | None  # (level code, rationale, adjudicator)
-
-
-@dataclass
-class DiscussionData:
-    job_id: str
-    model: str
-    model_version_id: int
-    reviewers: list[str]
-    rows: list[DiscussionRow]
-
-
 def discussion_data(session: Session, job_id: str) -> DiscussionData:
     """The protocols whose reviewers disagree, in submission order, for adjudication."""
     job = _job(session, job_id)
@@ -198,30 +182,6 @@ def discussion_data(session: Session, job_id: str) -> DiscussionData:
     return DiscussionData(job_id, model.name, model.id, reviewers, rows)
 
 
-@dataclass(frozen=True)
-class AgreedLabel:
-    job_id: str
-    item_id: int
-    document_id: int
-    level_code: str
-    basis: str  # "adjudicated" or "unanimous"
-
-
-@dataclass
-class AgreedLabels:
-    labels: list[AgreedLabel]
-    unresolved: int  # reviewers disagree and nobody adjudicated yet
-
-    def to_dict(self) -> dict[str, Any]:
-        bases = [label.basis for label in self.labels]
-        return {
-            "labels": len(self.labels),
-            "adjudicated": bases.count("adjudicated"),
-            "unanimous": bases.count("unanimous"),
-            "unresolved": self.unresolved,
-        }
-
-
 def agreed_labels(session: Session, job_ids: list[str]) -> AgreedLabels:
     """Each reviewed protocol's settled level: adjudicated, else unanimous; protocols the
     reviewers disagree on without an adjudication are left out (and counted)."""
@@ -250,16 +210,6 @@ def agreed_labels(session: Session, job_ids: list[str]) -> AgreedLabels:
             assert document is not None  # reviews are only stored for classified items
             labels.append(AgreedLabel(job_id, item_id, document, level, basis))
     return AgreedLabels(labels, unresolved)
-
-
-@dataclass(frozen=True)
-class ReviewedProtocol:
-    """A protocol with its agreed level, and the model that classified it in its job."""
-
-    protocol: Protocol
-    level_code: str
-    model: str
-    basis: str
 
 
 def reviewed_protocols(session: Session, job_ids: list[str]) -> tuple[list[ReviewedProtocol], int]:

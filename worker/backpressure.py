@@ -16,9 +16,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cenr.settings import Settings
 from schema.errors import QueueFull
-from schema.tables import PENDING_ITEMS, UNFINISHED_JOBS, Job, JobItem, SourceFile
+from schema.states import PENDING_ITEMS, UNFINISHED_JOBS, FileState
+from schema.tables import Job, JobItem, SourceFile
+from worker.settings import Settings
 
 
 def queue_depth(session: Session) -> int:
@@ -34,7 +35,7 @@ def queue_depth(session: Session) -> int:
         select(func.count())
         .select_from(SourceFile)
         .join(Job, Job.id == SourceFile.job_id)
-        .where(unfinished, SourceFile.status == "queued")
+        .where(unfinished, SourceFile.status == FileState.QUEUED)
     )
     return int(items or 0) + int(files or 0)
 

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError, InputFileError
+from schema.states import FileState, JobState
 from schema.tables import Job, ModelVersion, SourceFile
 from worker.store import now, record_error
 
@@ -94,7 +95,7 @@ def create_job(
         id=uuid.uuid4().hex[:16],
         created_at=now(),
         model_version_id=model.id,
-        status="created",
+        status=JobState.CREATED,
         origin=origin,
         out_dir=str(out_dir),
         options=options,
@@ -106,7 +107,7 @@ def create_job(
             job_id=job.id,
             path=submission.name[:2000],
             size=0,
-            status="queued",
+            status=FileState.QUEUED,
             n_documents=0,
             watch_path=submission.watch_path,
         )
@@ -129,7 +130,7 @@ def create_job(
         except OSError as exc:
             problem = f"cannot read the file: {exc.strerror or exc}"
         if problem:
-            source.status = "failed"
+            source.status = FileState.FAILED
             session.flush()
             record_error(
                 session,
@@ -146,7 +147,7 @@ def queued_files(session: Session, job_id: str) -> list[int]:
     return list(
         session.scalars(
             select(SourceFile.id)
-            .where(SourceFile.job_id == job_id, SourceFile.status == "queued")
+            .where(SourceFile.job_id == job_id, SourceFile.status == FileState.QUEUED)
             .order_by(SourceFile.id)
         )
     )
@@ -154,5 +155,7 @@ def queued_files(session: Session, job_id: str) -> list[int]:
 
 def mark_queued(session: Session, job_id: str) -> None:
     session.execute(
-        update(Job).where(Job.id == job_id, Job.status == "created").values(status="queued")
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobState.CREATED)
+        .values(status=JobState.QUEUED)
     )

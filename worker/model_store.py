@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from schema.codebook import Codebook, model_codebook
-from schema.errors import ConfigError, InputFileError
+from schema.errors import ConfigError, InputFileError, NotFound
 from schema.tables import ModelFile, ModelVersion
 
 
@@ -71,7 +71,7 @@ def ensure_local(session: Session, models_dir: Path, name: str) -> Path:
     or differs from it."""
     version = session.scalar(select(ModelVersion).where(ModelVersion.name == name))
     if version is None:
-        raise ConfigError(f"no model version {name!r} is registered")
+        raise NotFound(f"no model version {name!r} is registered")
     manifest = _manifest(session, version.id)
     target = models_dir / name
     if not manifest:
@@ -120,7 +120,7 @@ def codebook_of(session: Session, version_id: int) -> Codebook:
         return Codebook.from_dict(json.loads(content), source=f"model store, version {version_id}")
     version = session.get(ModelVersion, version_id)
     if version is None:
-        raise ConfigError(f"no model version {version_id}")
+        raise NotFound(f"no model version {version_id}")
     return model_codebook(Path(version.path))
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
-from schema.errors import ConfigError
-from schema.faithfulness import verdict_of_detail
+from schema.errors import ConfigError, NotFound
+from schema.states import FileState, ItemState
 from schema.tables import (
     Adjudication,
     Document,
@@ -23,34 +22,7 @@ from schema.tables import (
     Review,
     SourceFile,
 )
-
-
-@dataclass
-class JobStatus:
-    """Counts of a job's protocols; a file not yet read, or unreadable, counts as one."""
-
-    job: str
-    status: str
-    model: str
-    total: int
-    queued: int
-    running: int
-    done: int
-    failed: int
-    files: int
-    created_at: str
-    finished_at: str | None
-    docs_per_second: float | None
-    seconds_left: float | None
-    out_dir: str
-    exports: list[str]
-
-    @property
-    def finished(self) -> bool:
-        return self.status == "done"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from schema.views import JobStatus, ResultRow, ReviewData, ReviewRow, TokenSpan
 
 
 def _aware(value: datetime) -> datetime:
@@ -73,13 +45,13 @@ def _count_by_status(session: Session, table: Any, job_id: str) -> Counter[str]:
 def job_status(session: Session, job_id: str) -> JobStatus:
     job = session.get(Job, job_id)
     if job is None:
-        raise ConfigError(f"no job {job_id!r}; `cenr status` without a job shows the newest")
+        raise NotFound(f"no job {job_id!r}; `cenr status` without a job shows the newest")
     items = _count_by_status(session, JobItem, job_id)
     files = _count_by_status(session, SourceFile, job_id)
     model = session.scalar(select(ModelVersion.name).where(ModelVersion.id == job.model_version_id))
-    queued = items["waiting"] + items["queued"] + files["queued"]
-    running, done = items["running"], items["done"]
-    failed = items["failed"] + files["failed"]
+    queued = items[ItemState.WAITING] + items[ItemState.QUEUED] + files[FileState.QUEUED]
+    running, done = items[ItemState.RUNNING], items[ItemState.DONE]
+    failed = items[ItemState.FAILED] + files[FileState.FAILED]
     started = _aware(job.created_at)
     end = _aware(job.finished_at) if job.finished_at else datetime.now(UTC)
     elapsed = (end - started).total_seconds()
@@ -104,36 +76,12 @@ def job_status(session: Session, job_id: str) -> JobStatus:
     )
 
 
-@dataclass
-class ResultRow:
-    """One protocol of a job, as reviewers and exporters see it."""
-
-    file: str
-    position: int
-    protocol_id: str
-    status: str
-    level_code: str | None
-    confidence: float | None
-    probabilities: list[float] | None
-    faithfulness: float | None
-    tokens_cut: int | None
-    top_tokens: list[tuple[str, float]]
-    error: str | None
-    fields: dict[str, str] | None
-    item_id: int | None = None  # the job item; None for a file that could not be read
-    faithfulness_detail: dict[str, Any] | None = None
-
-    @property
-    def faithfulness_verdict(self) -> str:
-        return verdict_of_detail(self.faithfulness_detail)
-
-
 def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[ResultRow]:
     """Every protocol and every unreadable file of the job (or only the failed ones), in
     submission order."""
     job = session.get(Job, job_id)
     if job is None:
-        raise ConfigError(f"no job {job_id!r}")
+        raise NotFound(f"no job {job_id!r}")
     errors = _errors(session, job_id)
     rows = []
     query = (
@@ -148,11 +96,11 @@ def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[R
             ),
         )
         .where(JobItem.job_id == job_id)
-        .where(JobItem.status == "failed" if only_failed else true())
+        .where(JobItem.status == ItemState.FAILED if only_failed else true())
         .order_by(JobItem.source_file_id, JobItem.position)
     )
     for item, path, prediction, fields in session.execute(query):
-        done = item.status == "done" and prediction is not None
+        done = item.status == ItemState.DONE and prediction is not None
         rows.append(
             ResultRow(
                 file=path,
@@ -172,14 +120,14 @@ def job_rows(session: Session, job_id: str, only_failed: bool = False) -> list[R
             )
         )
     for source in session.scalars(
-        select(SourceFile).where(SourceFile.job_id == job_id, SourceFile.status == "failed")
+        select(SourceFile).where(SourceFile.job_id == job_id, SourceFile.status == FileState.FAILED)
     ):
         rows.append(
             ResultRow(
                 file=source.path,
                 position=0,
                 protocol_id="",
-                status="failed",
+                status=ItemState.FAILED,
                 level_code=None,
                 confidence=None,
                 probabilities=None,
@@ -222,67 +170,12 @@ def job_errors(session: Session, job_id: str) -> list[str]:
     return lines
 
 
-@dataclass
-class ReviewRow:
-    """A classified protocol as the review workbook shows it (tokens are read lazily)."""
-
-    item_id: int
-    prediction_id: int
-    protocol_id: str
-    file: str
-    fields: dict[str, str]
-    level_index: int
-    level_code: str
-    confidence: float
-    probabilities: list[float]
-    faithfulness: float | None
-    n_tokens: int
-    tokens_cut: int
-    top_tokens: list[tuple[str, float]]
-    faithfulness_detail: dict[str, Any] | None = None
-
-    @property
-    def faithfulness_verdict(self) -> str:
-        return verdict_of_detail(self.faithfulness_detail)
-
-    @property
-    def title(self) -> str:
-        return title_of(self.fields)
-
-
-def title_of(fields: dict[str, str]) -> str:
-    """A protocol's title field, or the start of its first field."""
-    for name, value in fields.items():
-        if "title" in name.lower() and value:
-            return value
-    first = next((v for v in fields.values() if v), "")
-    return first[:120]
-
-
-@dataclass
-class ReviewData:
-    """What a review export needs from the database for one job."""
-
-    job_id: str
-    model: str
-    model_metrics: dict[str, Any]
-    model_created_at: str
-    data_fingerprint: str
-    rows: list[ReviewRow]
-    failures: list[ResultRow]
-    attention: str = "bahdanau"
-    model_version_id: int = 0
-    # job item -> [(reviewer, level code)]: the reviewers' levels imported so far, then
-    # the adjudicated level if there is one
-    reviews: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
-
-
 def review_data(session: Session, job_id: str, item_id: int | None = None) -> ReviewData:
     """The job's classified protocols (or only ``item_id``), those most in need of a human
     first: lowest calibrated confidence, then lowest faithfulness."""
     job = session.get(Job, job_id)
     if job is None:
-        raise ConfigError(f"no job {job_id!r}; `cenr status` shows the newest")
+        raise NotFound(f"no job {job_id!r}; `cenr status` shows the newest")
     model = session.get(ModelVersion, job.model_version_id)
     assert model is not None
     query = (
@@ -296,7 +189,7 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
                 Prediction.model_version_id == job.model_version_id,
             ),
         )
-        .where(JobItem.job_id == job_id, JobItem.status == "done")
+        .where(JobItem.job_id == job_id, JobItem.status == ItemState.DONE)
         .where(JobItem.id == item_id if item_id is not None else true())
     )
     rows = [
@@ -345,17 +238,6 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
         model_version_id=model.id,
         reviews=reviews,
     )
-
-
-@dataclass(frozen=True)
-class TokenSpan:
-    position: int
-    token: str
-    field: str
-    start: int
-    end: int
-    weight: float
-    level_weights: list[float] | None
 
 
 def token_spans(session: Session, prediction_id: int) -> list[TokenSpan]:

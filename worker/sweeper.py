@@ -5,7 +5,7 @@ message it held; the database still knows which files and protocols are pending.
 ``cenr worker`` runs a sweep now and then: a distributed job that is unfinished and has
 made no progress for ``CENR_STALL_SECONDS`` (no protocol finished, not queued again in
 that time) is claimed by one worker - an atomic update of ``jobs.requeued_at``, so two
-workers never both queue it - and queued again with :func:`worker.pipeline.requeue_job`,
+workers never both queue it - and queued again with :func:`worker.dispatch.requeue_job`,
 which is safe because every step is idempotent.
 
 ``CENR_STALL_SECONDS`` must exceed ``CENR_TASK_TIME_LIMIT``: a job is only swept when no
@@ -28,8 +28,13 @@ from sqlalchemy import and_, case, func, or_, select, update
 
 from schema.database import session_scope
 from schema.errors import NoProgress
-from schema.tables import PENDING_ITEMS, UNFINISHED_JOBS, Job, JobItem, SourceFile
-from worker.pipeline import Context, fail_export, fail_file, fail_items, requeue_job
+from schema.states import PENDING_ITEMS, UNFINISHED_JOBS, FileState, JobState
+from schema.tables import Job, JobItem, SourceFile
+from worker.classify import fail_items
+from worker.context import Context
+from worker.dispatch import requeue_job
+from worker.export import fail_export
+from worker.extract.step import fail_file
 from worker.store import now
 
 log = logging.getLogger(__name__)
@@ -85,10 +90,10 @@ def _give_up(ctx: Context, job_id: str, requeued: int) -> None:
     )
     with session_scope(ctx.engine) as session:
         files = list(session.scalars(select(SourceFile.id).where(
-            SourceFile.job_id == job_id, SourceFile.status == "queued")))  # fmt: skip
+            SourceFile.job_id == job_id, SourceFile.status == FileState.QUEUED)))  # fmt: skip
         items = list(session.scalars(select(JobItem.id).where(
             JobItem.job_id == job_id, JobItem.status.in_(PENDING_ITEMS))))  # fmt: skip
-        exporting = session.scalar(select(Job.status).where(Job.id == job_id)) == "exporting"
+        exporting = session.scalar(select(Job.status).where(Job.id == job_id)) == JobState.EXPORTING
     for file_id in files:
         fail_file(ctx, job_id, file_id, reason)
     if items:

@@ -1,24 +1,12 @@
-"""Celery: the app, three thin tasks that take ids, and the dispatcher that queues them.
+"""Celery: three thin tasks that take ids, and the dispatcher that queues them.
 
-Configuration that matters for not losing work:
-
-* JSON only, both ways: no pickle ever crosses the broker.
-* ``acks_late`` + ``reject_on_worker_lost``: a task is acknowledged after it finishes,
-  so a worker killed mid-batch leaves it on the broker; Redis hands it out again after
-  ``CENR_VISIBILITY_TIMEOUT`` seconds. The steps are idempotent (see
-  :mod:`worker.pipeline`), so the second run writes nothing twice.
-* ``prefetch_multiplier=1``: a worker holds one task beyond the one it runs.
-* Retries with exponential backoff when the database is unreachable, and publishing
-  retries when the broker is.
-* Time limits: a step is stopped after ``CENR_TASK_TIME_LIMIT`` seconds (a soft limit
-  the step sees as an exception, so its protocols are marked failed with the reason; a
-  hard limit a minute later kills a step stuck in native code).
+* A task is a step of :mod:`worker.steps` run on a worker's context; the steps are
+  idempotent, so a task delivered twice writes nothing twice.
 * A worker that cannot load a job's model refuses classification: it logs why, stops
   consuming the ``classify`` queue and sends the task back for the other workers.
 * A stall sweeper in every worker queues again the jobs whose messages a broker lost
   (:mod:`worker.sweeper`).
-* Separate queues, ``extract``, ``classify`` and ``export``, so workers can be
-  dedicated and a long export never blocks classification.
+* A step that fails for good has its failure recorded, so the job still ends.
 
 Importing this module does not import TensorFlow; the model loads on a worker's first
 classification task, once per worker process.
@@ -31,66 +19,13 @@ import threading
 from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded
-from celery import Celery, Task, signals
-from kombu.exceptions import OperationalError as BrokerError
+from celery import Task, signals
 
-from cenr.settings import Settings, get_settings
-from schema.errors import DatabaseUnavailable, ModelUnavailable, StepTimedOut
+from schema.errors import ModelUnavailable, StepTimedOut
+from worker.celery_app import RETRY, app
+from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
-QUEUES = ("extract", "classify", "export")
-RETRY = {
-    "autoretry_for": (DatabaseUnavailable, BrokerError, ConnectionError),
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 30,
-}
-
-
-def configure(app: Celery, settings: Settings) -> None:
-    app.conf.update(
-        broker_url=settings.broker_url or "memory://",
-        task_serializer="json",
-        result_serializer="json",
-        event_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_soft_time_limit=settings.task_time_limit,
-        task_time_limit=settings.task_time_limit + 60,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_default_queue="classify",
-        task_routes={f"cenr.{q}": {"queue": q} for q in QUEUES},
-        task_publish_retry=True,
-        # A broker that is briefly away: retry publishing for about 10 s, then fail loudly
-        # (the job stays in the database; `cenr requeue JOB` queues it again).
-        task_publish_retry_policy={
-            "max_retries": 5,
-            "interval_start": 0.5,
-            "interval_step": 1,
-            "interval_max": 3,
-        },
-        broker_connection_retry_on_startup=True,
-        broker_connection_max_retries=None,
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout,
-            "unacked_restore_interval": min(10, max(1, settings.visibility_timeout // 4)),
-            "unacked_restore_throttle": 1,
-            # The restore sweep holds a Redis lock; kombu keeps it 300 s by default, so a
-            # worker SIGKILLed while holding it stopped every other worker from restoring
-            # its lost batch for five minutes. A sweep takes milliseconds.
-            "unacked_mutex_expire": max(5, min(60, settings.visibility_timeout)),
-        },
-        worker_hijack_root_logger=False,
-        worker_cancel_long_running_tasks_on_connection_loss=False,
-    )
-
-
-app = Celery("cenr", set_as_current=False)
-configure(app, get_settings())
 
 _context: Any = None
 _context_lock = threading.Lock()
@@ -104,7 +39,7 @@ def context() -> Any:
     with _context_lock:
         if _context is None:
             from schema.database import open_database
-            from worker.pipeline import Context
+            from worker.context import Context
 
             settings = get_settings()
             engine = open_database(settings.resolved_database_url)
@@ -152,12 +87,12 @@ def _stop_sweeper(**_: Any) -> None:
 
 class Step(Task):
     """A pipeline step: retried while the database or broker is away, and when it fails
-    for good its failure is recorded so the job still ends (see ``pipeline.STEPS``)."""
+    for good its failure is recorded so the job still ends (see :data:`worker.steps.STEPS`)."""
 
     step = ""
 
     def run(self, *args: Any) -> None:
-        from worker.pipeline import STEPS
+        from worker.steps import STEPS
 
         try:
             STEPS[self.step][0](context(), *args)
@@ -183,7 +118,7 @@ class Step(Task):
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
-        from worker.pipeline import STEPS
+        from worker.steps import STEPS
 
         if isinstance(exc, SoftTimeLimitExceeded):
             limit = context().settings.task_time_limit

@@ -29,10 +29,12 @@ from sqlalchemy import select
 
 from schema.database import session_scope
 from schema.errors import QueueFull
+from schema.states import JobState
 from schema.tables import Job, SourceFile
 from worker.backpressure import check_capacity
+from worker.context import Context
+from worker.dispatch import start_job
 from worker.jobs import Submission, create_job, resolve_model
-from worker.pipeline import Context, start_job
 from worker.results import job_errors, job_status
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ class Watcher:
                 self._submit(path)
                 continue
             job_id, status = row
-            if status == "created":
+            if status == JobState.CREATED:
                 start_job(self.ctx, job_id)
                 if self.after_submit:
                     self.after_submit()

@@ -18,7 +18,6 @@ import psycopg
 import pytest
 import redis
 
-from cenr.settings import Settings
 from tests.conftest import PG_ADMIN, demo_rows, write_export
 from tests.deploy.compose import (
     ROOT,
@@ -32,6 +31,7 @@ from tests.deploy.compose import (
 )
 from tests.portal.conftest import free_port, sign_in
 from tests.worker.cluster import CENR, Process, wait_until
+from worker.settings import Settings
 
 LONG_RUNNING = ("worker", "watcher", "web")
 REDIS_DB = 12

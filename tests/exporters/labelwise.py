@@ -3,7 +3,7 @@ level 0's on the last, for exporter tests that need per-level weights without tr
 
 from __future__ import annotations
 
-from worker.results import ReviewData, ReviewRow, TokenSpan
+from schema.views import ReviewData, ReviewRow, TokenSpan
 
 
 def labelwise_data() -> tuple[ReviewData, dict[int, list[TokenSpan]]]:

@@ -8,7 +8,7 @@ from exporters.evidence import (
     strongest_passages,
     weight_by_field,
 )
-from worker.results import TokenSpan
+from schema.views import TokenSpan
 
 FIELDS = {
     "Background": "Rates are high. Costs are rising fast.",

@@ -15,10 +15,11 @@ from exporters.html_bundle import HtmlBundle, page, write_html_bundle
 from exporters.scale import FILLS, shade
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
+from schema.views import TokenSpan
 from tests.browser import browser, open_page
 from tests.conftest import demo_rows, write_export
 from tests.exporters.labelwise import labelwise_data
-from worker.results import TokenSpan, review_data, token_spans
+from worker.results import review_data, token_spans
 
 __all__ = ["browser"]  # the fixture, imported for pytest
 

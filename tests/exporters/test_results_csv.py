@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from exporters.results_csv import write_results
-from worker.results import ResultRow
+from schema.views import ResultRow
 
 
 def _row(protocol_id: str, faithfulness: float | None) -> ResultRow:

@@ -31,7 +31,7 @@ def _routes() -> list[tuple[str, str]]:
     from fastapi.routing import APIRoute
 
     from cenr.portal.app import create_app
-    from cenr.settings import get_settings
+    from worker.settings import get_settings
 
     app = create_app(get_settings().model_copy(update={"secret_key": SECRET}))
     app.state.engine.dispose()

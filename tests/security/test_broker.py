@@ -53,7 +53,7 @@ class Recorder:
         self.batches: list[list[int]] = []
 
     def extract(self, job_id: str, file_id: int) -> None:
-        from worker.pipeline import extract_file
+        from worker.extract.step import extract_file
 
         extract_file(self.ctx, job_id, file_id)
 
@@ -66,10 +66,11 @@ class Recorder:
 
 def _extracted_job(csv: Path) -> tuple[str, list[int]]:
     """A job whose items are extracted and waiting for classification, nothing queued."""
-    from cenr.service import submit_paths
-    from cenr.settings import get_settings
     from schema.database import open_database
-    from worker.pipeline import Context, start_job
+    from worker.context import Context
+    from worker.dispatch import start_job
+    from worker.settings import get_settings
+    from worker.submit import submit_paths
 
     settings = get_settings()
     engine = open_database(settings.resolved_database_url)

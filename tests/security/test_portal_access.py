@@ -45,7 +45,7 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], se
     from fastapi.routing import APIRoute
 
     from cenr.portal.app import create_app
-    from cenr.settings import get_settings
+    from worker.settings import get_settings
 
     database = f"sqlite:///{tmp_path_factory.mktemp('routes') / 'db.sqlite3'}"
     settings = get_settings().model_copy(update={"secret_key": SECRET, "database_url": database})

@@ -129,7 +129,7 @@ def test_export_refuses_a_job_id_that_is_a_path(
         assert f"no job {job!r}" in capsys.readouterr().err, job
     assert not (tmp_path / "out").exists()
     from schema.database import open_database, session_scope
-    from worker.pipeline import export_workbook
+    from worker.export import export_workbook
 
     engine = open_database(sqlite_service)
     with session_scope(engine) as session, pytest.raises(CenrError):  # as the portal calls it

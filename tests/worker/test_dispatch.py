@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from cenr.service import pipeline_context, queue_job, submit_paths
-from cenr.settings import get_settings
 from schema.database import open_database, session_scope
 from tests.conftest import demo_rows, write_export
 from worker.results import job_status
+from worker.settings import get_settings
+from worker.submit import pipeline_context, queue_job, submit_paths
 
 
 def _classify_task_sizes(url: str, inbox: Path) -> tuple[list[int], tuple[int, int]]:

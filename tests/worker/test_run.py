@@ -233,11 +233,13 @@ def test_a_worker_without_the_model_fails_the_items_with_the_reason(
 ) -> None:
     """A worker host whose CENR_HOME lacks the job's model, which is not in the model
     store either (registered before the store existed): items fail, the job ends."""
-    from cenr.settings import get_settings
     from schema.database import open_database, session_scope
+    from worker.context import Context
+    from worker.dispatch import start_job
     from worker.jobs import Submission, create_job, resolve_model
-    from worker.pipeline import Context, LocalRunner, start_job
     from worker.results import job_errors, job_status
+    from worker.settings import get_settings
+    from worker.steps import LocalRunner
 
     (tmp_path / "a.txt").write_text(GOOD_TEXT)
     engine = open_database(sqlite_service)

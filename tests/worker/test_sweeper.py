@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from cenr.service import submit_paths
-from cenr.settings import get_settings
 from schema.database import open_database, session_scope
 from schema.tables import Job, JobItem, ProcessingError, SourceFile
 from tests.conftest import demo_rows, write_export
-from worker.pipeline import Context, extract_file, requeue_job, start_job
+from worker.context import Context
+from worker.dispatch import requeue_job, start_job
+from worker.extract.step import extract_file
+from worker.settings import get_settings
 from worker.store import now
+from worker.submit import submit_paths
 from worker.sweeper import MAX_REQUEUES, sweep
 
 

@@ -1,4 +1,4 @@
-"""The portal's sub-commands: ``serve``, ``users add`` and ``users list``."""
+"""``cenr users add`` and ``cenr users list``: who may sign in to the portal."""
 
 from __future__ import annotations
 
@@ -6,19 +6,10 @@ import argparse
 import getpass
 import sys
 
-from cenr.settings import get_settings
+from sqlalchemy import select
+
 from schema.errors import ConfigError
-
-
-def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from cenr.portal.app import create_app
-
-    app = create_app(get_settings())  # refuses a missing or short CENR_SECRET_KEY
-    print(f"cenr portal on http://{args.host}:{args.port} (Ctrl-C stops)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
-    return 0
+from worker.settings import get_settings
 
 
 def _password(from_stdin: bool) -> str:
@@ -47,7 +38,6 @@ def add_user(args: argparse.Namespace) -> int:
 
 
 def list_users(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
 
     from schema.database import open_database, session_scope
     from schema.tables import User

@@ -1,0 +1,97 @@
+"""``cenr review import`` and ``cenr review agreement``: reviewers' decisions in, agreement
+and the Discussion workbook out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cenr.commands.common import open_engine
+from schema.errors import InputFileError
+from worker.settings import get_settings
+
+
+def review_import(args: argparse.Namespace) -> int:
+    """Store the levels of a review (or Discussion) workbook; report imported/unchanged/
+    rejected."""
+    from schema.database import session_scope
+    from worker.reviews import import_reviews
+
+    engine = open_engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            report = import_reviews(session, args.file, args.reviewer)
+    finally:
+        engine.dispose()
+    print(
+        f"{args.file}: job {report.job} ({report.kind}s): {report.imported} imported, "
+        f"{report.unchanged} "
+        f"unchanged, {len(report.rejected)} rejected, {report.not_reviewed} not reviewed"
+    )
+    for rejected in report.rejected:
+        print(f"  row {rejected['row']}: {rejected['reason']}")
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    return 1 if report.rejected else 0
+
+
+def review_agreement(args: argparse.Namespace) -> int:
+    """Cohen's kappa per reviewer pair, Fleiss' kappa overall, model versus each reviewer;
+    the protocols they disagree on go to a Discussion workbook for adjudication."""
+    from exporters.discussion import write_discussion_workbook
+    from schema.database import session_scope
+    from schema.tables import Job
+    from worker.agreement import agreement, discussion_data
+    from worker.model_store import codebook_of
+    from worker.results import latest_job_id
+
+    def show(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    engine = open_engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            job_id = args.job or latest_job_id(session)
+            report = agreement(session, job_id)
+            target = None
+            if report["disagreements"]:
+                job = session.get(Job, job_id)
+                assert job is not None
+                target = args.discussion or Path(job.out_dir) / "discussion.xlsx"
+                data = discussion_data(session, job_id)
+                try:
+                    write_discussion_workbook(
+                        target, data, codebook_of(session, data.model_version_id)
+                    )
+                except OSError as exc:
+                    raise InputFileError(f"cannot write {target}: {exc}") from exc
+    finally:
+        engine.dispose()
+    disputed, settled = len(report["disagreements"]), len(report["adjudicated"])
+    print(
+        f"job {report['job']}: {report['items_reviewed']} protocol(s) reviewed by "
+        f"{len(report['reviewers'])} reviewer(s); {disputed} disagreement(s), "
+        f"{settled} adjudicated"
+    )
+    for pair in report["pairs"]:
+        a, b = pair["reviewers"]
+        print(f"  Cohen's kappa {a} / {b}: {show(pair['cohen_kappa'])} (n={pair['n']})")
+    print(
+        f"  Fleiss' kappa, all reviewers: {show(report['fleiss_kappa'])} (n={report['fleiss_n']})"
+    )
+    for row in report["model_vs_reviewer"]:
+        print(
+            f"  model / {row['reviewer']}: agreement {show(row['accuracy'])}, "
+            f"Cohen's kappa {show(row['cohen_kappa'])} (n={row['n']})"
+        )
+    if target is not None:
+        report["discussion"] = str(target)
+        print(
+            f"discussion: {target} ({disputed} protocol(s), {disputed - settled} to adjudicate; "
+            f"fill in Adjudicated level, then `cenr review import {target}`)"
+        )
+    if args.json:
+        print(json.dumps(report))
+    return 0

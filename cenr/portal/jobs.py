@@ -1,0 +1,183 @@
+"""Jobs: the list, uploading protocols, one job's page, its downloads and one protocol's
+heat-map page; and the data these pages share with their JSON twins in :mod:`api`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from cenr.portal.deps import (
+    PAGE_NOT_FOUND,
+    PAGE_SIGNED_IN,
+    Admin,
+    Checked,
+    Db,
+    SignedIn,
+    UploadFolder,
+    engine_of,
+    page,
+    settings_of,
+)
+from cenr.portal.uploads import PROTOCOL_TYPES, save_upload
+from schema.errors import NotFound
+from schema.states import ItemState
+from schema.tables import Job, ModelVersion
+
+router = APIRouter()
+
+
+def public(status: dict[str, Any]) -> dict[str, Any]:
+    """A job's status without the server's paths."""
+    status.pop("out_dir", None)
+    status.pop("exports", None)
+    return status
+
+
+def jobs_overview(session: Session) -> list[dict[str, Any]]:
+    """The newest 200 jobs with their counts."""
+    from worker.results import job_status
+
+    ids = session.scalars(select(Job.id).order_by(Job.created_at.desc()).limit(200))
+    return [public(job_status(session, job_id).to_dict()) for job_id in ids]
+
+
+def job_detail(session: Session, job_id: str) -> dict[str, Any]:
+    """A job's counts, its protocols and its reviewers' agreement (NotFound: no job)."""
+    from worker.agreement import agreement
+    from worker.results import job_rows, job_status
+
+    status = public(job_status(session, job_id).to_dict())
+    status["protocols"] = [  # "item": the protocol's page, for those classified
+        {"item": r.item_id if r.status == ItemState.DONE else None, "file": r.file,
+         "row": r.position, "protocol_id": r.protocol_id, "status": r.status,
+         "level": r.level_code, "confidence": r.confidence,
+         "faithfulness": r.faithfulness, "error": r.error}
+        for r in job_rows(session, job_id)
+    ]  # fmt: skip
+    status["agreement"] = agreement(session, job_id)
+    return status
+
+
+def _start_job(request: Request, paths: list[Path], model: str | None) -> str:
+    from worker.submit import pipeline_context, queue_job, submit_paths
+
+    settings, engine = settings_of(request), engine_of(request)
+    job_id = submit_paths(
+        settings, engine, paths, model or None, None, "portal",
+        {"text_columns": [], "id_column": ""},
+    )  # fmt: skip
+    ctx, runner = pipeline_context(settings, engine)
+    queue_job(ctx, job_id)
+    if runner is not None:  # embedded: the steps run in a thread of this process
+        threading.Thread(target=runner.drain, name=f"job-{job_id}", daemon=True).start()
+    return job_id
+
+
+async def upload_protocols(request: Request, files: list[UploadFile], model: str | None) -> str:
+    """Start a job from uploaded protocol files; returns its id."""
+    from schema.database import session_scope
+    from worker.backpressure import check_capacity
+
+    settings = settings_of(request)
+    with session_scope(engine_of(request)) as session:  # refuse before writing to disk
+        check_capacity(session, settings)
+    with UploadFolder(settings) as folder:  # the job keeps the bytes: the folder can go
+        for upload in files:
+            save_upload(upload.file, upload.filename or "", folder, settings.max_file_bytes,
+                        PROTOCOL_TYPES)  # fmt: skip
+        return _start_job(request, [folder], model)
+
+
+def download(session: Session, job_id: str, kind: str) -> Response:
+    """The job's review workbook (``xlsx``) or HTML bundle, written for this request."""
+    from worker.export import export_html, export_workbook
+
+    if session.get(Job, job_id) is None:
+        raise NotFound(f"no job {job_id!r}")
+    folder = Path(tempfile.mkdtemp())
+    name = f"review-{job_id}.xlsx" if kind == "xlsx" else f"review-{job_id}-html.zip"
+    write = export_workbook if kind == "xlsx" else export_html
+    write(session, job_id, folder / name)
+    return FileResponse(
+        folder / name, filename=name,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )  # fmt: skip
+
+
+@router.get("/", include_in_schema=False)
+def jobs_page(request: Request, session: Db, user: SignedIn) -> Response:
+    models = session.scalars(select(ModelVersion.name).order_by(ModelVersion.created_at))
+    return page(request, "jobs.html", user, jobs=jobs_overview(session), models=list(models))
+
+
+@router.post("/jobs", include_in_schema=False, dependencies=[Checked])
+async def upload_page(
+    request: Request,
+    user: Admin,
+    files: Annotated[list[UploadFile], File()],
+    model: Annotated[str, Form()] = "",
+) -> Response:
+    job_id = await upload_protocols(request, files, model)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}", include_in_schema=False)
+def job_page(request: Request, session: Db, user: SignedIn, job_id: str) -> Response:
+    return page(request, "job.html", user, job=job_detail(session, job_id))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOWNLOADS = {**PAGE_SIGNED_IN, **PAGE_NOT_FOUND}
+
+
+@router.get(
+    "/jobs/{job_id}/review.xlsx", tags=["downloads"], response_class=FileResponse,
+    responses={200: {"content": {XLSX: {}}, "description": "The workbook."}, **DOWNLOADS},
+)  # fmt: skip
+def workbook_download(session: Db, user: SignedIn, job_id: str) -> Response:
+    """The job's review workbook, with every level imported so far."""
+    return download(session, job_id, "xlsx")
+
+
+@router.get(
+    "/jobs/{job_id}/review-html.zip", tags=["downloads"], response_class=FileResponse,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The bundle."}, **DOWNLOADS
+    },
+)  # fmt: skip
+def bundle_download(session: Db, user: SignedIn, job_id: str) -> Response:
+    """The job's HTML bundle (offline pages with every heat-map)."""
+    return download(session, job_id, "html")
+
+
+@router.get("/jobs/{job_id}/protocols/{item_id}", include_in_schema=False)
+def protocol_page(
+    request: Request, session: Db, user: SignedIn, job_id: str, item_id: int
+) -> Response:
+    from exporters.html_bundle import HtmlBundle, legend
+    from worker.model_store import codebook_of
+    from worker.results import review_data, token_spans
+
+    data = review_data(session, job_id, item_id=item_id)
+    if not data.rows:
+        raise NotFound(f"job {job_id} has no classified protocol {item_id}")
+    row = data.rows[0]
+    codebook = codebook_of(session, data.model_version_id)
+    bundle = HtmlBundle(data, codebook, lambda p: token_spans(session, p))
+    return page(
+        request, "protocol.html", user, job_id=job_id, row=row,
+        level=codebook.levels[row.level_index],
+        probabilities=list(zip(codebook.levels, row.probabilities, strict=False)),
+        switch=bundle.level_switch(row), legend=legend(),
+        text=bundle.text(row, token_spans(session, row.prediction_id)),
+        reviews=data.reviews.get(row.item_id, []),
+    )  # fmt: skip

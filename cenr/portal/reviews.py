@@ -1,0 +1,37 @@
+"""Reviews: a returned review (or Discussion) workbook uploaded by the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from cenr.portal.deps import Checked, Db, SignedIn, UploadFolder, page, settings_of
+from cenr.portal.uploads import WORKBOOK_TYPES, save_upload
+from schema.tables import User
+
+router = APIRouter()
+
+
+def import_workbook(
+    request: Request, session: Session, job_id: str, upload: UploadFile, user: User
+) -> Any:
+    """Import the uploaded workbook's levels into ``job_id`` as ``user``; the report."""
+    from worker.reviews import import_reviews
+
+    settings = settings_of(request)
+    with UploadFolder(settings) as folder:
+        path = save_upload(upload.file, upload.filename or "", folder,
+                           settings.max_file_bytes, WORKBOOK_TYPES)  # fmt: skip
+        return import_reviews(session, path, user.username, job_id=job_id, as_user=True)
+
+
+@router.post("/jobs/{job_id}/reviews", include_in_schema=False, dependencies=[Checked])
+def review_upload_page(
+    request: Request, session: Db, user: SignedIn, job_id: str,
+    workbook: Annotated[UploadFile, File()],
+) -> Response:  # fmt: skip
+    report = import_workbook(request, session, job_id, workbook, user)
+    return page(request, "import.html", user, job_id=job_id, report=report.to_dict())
