@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schema.errors import ConfigError, InputFileError
+from schema.errors import ConfigError, InputFileError, NotFound
 from schema.states import FileState, JobState
 from schema.tables import Job, ModelVersion, SourceFile
 from worker.store import now, record_error
@@ -73,10 +73,10 @@ def resolve_model(session: Session, name: str | None) -> ModelVersion:
     )
     model = session.scalars(query).first()
     if model is None:
+        if name:
+            raise NotFound(f"no registered model named {name!r}; see `cenr models`")
         raise ConfigError(
-            f"no registered model named {name!r}; see `cenr models`"
-            if name
-            else "no model is registered yet: train one with `cenr train` (or `make demo`)"
+            "no model is registered yet: train one with `cenr train` (or `make demo`)"
         )
     return model
 

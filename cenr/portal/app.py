@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -32,6 +33,12 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PUBLIC = signin.PUBLIC
+ROUTERS = (signin.router, jobs.router, reviews.router, models.router, api.router)
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route of the portal, with its full path and its own dependencies."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,8 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(auth.Forbidden, forbidden)
     app.add_exception_handler(CenrError, user_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for module in (signin, jobs, reviews, models, api):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 

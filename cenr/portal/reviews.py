@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from cenr.portal.deps import Checked, Db, SignedIn, UploadFolder, page, settings_of
 from cenr.portal.uploads import WORKBOOK_TYPES, save_upload
-from schema.tables import User
+from schema.errors import NotFound
+from schema.tables import Job, User
 
 router = APIRouter()
 
@@ -21,6 +22,8 @@ def import_workbook(
     """Import the uploaded workbook's levels into ``job_id`` as ``user``; the report."""
     from worker.reviews import import_reviews
 
+    if session.get(Job, job_id) is None:  # before the upload is read
+        raise NotFound(f"no job {job_id!r}")
     settings = settings_of(request)
     with UploadFolder(settings) as folder:
         path = save_upload(upload.file, upload.filename or "", folder,

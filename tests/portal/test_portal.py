@@ -28,19 +28,10 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/health"), ("GET", "/s
 
 
 def _routes() -> list[tuple[str, str]]:
-    from fastapi.routing import APIRoute
+    """Every (method, path) the portal's routers serve."""
+    from cenr.portal.app import api_routes
 
-    from cenr.portal.app import create_app
-    from worker.settings import get_settings
-
-    app = create_app(get_settings().model_copy(update={"secret_key": SECRET}))
-    app.state.engine.dispose()
-    return sorted(
-        (method, route.path)
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        for method in route.methods
-    )
+    return sorted((method, route.path) for route in api_routes() for method in route.methods)
 
 
 def _csv_bytes(n: int, start: int = 0) -> bytes:
@@ -305,6 +296,35 @@ def test_uploads_are_checked_and_cannot_escape(portal: Portal) -> None:
     )
     assert foreign.status_code == 400
     assert "not a readable .xlsx workbook" in foreign.json()["error"]
+
+
+def test_an_unknown_job_protocol_or_model_is_404(portal: Portal) -> None:
+    """A job, protocol or model that does not exist answers 404, as a page and in the API,
+    with the id in the message; a known job with an unknown protocol too."""
+    alice = portal.client("alice")
+    headers = _csrf(alice)
+    for path in ("/api/jobs/nosuchjob", "/jobs/nosuchjob", "/jobs/nosuchjob/review.xlsx",
+                 "/jobs/nosuchjob/review-html.zip", "/jobs/nosuchjob/protocols/1"):  # fmt: skip
+        response = alice.get(path)
+        assert response.status_code == 404, (path, response.status_code, response.text)
+        if path.startswith("/api/"):
+            assert "no job 'nosuchjob'" in response.json()["error"]
+        else:
+            assert "no job &#39;nosuchjob&#39;" in response.text
+    workbook = {"workbook": ("r.xlsx", b"not a workbook", "application/octet-stream")}
+    upload = alice.post("/api/jobs/nosuchjob/reviews", files=workbook, headers=headers)
+    assert upload.status_code == 404, upload.text
+    files = {"files": ("a.txt", b"community partners co-lead the study", "text/plain")}
+    unknown_model = alice.post("/api/jobs", files=files, data={"model": "nosuch"}, headers=headers)
+    assert unknown_model.status_code == 404, unknown_model.text
+    assert "nosuch" in unknown_model.json()["error"]
+    created = alice.post("/api/jobs", files=files, headers=headers)
+    job = created.json()["job"]
+    _wait_done(alice, job)
+    missing = alice.get(f"/jobs/{job}/protocols/999999")
+    assert missing.status_code == 404
+    assert f"job {job} has no classified protocol 999999" in missing.text
+    assert alice.get("/api/nothing-here").json() == {"error": "Not Found"}
 
 
 def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_path: Path) -> None:
