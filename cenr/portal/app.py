@@ -20,10 +20,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from cenr.portal import api, auth, jobs, models, reviews, signin
+from exporters import rendering
 from schema.errors import CenrError, DatabaseUnavailable, NotFound, QueueFull
 from worker.settings import Settings, get_settings
 
@@ -34,6 +36,13 @@ CSP = (
 )
 PUBLIC = signin.PUBLIC
 ROUTERS = (signin.router, jobs.router, reviews.router, models.router, api.router)
+
+
+def templates() -> Jinja2Templates:
+    """The portal's templates, and the exporters' shared ones (a protocol's page body),
+    rendered with the exporters' escaping."""
+    loader = ChoiceLoader([FileSystemLoader(HERE / "templates"), rendering.loader()])
+    return Jinja2Templates(env=rendering.configure(Environment(loader=loader, autoescape=True)))
 
 
 def api_routes() -> list[APIRoute]:
@@ -54,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )  # fmt: skip
     app.state.settings = settings
     app.state.engine = open_database(settings.resolved_database_url)
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = templates()
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

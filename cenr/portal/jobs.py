@@ -163,7 +163,7 @@ def bundle_download(session: Db, user: SignedIn, job_id: str) -> Response:
 def protocol_page(
     request: Request, session: Db, user: SignedIn, job_id: str, item_id: int
 ) -> Response:
-    from exporters.html_bundle import HtmlBundle, legend
+    from exporters.html_bundle import HtmlBundle
     from worker.model_store import codebook_of
     from worker.results import review_data, token_spans
 
@@ -171,13 +171,6 @@ def protocol_page(
     if not data.rows:
         raise NotFound(f"job {job_id} has no classified protocol {item_id}")
     row = data.rows[0]
-    codebook = codebook_of(session, data.model_version_id)
-    bundle = HtmlBundle(data, codebook, lambda p: token_spans(session, p))
-    return page(
-        request, "protocol.html", user, job_id=job_id, row=row,
-        level=codebook.levels[row.level_index],
-        probabilities=list(zip(codebook.levels, row.probabilities, strict=False)),
-        switch=bundle.level_switch(row), legend=legend(),
-        text=bundle.text(row, token_spans(session, row.prediction_id)),
-        reviews=data.reviews.get(row.item_id, []),
-    )  # fmt: skip
+    bundle = HtmlBundle(data, codebook_of(session, data.model_version_id), lambda p: [])
+    context = bundle.protocol_context(row, token_spans(session, row.prediction_id))
+    return page(request, "protocol.html", user, job_id=job_id, **context)

@@ -210,4 +210,3 @@ def test_attention_weight_follows_what_the_validation_split_shows() -> None:
     noise = rng.normal(scale=4.0, size=(60, 3))
     assert choose_attention_weight(noise, right, labels)[0] == 0.0
     assert choose_attention_weight(right * 8, np.zeros((60, 3)), labels)[0] == 1.0
-

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import Markup
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from cenr.cli import main
-from exporters.html_bundle import HtmlBundle, page, write_html_bundle
+from exporters.html_bundle import CSP, HtmlBundle, write_html_bundle
+from exporters.rendering import render
 from exporters.scale import FILLS, shade
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
@@ -155,7 +157,9 @@ def test_the_policy_stops_script_that_escaping_missed(tmp_path: Path, browser: A
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "cenr.js").write_text("document.body.dataset.ready = '1';")
     (tmp_path / "assets" / "cenr.css").write_text("")
-    (tmp_path / "page.html").write_text(page("t", SCRIPT + IMAGE + '<p style="x">p</p>'))
+    unescaped = Markup(SCRIPT + IMAGE + '<p style="x">p</p>')  # noqa: S704 (the point)
+    page = render("bundle/page.html", csp=CSP, up="", page_title="t", content=unescaped)
+    (tmp_path / "page.html").write_text(page)
     messages = open_page(browser, (tmp_path / "page.html").as_uri())
     assert browser.execute_script("return window.pwned === undefined")
     assert any("Content Security Policy" in m["message"] for m in messages), messages
