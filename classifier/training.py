@@ -268,18 +268,30 @@ def stratified_split(
     return kept, held_out
 
 
-def train(
-    protocols: Sequence[Protocol],
-    labels: Sequence[int],
-    codebook: Codebook,
-    options: TrainingOptions,
-    progress: TextIO | None = sys.stderr,
-) -> TrainedModel:
-    """Train a model on ``protocols`` with level indices ``labels``.
+@dataclass
+class _Prepared:
+    """The labelled protocols as the model sees them, split for early stopping."""
 
-    A stratified ``validation_size`` share (seeded) drives early stopping and then the
-    temperature fit. Classes are weighted inversely to their frequency.
-    """
+    vocabulary: Vocabulary
+    sequences: list[np.ndarray]
+    labels: np.ndarray
+    sample_weight: np.ndarray  # classes weighted inversely to their frequency
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return np.concatenate([self.train_idx, self.val_idx])
+
+    def subset(self, idx: np.ndarray) -> list[np.ndarray]:
+        return [self.sequences[i] for i in idx]
+
+
+def _prepare(
+    protocols: Sequence[Protocol], labels: Sequence[int], codebook: Codebook,
+    options: TrainingOptions,
+) -> _Prepared:  # fmt: skip
+    """Tokens, the vocabulary of the training split, the split and the class weights."""
     check_training_labels(labels, codebook)
     rules = TextRules(min_count=options.min_count)
     token_lists = [tokenize(p, rules)[: options.max_tokens] for p in protocols]
@@ -295,24 +307,19 @@ def train(
     )
     vocabulary = Vocabulary.build([token_lists[i] for i in train_idx], rules)
     sequences = [vocabulary.encode(t) for t in token_lists]
-
     present = np.unique(label_array[train_idx])
     weights = compute_class_weight("balanced", classes=present, y=label_array[train_idx])
     class_weight = dict(zip(present.tolist(), weights.tolist(), strict=True))
     sample_weight = np.array([class_weight[int(y)] for y in label_array], dtype=np.float32)
+    return _Prepared(vocabulary, sequences, label_array, sample_weight, train_idx, val_idx)
 
-    train_sequences = [sequences[i] for i in train_idx]
-    labelled = np.concatenate([train_idx, val_idx])
-    statistics = vectors = None
-    if options.linear == "tfidf":
-        # The linear part learns from every labelled protocol, as the SVM a user would
-        # fit does; the idf and the word pairs too.
-        statistics = ngram_statistics([sequences[i] for i in labelled], len(vocabulary))
-        if options.linear_vectors:
-            vectors = pretrained_vectors(vocabulary.forms, PRETRAINED_DIM, options.seed)
-    config = ModelConfig(
-        vocab_size=len(vocabulary),
-        n_classes=len(codebook.levels),
+
+def _model_config(
+    options: TrainingOptions, n_words: int, n_classes: int, n_bigrams: int, vector_dim: int
+) -> ModelConfig:
+    return ModelConfig(
+        vocab_size=n_words,
+        n_classes=n_classes,
         attention=options.attention,
         max_tokens=options.max_tokens,
         embedding_dim=options.embedding_dim,
@@ -322,64 +329,107 @@ def train(
         embedding_skip=options.embedding_skip,
         chunk_tokens=options.chunk_tokens,
         linear=options.linear,
-        n_bigrams=0 if statistics is None else len(statistics.bigram_keys),
-        vector_dim=0 if vectors is None else vectors.shape[1],
+        n_bigrams=n_bigrams,
+        vector_dim=vector_dim,
         heatmap=options.heatmap,
     )
+
+
+def _fit_linear_part(
+    model: keras.Model, data: _Prepared, statistics: Any, vectors: np.ndarray | None,
+    options: TrainingOptions, n_classes: int,
+) -> np.ndarray:  # fmt: skip
+    """Fit a hybrid's linear part on every labelled protocol (as the SVM a user would fit
+    is, with the idf and the word pairs), and return each protocol's out-of-fold linear
+    logits: the attention part trains, stops early and is weighed against what the linear
+    part says of protocols it has not seen."""
+    labelled = data.labelled
+    linear = model.get_layer("linear")
+    linear.set_statistics(statistics, vectors)
+    features = linear.features(data.subset(labelled))
+    fit_args = (data.labels[labelled], data.sample_weight[labelled], options.linear_c, options.seed)
+    linear.fit(features, *fit_args)
+    offsets = np.zeros((len(data.sequences), n_classes), dtype=np.float32)
+    offsets[labelled] = out_of_fold_logits(features, fit_args[0], fit_args[1], n_classes,
+                                           *fit_args[2:])  # fmt: skip
+    return offsets
+
+
+def _initialise_embeddings(
+    model: keras.Model, options: TrainingOptions, data: _Prepared, config: ModelConfig
+) -> None:
+    if options.embedding_init == "corpus":
+        model.get_layer("embedding").embeddings.assign(
+            corpus_vectors(data.subset(data.train_idx), len(data.vocabulary),
+                           config.embedding_dim, options.seed)
+        )  # fmt: skip
+    elif options.embedding_init == "pretrained":
+        model.get_layer("embedding").embeddings.assign(
+            pretrained_vectors(data.vocabulary.forms, config.embedding_dim, options.seed)
+        )
+
+
+def _stopping(options: TrainingOptions) -> list[keras.callbacks.Callback]:
+    """Early stopping on the validation split, and a step halved when it stalls (which
+    steadies the noisy small-data curve)."""
+    stopper = keras.callbacks.EarlyStopping(
+        monitor=f"val_{options.monitor}",
+        mode="min" if options.monitor == "loss" else "max",
+        patience=options.patience,
+        restore_best_weights=True,
+    )
+    slower = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=max(1, options.patience // 2), min_lr=1e-4
+    )
+    return [stopper, slower]
+
+
+def train(
+    protocols: Sequence[Protocol],
+    labels: Sequence[int],
+    codebook: Codebook,
+    options: TrainingOptions,
+    progress: TextIO | None = sys.stderr,
+) -> TrainedModel:
+    """Train a model on ``protocols`` with level indices ``labels``.
+
+    A stratified ``validation_size`` share (seeded) drives early stopping and then the
+    temperature fit. Classes are weighted inversely to their frequency.
+    """
+    data = _prepare(protocols, labels, codebook, options)
+    vocabulary, train_idx, val_idx = data.vocabulary, data.train_idx, data.val_idx
+    statistics = vectors = None
+    if options.linear == "tfidf":
+        statistics = ngram_statistics(data.subset(data.labelled), len(vocabulary))
+        if options.linear_vectors:
+            vectors = pretrained_vectors(vocabulary.forms, PRETRAINED_DIM, options.seed)
+    config = _model_config(
+        options, len(vocabulary), len(codebook.levels),
+        0 if statistics is None else len(statistics.bigram_keys),
+        0 if vectors is None else vectors.shape[1],
+    )  # fmt: skip
     model = build_model(config)
     trainer, offsets = model, None
     if statistics is not None:
-        linear = model.get_layer("linear")
-        linear.set_statistics(statistics, vectors)
-        features = linear.features([sequences[i] for i in labelled])
-        fit_args = (label_array[labelled], sample_weight[labelled], options.linear_c, options.seed)
-        linear.fit(features, *fit_args)
-        # The attention part trains, stops early and is weighed against what the linear
-        # part says of protocols it has not seen: each protocol's linear logits from a
-        # fit on the folds without it.
-        offsets = np.zeros((len(sequences), config.n_classes), dtype=np.float32)
-        offsets[labelled] = out_of_fold_logits(features, fit_args[0], fit_args[1],
-                                               config.n_classes, *fit_args[2:])  # fmt: skip
+        offsets = _fit_linear_part(model, data, statistics, vectors, options, config.n_classes)
         trainer = attention_trainer(model)
-    if options.embedding_init == "corpus":
-        model.get_layer("embedding").embeddings.assign(
-            corpus_vectors(train_sequences, len(vocabulary), config.embedding_dim, options.seed)
-        )
-    elif options.embedding_init == "pretrained":
-        model.get_layer("embedding").embeddings.assign(
-            pretrained_vectors(vocabulary.forms, config.embedding_dim, options.seed)
-        )
+    _initialise_embeddings(model, options, data, config)
     trainer.compile(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
         loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
     )
     batch_size = options.batch_size or training_batch_size(len(train_idx))
     train_batches, steps = _batches(
-        train_sequences,
-        label_array[train_idx],
-        sample_weight[train_idx],
-        batch_size,
-        seed=options.seed,
+        data.subset(train_idx), data.labels[train_idx], data.sample_weight[train_idx],
+        batch_size, seed=options.seed,
         offsets=None if offsets is None else offsets[train_idx],
-    )
-    val_sequences, val_labels = [sequences[i] for i in val_idx], label_array[val_idx]
+    )  # fmt: skip
+    val_sequences, val_labels = data.subset(val_idx), data.labels[val_idx]
     val_batches, _ = _batches(
         val_sequences, val_labels, None, batch_size, seed=None,
         offsets=None if offsets is None else offsets[val_idx],
     )  # fmt: skip
     predictor = Predictor(model, vocabulary, codebook, options.max_tokens)
-    watched = f"val_{options.monitor}"
-    stopper = keras.callbacks.EarlyStopping(
-        monitor=watched,
-        mode="min" if options.monitor == "loss" else "max",
-        patience=options.patience,
-        restore_best_weights=True,
-    )
-    # Halving the step when validation loss stalls steadies the noisy small-data curve.
-    slower = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=0.5, patience=max(1, options.patience // 2), min_lr=1e-4
-    )
-    callbacks: list[keras.callbacks.Callback] = [stopper, slower]
 
     def validation_logits(attention_weight: float = 1.0) -> np.ndarray:
         """The validation split's logits, a hybrid's linear part out of fold."""
@@ -388,6 +438,7 @@ def train(
         attention = _attention_logits(model, val_sequences, batch_size)
         return offsets[val_idx] + attention_weight * attention
 
+    callbacks = _stopping(options)
     if options.monitor == "macro_f1":  # must run before the stopper reads the logs
         callbacks.insert(0, _ValidationMacroF1(validation_logits, val_labels))
     if progress is not None:
@@ -401,7 +452,7 @@ def train(
         shuffle=False,  # the batches are already shuffled, seeded, once per epoch
     )
     losses = history.history["val_loss"]
-    curve = np.asarray(history.history[watched])
+    curve = np.asarray(history.history[f"val_{options.monitor}"])
     best_epoch = int(np.argmin(curve) if options.monitor == "loss" else np.argmax(curve)) + 1
 
     attention_weight = None

@@ -1,6 +1,7 @@
-"""Shared shapes of the domain: protocols, the codebook, and the SQL tables.
+"""What every layer agrees on: protocols, the codebook, errors, states, the read model and
+the SQL tables. The bottom layer: it imports nothing of the project above it.
 
-``schema.protocol`` and ``schema.codebook`` are plain Python, importable by every part
-of the pipeline. ``schema.tables`` and ``schema.database`` hold the SQLAlchemy models and
-engine; the classifier never imports those two.
+``protocol``, ``codebook``, ``errors``, ``states``, ``views`` and ``faithfulness`` are
+plain Python, importable everywhere; ``tables`` and ``database`` hold the SQLAlchemy
+models and engine, which the classifier and the exporters never import.
 """

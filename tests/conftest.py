@@ -24,6 +24,28 @@ DEMO_COLUMNS = [
     "--label-column", "Level", "--id-column", "Protocol ID",
 ]  # fmt: skip
 PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+# `make check` runs the tests that need none of these: a trained model, a database
+# server, a broker, a browser or processes of their own. Everything else is `quick`.
+HEAVY_FIXTURES = frozenset({
+    "trained_home", "use_trained", "sqlite_service", "postgres_service", "postgres_url",
+    "portal", "full_portal", "browser", "cluster", "broker_url", "private_redis",
+    "private_db", "compose", "compose_backends", "hosts", "db_host", "demo_run", "encoder",
+    "exported", "outputs", "bundle", "full_disk", "stalled",
+})  # fmt: skip
+HEAVY_MODULES = frozenset({"tests.classifier.test_training"})  # train models themselves
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``quick`` every test that needs nothing heavy (see :data:`HEAVY_FIXTURES`)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        module = getattr(getattr(item, "module", None), "__name__", "")
+        if (
+            HEAVY_FIXTURES.isdisjoint(fixtures)
+            and module not in HEAVY_MODULES
+            and item.get_closest_marker("slow") is None
+        ):
+            item.add_marker(pytest.mark.quick)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from exporters.discussion import FORMAT as DISCUSSION_FORMAT
 from exporters.workbook import FORMAT as REVIEW_FORMAT
+from schema.codebook import Codebook
 from schema.errors import CenrError, InputFileError
 from schema.tables import Adjudication, Job, JobItem, ModelVersion, Review
 from worker.model_store import codebook_of
@@ -136,6 +137,20 @@ def read_review_workbook(path: Path) -> tuple[str, Layout, list[ReviewedRow]]:
     return identity["job"], layout, found
 
 
+def _checked_level(
+    row: Any, item: JobItem | None, name: str, codebook: Codebook, person: str, job_id: str
+) -> tuple[str, str | None]:
+    """A returned row's level code, or why the row cannot be stored."""
+    if item is None or item.document_id is None:
+        return "", f"row ID {row.item_id!r} is not a protocol of job {job_id}"
+    if not name:
+        return "", f"no {person.lower()}: fill the {person} column or pass --reviewer NAME"
+    try:
+        return codebook.levels[codebook.index_of(row.level)].code, None
+    except CenrError as exc:
+        return "", str(exc)
+
+
 def import_reviews(
     session: Session,
     path: Path,
@@ -188,19 +203,7 @@ def import_reviews(
             continue
         item = items.get(row.item_id) if isinstance(row.item_id, int) else None
         name = (reviewer or "") if as_user else (row.reviewer or reviewer or "")
-        problem = None
-        if item is None or item.document_id is None:
-            problem = f"row ID {row.item_id!r} is not a protocol of job {job_id}"
-        elif not name:
-            problem = (
-                f"no {layout.person.lower()}: fill the {layout.person} column or pass "
-                "--reviewer NAME"
-            )
-        else:
-            try:
-                level = codebook.levels[codebook.index_of(row.level)].code
-            except CenrError as exc:
-                problem = str(exc)
+        level, problem = _checked_level(row, item, name, codebook, layout.person, job_id)
         if problem:
             report.rejected.append({"row": row.row, "reason": problem})
             continue

@@ -189,6 +189,11 @@ class Watcher:
 
     def run(self, interval: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
         self.recover()
+        scanned = False
         while not stop():
             self.poll()
+            if not scanned:  # what a restart test (or an operator) waits for
+                log.info("inbox scanned: following %d file(s) in %s", len(self._following),
+                         self.processing)  # fmt: skip
+                scanned = True
             time.sleep(interval)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from cenr.commands.common import job_options, open_engine
@@ -51,6 +52,8 @@ def watch(args: argparse.Namespace) -> int:
         settle_seconds=args.settle,
         after_submit=runner.drain if runner is not None else None,
     )
+    # what the watcher does with each file (submitted, filed away) is worth seeing
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     print(f"watching {watcher.inbox} (Ctrl-C stops)", file=sys.stderr, flush=True)
     watcher.run(interval=args.interval)
     return 0

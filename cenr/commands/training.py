@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,10 @@ from sqlalchemy import select
 from cenr.commands.common import emit, load_model, open_engine
 from cenr.report import format_comparison, format_report
 from cenr.training_data import from_file, from_reviews, level_indices
-from schema.codebook import load_codebook
+from schema.codebook import Codebook, load_codebook
 from schema.errors import CenrError, ConfigError
 from schema.protocol import Protocol
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
 
 
 def _evaluate(
@@ -37,14 +38,106 @@ def _evaluate(
     return report
 
 
-def train(args: argparse.Namespace) -> int:
-    from classifier.inference import Predictor
-    from classifier.registry import data_fingerprint, require_free_name, save_version
+def _options(args: argparse.Namespace, settings: Settings) -> Any:
     from classifier.training import TrainingOptions
+
+    return TrainingOptions(
+        attention=args.attention,
+        epochs=args.epochs,
+        embedding_init=args.embedding_init,
+        embedding_dim=args.embedding_dim,
+        seed=settings.seed,
+        max_tokens=settings.max_tokens,
+        linear=args.linear,
+        linear_vectors=args.linear_vectors,
+        linear_c=args.linear_c,
+        heatmap=args.heatmap,
+    )
+
+
+def _baselines(settings: Settings, data: Any, codebook: Codebook) -> list[Any]:
+    """The models the new one is compared with (``--from-reviews``: the jobs' own)."""
+    baselines = [load_model(settings, baseline) for baseline in data.baselines]
+    for baseline in baselines:
+        if baseline.codebook.codes != codebook.codes:
+            raise ConfigError(
+                f"model {baseline.name} uses levels {', '.join(baseline.codebook.codes)}, "
+                f"the codebook now has {', '.join(codebook.codes)}: the two cannot be compared"
+            )
+    return baselines
+
+
+def _report(
+    name: str, trained: Any, options: Any, data: Any, codebook: Codebook, seed: int,
+    baselines: list[Any],
+) -> dict[str, Any]:  # fmt: skip
+    """The held-out report of the trained model, with its training facts and, when there
+    are baselines, the comparison on the same protocols."""
+    from classifier.inference import Predictor
+
+    predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
+    report = _evaluate(predictor, data.test, data.test_labels, seed)
+    report["model"] = name
+    report["calibration"] = trained.calibration.to_dict()
+    report["training"] = {
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+        "epochs_run": trained.epochs_run,
+        "best_epoch": trained.best_epoch,
+        "linear": options.linear,
+        "attention_weight": trained.attention_weight,
+        **data.source,
+    }
+    if baselines:
+        report["comparison"] = compare(
+            report,
+            {b.name: _evaluate(b.predictor(), data.test, data.test_labels, seed)
+             for b in baselines},
+            [p.protocol_id for p in data.test],
+        )  # fmt: skip
+    return report
+
+
+def _save_and_register(
+    settings: Settings, engine: Any, name: str, trained: Any, options: Any, data: Any,
+    codebook: Codebook, report: dict[str, Any],
+) -> Path:  # fmt: skip
+    """The model folder under CENR_HOME/models, then its row and files in the database."""
+    from classifier.registry import data_fingerprint, save_version
+    from schema.database import session_scope
+    from worker.model_store import registry_row, store_model_files
+
+    config = {
+        "created_at": datetime.now(UTC).isoformat(),
+        "model": trained.config.to_dict(),
+        "training": vars(options),
+        "columns": data.columns,
+        "temperature": trained.calibration.temperature,
+        "data_fingerprint": data_fingerprint(data.train, [p.label for p in data.train]),
+        **data.source,
+    }
+    path: Path = save_version(
+        settings.models_dir, name, trained.model, trained.vocabulary, codebook, config, report
+    )
+    try:
+        with session_scope(engine) as session:
+            row = registry_row(path, config, report)
+            session.add(row)
+            session.flush()
+            store_model_files(session, row, path)
+    except CenrError as exc:
+        raise type(exc)(
+            f"model saved to {path} but not registered in the database ({exc}); "
+            f"fix the database, then `cenr register {name}`"
+        ) from exc
+    return path
+
+
+def train(args: argparse.Namespace) -> int:
+    from classifier.registry import require_free_name
     from classifier.training import train as fit
     from schema.database import session_scope
     from schema.tables import ModelVersion
-    from worker.model_store import registry_row, store_model_files
 
     if not (args.data or args.from_reviews):
         raise ConfigError("give labelled protocols (DATA) or --from-reviews JOB, or both")
@@ -64,72 +157,12 @@ def train(args: argparse.Namespace) -> int:
                 raise ConfigError(
                     f"a model named {name!r} is already registered; pick another --name"
                 )
-        baselines = [load_model(settings, baseline) for baseline in data.baselines]
-        for baseline in baselines:
-            if baseline.codebook.codes != codebook.codes:
-                raise ConfigError(
-                    f"model {baseline.name} uses levels {', '.join(baseline.codebook.codes)}, "
-                    f"the codebook now has {', '.join(codebook.codes)}: the two cannot be compared"
-                )
-
-        options = TrainingOptions(
-            attention=args.attention,
-            epochs=args.epochs,
-            embedding_init=args.embedding_init,
-            embedding_dim=args.embedding_dim,
-            seed=settings.seed,
-            max_tokens=settings.max_tokens,
-            linear=args.linear,
-            linear_vectors=args.linear_vectors,
-            linear_c=args.linear_c,
-            heatmap=args.heatmap,
-        )
+        baselines = _baselines(settings, data, codebook)
+        options = _options(args, settings)
         trained = fit(data.train, data.train_labels, codebook, options, progress=sys.stderr)
-        predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)
-        report = _evaluate(predictor, data.test, data.test_labels, settings.seed)
-        report["model"] = name
-        report["calibration"] = trained.calibration.to_dict()
-        report["training"] = {
-            "n_train": len(data.train),
-            "n_test": len(data.test),
-            "epochs_run": trained.epochs_run,
-            "best_epoch": trained.best_epoch,
-            "linear": options.linear,
-            "attention_weight": trained.attention_weight,
-            **data.source,
-        }
-        if baselines:
-            report["comparison"] = compare(
-                report,
-                {b.name: _evaluate(b.predictor(), data.test, data.test_labels, settings.seed)
-                 for b in baselines},
-                [p.protocol_id for p in data.test],
-            )  # fmt: skip
-        fingerprint = data_fingerprint(data.train, [p.label for p in data.train])
-        created = datetime.now(UTC)
-        config = {
-            "created_at": created.isoformat(),
-            "model": trained.config.to_dict(),
-            "training": vars(options),
-            "columns": data.columns,
-            "temperature": trained.calibration.temperature,
-            "data_fingerprint": fingerprint,
-            **data.source,
-        }
-        path = save_version(
-            settings.models_dir, name, trained.model, trained.vocabulary, codebook, config, report
-        )
-        try:
-            with session_scope(engine) as session:
-                row = registry_row(path, config, report)
-                session.add(row)
-                session.flush()
-                store_model_files(session, row, path)
-        except CenrError as exc:
-            raise type(exc)(
-                f"model saved to {path} but not registered in the database ({exc}); "
-                f"fix the database, then `cenr register {name}`"
-            ) from exc
+        report = _report(name, trained, options, data, codebook, settings.seed, baselines)
+        path = _save_and_register(settings, engine, name, trained, options, data, codebook,
+                                  report)  # fmt: skip
     finally:
         engine.dispose()
     title = f"model {name} ({args.attention}) saved to {path}\nheld-out evaluation"

@@ -69,6 +69,8 @@ def test_unseen_words_map_to_unknown() -> None:
 
 
 def test_a_long_document_is_cut_without_building_every_token() -> None:
+    """A huge document gives only its first tokens, the same as tokenizing that prefix, plus a count
+    of the tokens left over."""
     protocol = Protocol("huge", {"title": "Partners co-lead", "body": "word " * 2_000_000})
     kept, more = tokenize_within(protocol, TextRules(), 8192)
     assert len(kept) == 8192

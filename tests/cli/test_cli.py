@@ -173,6 +173,7 @@ def test_console_script_exits_1_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_train_with_a_separate_test_file(cenr_home: Path, tmp_path: Path, capsys) -> None:
     """--test DATA2 evaluates on that file, all of DATA is used for training."""
     lines = PROTOCOLS_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -316,6 +317,8 @@ def test_an_unusable_setting_is_a_one_line_error(
     cenr_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     settings: dict[str, str], message: str,
 ) -> None:  # fmt: skip
+    """A malformed or contradictory setting in the environment stops the command with a one-line
+    error naming the setting and the problem."""
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     assert _error(capsys, ["models"]) == f"cenr: error: {message}"
@@ -325,6 +328,8 @@ def test_a_model_folder_that_cannot_be_written_is_a_one_line_error(
     sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
+    """When the models folder cannot be created, `cenr run` stops with a one-line error naming the
+    model and the folder."""
     home = tmp_path / "other-host"
     home.mkdir()
     (home / "models").write_text("a file where the models folder should be")

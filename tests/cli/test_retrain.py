@@ -34,6 +34,8 @@ def _job_with_reviews(tmp_path: Path, capsys: pytest.CaptureFixture[str], n: int
 def test_retrain_on_reviews_compares_old_and_new_on_the_same_protocols(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Retraining on a job's reviews reports the old and new model on the same held-out protocols,
+    with the scores `cenr evaluate` gives, and no reviewed row trains twice."""
     job = _job_with_reviews(tmp_path, capsys, 60)
     args = ["train", str(PROTOCOLS_CSV), *DEMO_COLUMNS, "--from-reviews", job, "--epochs", "3",
             "--test-size", "0.3", "--name", "retrained", "--json"]  # fmt: skip
@@ -73,6 +75,8 @@ def test_retrain_on_reviews_compares_old_and_new_on_the_same_protocols(
 def test_retrain_needs_reviews_or_data(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`cenr train` fails saying what is missing when a job has no agreed levels, neither data nor
+    reviews are given, the data lacks its column options, or the job is unknown."""
     write_export(tmp_path / "inbox" / "export.csv", demo_rows(4))
     assert main(["run", str(tmp_path / "inbox"), "--out", str(tmp_path / "out")]) == 0
     assert main(["status", "--json"]) == 0
@@ -90,6 +94,8 @@ def test_retrain_needs_reviews_or_data(
 def test_too_few_reviews_to_hold_out_say_what_to_do(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Retraining on too few reviews to hold some out fails with a message naming the job and
+    suggesting `--test DATA2`."""
     job = _job_with_reviews(tmp_path, capsys, 8)
     assert main(["train", "--from-reviews", job, "--name", "x"]) == 1
     err = capsys.readouterr().err

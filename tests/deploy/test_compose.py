@@ -43,6 +43,8 @@ def compose() -> dict:
 
 
 def test_the_file_is_valid_compose_and_keeps_its_rules(compose: dict) -> None:
+    """The compose file validates, publishes only web and a local-only flower, keeps the backends on
+    an internal network, and builds the Python services from one image."""
     assert validate(compose) == []
     services = compose["services"]
     assert set(services) == {"redis", "postgres", "migrate", "worker", "watcher", "web", "flower"}
@@ -72,6 +74,8 @@ def test_the_file_is_valid_compose_and_keeps_its_rules(compose: dict) -> None:
 
 
 def test_variables_are_documented_and_secrets_required() -> None:
+    """Every variable the compose file uses is documented in the example env file, every CENR_
+    variable is a real setting, and each secret must be set."""
     documented = read_env_file()
     assert variables_used() <= set(documented), "every variable is in deploy/.env.example"
     settings_fields = {f"CENR_{name.upper()}" for name in Settings.model_fields}
@@ -88,6 +92,8 @@ def test_variables_are_documented_and_secrets_required() -> None:
 def test_dockerfile_builds_a_slim_non_root_image_with_everything_packaged(
     tmp_path: Path,
 ) -> None:
+    """The Dockerfile runs as a non-root user without build tools in its final stage, copies only
+    files that exist, and the wheel includes the data files the services read."""
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     stages = dockerfile.split("\nFROM ")
     final = stages[-1]
@@ -102,6 +108,13 @@ def test_dockerfile_builds_a_slim_non_root_image_with_everything_packaged(
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
     assert "tensorflow-cpu" in (ROOT / "pyproject.toml").read_text(), "CPU wheels only"
+    # the pinned, hashed versions, then the project itself without resolving again
+    assert "pip install --require-hashes -r requirements.lock" in stages[-2]
+    assert "pip install --no-deps ." in stages[-2]
+    lock = (ROOT / "requirements.lock").read_text()
+    assert "tensorflow-cpu==" in lock
+    assert "--hash=sha256:" in lock
+    assert "schemathesis" not in lock, "the image holds the service, not the test tools"
     # what `pip install .` puts in the image: the package data the services read at run time
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path),
@@ -113,7 +126,8 @@ def test_dockerfile_builds_a_slim_non_root_image_with_everything_packaged(
     for needed in (
         "schema/default_codebook.json", "schema/migrations/env.py",
         "schema/migrations/versions/0005_users.py", "exporters/assets/cenr.js",
-        "exporters/assets/cenr.css", "cenr/portal/templates/base.html",
+        "exporters/assets/cenr.css", "exporters/templates/shared/protocol.html",
+        "exporters/templates/bundle/confusion.svg", "cenr/portal/templates/base.html",
         "cenr/portal/static/portal.js",
     ):  # fmt: skip
         assert needed in names, f"{needed} is not packaged"
@@ -143,6 +157,8 @@ def compose_backends() -> Iterator[dict[str, str]]:
 def test_every_service_runs_natively_with_the_files_environment(
     compose: dict, compose_backends: dict[str, str], trained_home: Path, tmp_path: Path
 ) -> None:
+    """Each service started with the compose file's command and environment works: a file dropped in
+    the inbox is processed and its workbook can be downloaded through the web service."""
     data, inbox = tmp_path / "data", tmp_path / "inbox"
     inbox.mkdir()
     port = free_port()

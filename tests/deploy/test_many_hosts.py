@@ -81,6 +81,8 @@ def db_host(hosts: Hosts, tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_workers_on_two_hosts_survive_one_host_cut_off(
     hosts: Hosts, db_host: dict[str, str], trained_home: Path, tmp_path: Path
 ) -> None:
+    """When one of two worker hosts is cut off mid-job, the other finishes the job with nothing lost
+    or written twice, and each host got the model from the store."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("CENR_")}
     shared = {**base, **db_host, "CENR_CLASSIFY_BATCH": "4", "CENR_VISIBILITY_TIMEOUT": "8"}
 

@@ -39,6 +39,8 @@ def _report(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 def test_disagreements_are_adjudicated_through_the_discussion_workbook(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Protocols the reviewers disagree on go to a discussion workbook whose adjudicated levels
+    import once, are validated, are kept on re-export and become the agreed labels."""
     ids = _review(exported, tmp_path, {"ana": ["5", "5", "3", "1"], "ben": ["5", "3", "3", "2"]})
     capsys.readouterr()
     report = _report(capsys)
@@ -114,6 +116,7 @@ def test_disagreements_are_adjudicated_through_the_discussion_workbook(
 def test_no_disagreement_writes_no_discussion(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """When the reviewers agree on every protocol, no discussion workbook is written or reported."""
     _review(exported, tmp_path, {"ana": ["5", "3"], "ben": ["5", "3"]})
     capsys.readouterr()
     report = _report(capsys, "--discussion", str(tmp_path / "d.xlsx"))

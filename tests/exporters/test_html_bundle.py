@@ -58,6 +58,8 @@ def _no_script_ran(chrome: Any) -> None:
 
 
 def test_bundle_structure_and_security(bundle: Path) -> None:
+    """The bundle holds an index, a model page and one page per protocol, each with a strict content
+    security policy and no inline script, hostile markup or remote resource."""
     assert {p.name for p in bundle.iterdir()} == {"index.html", "model.html", "assets", "protocols"}
     assert len(list((bundle / "protocols").glob("*.html"))) == 10
     for html_file in bundle.rglob("*.html"):
@@ -70,6 +72,8 @@ def test_bundle_structure_and_security(bundle: Path) -> None:
 
 
 def test_index_renders_sorts_and_filters(bundle: Path, browser: Any) -> None:
+    """The index page lists every protocol least certain first, shows hostile text as text, lists
+    the failures, and sorts and filters in the browser."""
     messages = open_page(browser, (bundle / "index.html").as_uri())
     assert not [m for m in messages if m["level"] == "SEVERE"], messages
     _no_script_ran(browser)
@@ -117,6 +121,8 @@ def _rgba(fill: str) -> str:
 def test_protocol_pages_shade_tokens_by_weight_and_run_nothing(
     bundle: Path, sqlite_service: str, browser: Any
 ) -> None:
+    """Each protocol page shades its tokens by their stored weights and shows hostile text without
+    running it, and the model page's matrix image loads."""
     engine = open_database(sqlite_service)
     with session_scope(engine) as session:
         data = review_data(session, bundle.name.removeprefix("cenr-"))
@@ -166,6 +172,8 @@ def test_the_policy_stops_script_that_escaping_missed(tmp_path: Path, browser: A
 
 
 def test_labelwise_pages_switch_between_levels(tmp_path: Path, browser: Any) -> None:
+    """A label-wise protocol page shades the predicted level's evidence first and switches the
+    shading to another level when chosen."""
     data, spans = labelwise_data()
     target = write_html_bundle(tmp_path / "lw.zip", data, default_codebook(), spans.__getitem__)
     with zipfile.ZipFile(target) as archive:
@@ -188,6 +196,8 @@ def test_labelwise_pages_switch_between_levels(tmp_path: Path, browser: Any) -> 
 
 
 def test_bundle_is_not_left_half_written(tmp_path: Path) -> None:
+    """A bundle that fails while being written leaves neither a partial zip nor a temporary file
+    behind."""
     data, spans = labelwise_data()
 
     def broken(prediction_id: int) -> list[TokenSpan]:

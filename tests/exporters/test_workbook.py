@@ -38,6 +38,8 @@ def _char_colours(value: CellRichText) -> tuple[str, list[str]]:
 
 
 def test_review_sheet_shows_what_a_reviewer_needs(exported: Path, sqlite_service: str) -> None:
+    """The review sheet lists protocols least certain first, with a hidden job-item ID, a codebook
+    drop-down, and only the reviewer's columns unlocked."""
     book = load_workbook(exported, rich_text=True)
     assert book.sheetnames == [
         "Review",
@@ -80,6 +82,8 @@ def test_review_sheet_shows_what_a_reviewer_needs(exported: Path, sqlite_service
 
 
 def test_words_are_coloured_by_their_weight(exported: Path, sqlite_service: str) -> None:
+    """Each word of the protocol text is coloured by its stored weight, using several shades of the
+    scale."""
     book = load_workbook(exported, rich_text=True)
     review = book["Review"]
     header = [c.value for c in review[1]]
@@ -114,6 +118,8 @@ def test_words_are_coloured_by_their_weight(exported: Path, sqlite_service: str)
 
 
 def test_excel_limits_are_handled_not_hit(exported: Path) -> None:
+    """The workbook holds no formulas, no control characters and no cell over Excel's length limit,
+    cuts an overlong text with a note, and lists the failed file."""
     book = load_workbook(exported, rich_text=True)
     for sheet in book.worksheets:
         for row in sheet.iter_rows():
@@ -152,6 +158,8 @@ def get_letter(index: int) -> str:
 def test_heatmap_fills_follow_the_weights_and_stop_at_the_row_limit(
     exported: Path, sqlite_service: str, tmp_path: Path
 ) -> None:
+    """Heatmap fills follow the token weights, and a heatmap with a row limit stops there with one
+    note that the sheet is full."""
     book = load_workbook(exported)
     heatmap = book["Heatmap"]
     rows = list(heatmap.iter_rows(min_row=3))
@@ -185,6 +193,8 @@ def test_heatmap_fills_follow_the_weights_and_stop_at_the_row_limit(
 def test_cenr_export_writes_where_asked(
     exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`cenr export` writes the workbook to the path given, and without any output asked for it
+    fails naming `--xlsx FILE`."""
     target = tmp_path / "again" / "job review.xlsx"
     assert main(["export", "--xlsx", str(target), "--csv", str(tmp_path / "rows.csv")]) == 0
     out = capsys.readouterr().out
@@ -197,6 +207,8 @@ def test_cenr_export_writes_where_asked(
 def test_review_import_matches_by_id_validates_and_is_idempotent(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Review import matches rows by ID, rejects a value that is not a level, fills in a missing
+    reviewer from `--reviewer`, and importing the same file again changes nothing."""
     ids = [r[0] for r in load_workbook(exported)["Review"].iter_rows(min_row=2, values_only=True)]
     decisions = {
         ids[0]: ("5", "CAB co-leads", "ana"),
@@ -230,6 +242,8 @@ def test_review_import_matches_by_id_validates_and_is_idempotent(
 def test_review_import_refuses_foreign_workbooks(
     exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Review import refuses a workbook not exported by cenr, one for a job the database does not
+    have, and a file that is not an .xlsx."""
     from openpyxl import Workbook
 
     plain = tmp_path / "mine.xlsx"
@@ -249,6 +263,8 @@ def test_review_import_refuses_foreign_workbooks(
 
 
 def test_kappas_match_hand_computed_values() -> None:
+    """Cohen's and Fleiss' kappa match values worked out by hand, and Cohen's kappa is undefined
+    when chance agreement is total."""
     from worker.agreement import cohen_kappa, fleiss_kappa
 
     ana, ben = ["5", "5", "3", "3"], ["5", "3", "3", "3"]
@@ -264,6 +280,8 @@ def test_kappas_match_hand_computed_values() -> None:
 def test_review_agreement_between_reviewers_and_model(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`cenr review agreement` reports the reviewers' kappas, the protocols they disagree on, and
+    the model's accuracy against each reviewer."""
     rows = list(load_workbook(exported)["Review"].iter_rows(min_row=2, values_only=True))
     ids, model_levels = [r[0] for r in rows[:4]], [r[3] for r in rows[:4]]
     ana = dict(zip(ids, ["5", "5", "3", "3"], strict=True))
@@ -284,6 +302,8 @@ def test_review_agreement_between_reviewers_and_model(
 
 
 def test_all_levels_heatmap_shades_each_levels_weights(tmp_path: Path) -> None:
+    """The all-levels heatmap gives each level its own row of weights and fills, marking the
+    predicted level."""
     from exporters.workbook import write_review_workbook
     from tests.exporters.labelwise import labelwise_data
 
@@ -323,6 +343,8 @@ def test_all_levels_heatmap_shades_each_levels_weights(tmp_path: Path) -> None:
 def test_all_levels_needs_a_labelwise_model(
     exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`--all-levels` is refused for a model that is not label-wise without writing a file, and an
+    HTML bundle path that is not a zip is refused."""
     assert main(["export", "--xlsx", str(tmp_path / "x.xlsx"), "--all-levels"]) == 1
     assert "--all-levels needs a label-wise model" in capsys.readouterr().err
     assert not (tmp_path / "x.xlsx").exists()

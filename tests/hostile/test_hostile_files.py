@@ -25,6 +25,8 @@ def _extract(case: Case) -> tuple[list[Extracted] | CenrError, float]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_file_ends_as_text_or_a_clear_error(case: Case) -> None:
+    """Each hostile file, within its time budget, gives either its expected text free of NUL and
+    lone surrogates or an error naming the file and the problem."""
     outcome, seconds = _extract(case)
     assert seconds < case.seconds, f"{case.name} took {seconds:.1f} s"
     if isinstance(outcome, CenrError):
@@ -41,6 +43,8 @@ def test_hostile_file_ends_as_text_or_a_clear_error(case: Case) -> None:
 
 
 def test_a_million_rows_are_never_held_in_memory() -> None:
+    """A million-row CSV over the row limit is refused while memory use stays below twice the file's
+    size."""
     raw = million_row_csv()
     tracemalloc.start()
     try:
@@ -53,6 +57,8 @@ def test_a_million_rows_are_never_held_in_memory() -> None:
 
 
 def test_rows_without_words_fail_alone_and_say_why() -> None:
+    """A row with only emoji or invisible characters fails on its own with a message naming the row
+    and its fields, while the rows with words are kept."""
     raw = (
         "Protocol ID,Abstract,Partners\n"
         f"OK1,{WORDS},\n"

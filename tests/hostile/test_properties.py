@@ -36,6 +36,8 @@ texts = st.text(st.characters(codec="utf-8") | st.sampled_from(TRICKY), max_size
 @FAST
 @given(st.dictionaries(st.text(max_size=5), texts, max_size=3), st.booleans())
 def test_token_spans_map_back_to_the_text_in_order(fields: dict[str, str], lowercase: bool) -> None:
+    """For any text, each token's span gives back its surface in its field, in order without
+    overlap, and a text has words exactly when it gives tokens."""
     rules = TextRules(lowercase=lowercase)
     tokens = tokenize(Protocol("p", fields), rules)
     assert [t.field for t in tokens] == sorted(
@@ -66,6 +68,8 @@ def test_a_token_is_never_cut_inside_a_word(text: str) -> None:
 
 
 def test_words_keep_their_marks_and_joiners() -> None:
+    """Words keep their combining marks and soft hyphens, their forms compose the marks and drop the
+    hyphen, and a zero-width space splits a word."""
     text = "हिन्दी שָׁלוֹם مُجْتَمَع cafe\u0301 commu\u00adnity co\u200bop"
     tokens = tokenize(Protocol("p", {"f": text}), TextRules())
     assert [t.surface for t in tokens] == [
@@ -107,12 +111,16 @@ def _extracts_or_fails_cleanly(name: str, raw: bytes) -> None:
 @EXTRACT
 @given(st.sampled_from(SUPPORTED_SUFFIXES), st.binary(max_size=2000))
 def test_any_bytes_under_any_extension(suffix: str, raw: bytes) -> None:
+    """Random bytes under any supported extension give protocols with words, rows that fail by
+    number, or an error naming the file."""
     _extracts_or_fails_cleanly(f"random{suffix}", raw)
 
 
 @EXTRACT
 @given(st.sampled_from([".txt", ".md", ".csv", ".jsonl"]), texts)
 def test_any_text_under_a_text_extension(suffix: str, text: str) -> None:
+    """Any text under a text extension gives protocols with words, rows that fail by number, or an
+    error naming the file."""
     _extracts_or_fails_cleanly(f"text{suffix}", text.encode("utf-8"))
 
 
@@ -157,10 +165,14 @@ def _rezipped(raw: bytes, damage: st.DrawFn) -> bytes:
 @EXTRACT
 @given(st.sampled_from(sorted(VALID)), st.data())
 def test_damaged_copies_of_valid_files(name: str, data: st.DataObject) -> None:
+    """Damaged copies of valid DOCX, XLSX and PDF files give protocols with words, rows that fail by
+    number, or an error naming the file."""
     _extracts_or_fails_cleanly(name, data.draw(damaged(VALID[name])))
 
 
 @EXTRACT
 @given(st.sampled_from(["valid.docx", "valid.xlsx"]), st.data())
 def test_valid_zips_with_damaged_xml_inside(name: str, data: st.DataObject) -> None:
+    """Valid DOCX and XLSX zips whose XML members are damaged give protocols with words, rows that
+    fail by number, or an error naming the file."""
     _extracts_or_fails_cleanly(name, _rezipped(VALID[name], data.draw))

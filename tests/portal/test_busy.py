@@ -22,6 +22,8 @@ def full_portal(
 
 
 def test_the_portal_answers_503_while_the_queue_is_full(full_portal: Portal) -> None:
+    """While the queue is full, uploads through the API and the form get a 503 with Retry-After and
+    create no job and no stored file."""
     alice = full_portal.client("alice")
     token = alice.get("/api/me").json()["csrf_token"]
     upload = {"files": ("new.txt", b"community partners co-lead", "text/plain")}

@@ -60,6 +60,8 @@ def _wait_done(client: httpx.Client, job: str) -> dict[str, Any]:
 
 
 def test_every_route_refuses_anonymous_requests(portal: Portal, sqlite_service: str) -> None:
+    """Every non-public route refuses anonymous requests, signed-in pages carry strict security
+    headers, and passwords are stored only as Argon2 hashes."""
     routes = _routes()
     assert len(routes) >= 15
     anonymous = portal.client()
@@ -98,6 +100,8 @@ def test_every_route_refuses_anonymous_requests(portal: Portal, sqlite_service: 
 
 
 def test_sign_in_roles_and_csrf(portal: Portal) -> None:
+    """Bad sign-ins are refused, reviewers cannot create jobs or open the models page, and creating
+    a job or signing out needs the session's CSRF token."""
     wrong = sign_in(portal.client(), "alice", "nope")
     assert wrong.status_code == 401
     assert "Wrong user name or password" in wrong.text
@@ -257,6 +261,7 @@ def test_a_link_from_another_site_keeps_the_browser_signed_in(portal: Portal, br
 
 
 def test_sessions_expire() -> None:
+    """A session older than the maximum age gives no user and is cleared."""
     from cenr.portal.auth import session_user
 
     store = {"uid": 1, "at": int(time.time()) - 3 * 3600, "csrf": "x"}
@@ -265,6 +270,8 @@ def test_sessions_expire() -> None:
 
 
 def test_uploads_are_checked_and_cannot_escape(portal: Portal) -> None:
+    """An uploaded file name cannot escape the upload folder, and a file of a refused type, too
+    large, hidden or not a workbook is refused."""
     alice = portal.client("alice")
     headers = _csrf(alice)
     escaping = {
@@ -328,6 +335,8 @@ def test_an_unknown_job_protocol_or_model_is_404(portal: Portal) -> None:
 
 
 def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_path: Path) -> None:
+    """In the browser an admin uploads an export, a reviewer downloads, fills in and returns the
+    workbook, and the job page shows the agreement and a protocol's heat-map."""
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser.execute_cdp_cmd(
@@ -347,8 +356,10 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     _browser_signs_in(browser, portal, "rob")
     browser.get(job_url)
     browser.find_element(By.ID, "download-xlsx").click()
-    assert wait_until(lambda: any(downloads.glob("review-*.xlsx")), 60)
-    time.sleep(0.5)
+    assert wait_until(  # the browser writes a .crdownload first and renames it when done
+        lambda: any(downloads.glob("review-*.xlsx")) and not any(downloads.glob("*.crdownload")),
+        60,
+    )
     [workbook] = list(downloads.glob("review-*.xlsx"))
     book = load_workbook(workbook)
     sheet = book["Review"]
@@ -398,6 +409,8 @@ def _zip(
 def test_admins_add_a_model_by_uploading_its_folder(
     portal: Portal, trained_home: Path, tmp_path: Path
 ) -> None:
+    """Only admins can add a model by uploading its zipped folder, and a duplicate, an unsafe member
+    name, a folder without a model or a non-zip is refused."""
     folder = trained_home / "models" / "tiny"
     alice, rob = portal.client("alice"), portal.client("rob")
     upload = _zip(folder, tmp_path / "upload.zip", "tiny-copy")

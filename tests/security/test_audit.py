@@ -49,6 +49,8 @@ def _fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ignore: str) -> Modul
 def test_a_finding_fails_and_an_old_release_is_named(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A package pip-audit skipped is audited from its project page and a finding there fails the
+    audit, while a release older than the page's newest is named as not audited."""
     assert _fake(monkeypatch, tmp_path, "# nothing accepted\n").main() == 1
     out = capsys.readouterr().out
     assert "VULNERABLE lib 1.0: PYSEC-0000-1 (fixed in 2.0)" in out
@@ -59,6 +61,8 @@ def test_a_finding_fails_and_an_old_release_is_named(
 def test_accepted_issues_need_a_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """An accepted advisory with a reason silences its finding, and one listed without a reason
+    stops the audit."""
     assert (
         _fake(monkeypatch, tmp_path, "CVE-0000-1  # only in a module we never import\n").main() == 0
     )
@@ -68,6 +72,7 @@ def test_accepted_issues_need_a_reason(
 
 
 def test_the_test_command_runs_the_audit() -> None:
+    """`make test` runs the audit, and the real list of accepted advisories parses."""
     makefile = (ROOT / "Makefile").read_text()
     assert "\ntest: setup services lint audit\n" in makefile
     assert _audit().accepted() is not None  # the real list parses

@@ -87,6 +87,8 @@ def _extracted_job(csv: Path) -> tuple[str, list[int]]:
 def test_a_pickled_task_is_refused_and_the_worker_goes_on(
     cluster: Cluster, broker_url: str, tmp_path: Path
 ) -> None:
+    """A pickled task is refused and dropped without being decoded or run, and the worker stays up
+    to run the next JSON task."""
     job, items = _extracted_job(write_export(tmp_path / "export.csv", demo_rows(3)))
     assert len(items) == 3
     assert item_counts(cluster.url, job) == {"queued": 3}

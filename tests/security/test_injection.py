@@ -76,6 +76,8 @@ def _is_neutral(value: str) -> bool:
 
 
 def test_predictions_csv_neutralises_every_formula_cell(outputs: Path) -> None:
+    """Every cell of predictions.csv that would start a formula is quoted so it stays text, while
+    plain markup is left unchanged."""
     with (outputs / "predictions.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(PAYLOADS) + len(FILE_NAMES) + 1
@@ -127,6 +129,8 @@ def check_workbook(path: Path, expect_in_cells: list[str]) -> None:
 
 
 def test_review_workbook_holds_no_formula_or_link(outputs: Path) -> None:
+    """The review workbook holds no formula or hyperlink, and shows formula-like IDs and the failed
+    file's hostile name as typed text."""
     check_workbook(outputs / "review.xlsx", PAYLOADS)
     book = load_workbook(outputs / "review.xlsx")
     review = book["Review"]
@@ -172,6 +176,8 @@ def _unzip(bundle: Path, into: Path) -> Path:
 
 
 def test_html_bundle_shows_payloads_only_as_text(outputs: Path, tmp_path: Path) -> None:
+    """The HTML bundle's pages hold no inline script, event handler or script, data or remote link,
+    and show the markup payloads only escaped."""
     root = _unzip(outputs / "review-html.zip", tmp_path / "bundle")
     pages = sorted(root.rglob("*.html"))
     assert len(pages) >= len(PAYLOADS) + len(FILE_NAMES) + 2
@@ -199,6 +205,8 @@ def test_html_bundle_shows_payloads_only_as_text(outputs: Path, tmp_path: Path) 
 
 
 def test_a_page_runs_nothing_in_the_browser(outputs: Path, tmp_path: Path, browser: Any) -> None:
+    """No page of the HTML bundle runs an injected script or alert in the browser, and each shows
+    its markup payloads as text."""
     root = _unzip(outputs / "review-html.zip", tmp_path / "bundle")
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ALERT_SPY})
     shown = 0
@@ -215,6 +223,8 @@ def test_a_page_runs_nothing_in_the_browser(outputs: Path, tmp_path: Path, brows
 def test_discussion_workbook_keeps_reviewer_formulas_as_text(
     outputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Reviewer names and rationales typed as formulas end up as text, with no formula or link, in
+    the discussion workbook."""
     review = outputs / "review.xlsx"
     ids = [r[0] for r in load_workbook(review)["Review"].iter_rows(min_row=2, values_only=True)]
     given = (("ana", "5", "=1+2"), ("=ben", "1", '=HYPERLINK("http://x","y")'))

@@ -66,6 +66,8 @@ def _url(path: str) -> str:
 
 
 def test_every_route_declares_its_guards(routes: dict[tuple[str, str], set[str]]) -> None:
+    """Every route declares its guards: a session for non-public routes, a CSRF check for each state
+    change, and the admin check on exactly the admin-only routes."""
     for (method, path), guards in routes.items():
         if (method, path) in PUBLIC:
             assert "admin" not in guards, (method, path)
@@ -88,6 +90,7 @@ def test_every_route_declares_its_guards(routes: dict[tuple[str, str], set[str]]
 def test_reviewers_are_refused_every_admin_route(
     portal: Portal, routes: dict[tuple[str, str], set[str]]
 ) -> None:
+    """A reviewer is refused every admin-only route with a 403 saying it needs an admin."""
     rob = portal.client("rob")
     headers = _csrf(rob)
     for method, path in sorted(ADMIN_ONLY):
@@ -102,6 +105,8 @@ def test_reviewers_are_refused_every_admin_route(
 def test_state_changing_routes_need_the_sessions_own_csrf_token(
     portal: Portal, routes: dict[tuple[str, str], set[str]]
 ) -> None:
+    """Every state-changing route refuses a missing, empty, forged, truncated or another user's CSRF
+    token, and sign-in does not accept the session's token in place of its own."""
     alice, rob = portal.client("alice"), portal.client("rob")
     own, foreign = _csrf(alice)["X-CSRF-Token"], _csrf(rob)["X-CSRF-Token"]
     assert own != foreign
@@ -138,6 +143,8 @@ def _cookie(secret: str, session: dict[str, Any]) -> str:
 
 
 def test_forged_and_expired_sessions_are_refused(portal: Portal) -> None:
+    """The session cookie is HttpOnly and SameSite=Strict, and a cookie signed with another key,
+    expired or unsigned counts as signed out."""
     login = sign_in(portal.client(), "rob")
     assert login.status_code == 303, login.text
     [set_cookie] = [

@@ -37,6 +37,8 @@ def _tree(root: Path) -> set[str]:
 
 
 def test_upload_names_stay_in_the_requests_folder(tmp_path: Path) -> None:
+    """Hostile upload names are saved as plain, visible, distinct files inside the request's folder,
+    and unusable names are refused."""
     folder = tmp_path / "uploads" / "request"
     folder.mkdir(parents=True)
     saved = []
@@ -60,6 +62,8 @@ def test_upload_names_stay_in_the_requests_folder(tmp_path: Path) -> None:
 def test_model_archive_members_cannot_escape(
     sqlite_service: str, trained_home: Path, tmp_path: Path
 ) -> None:
+    """A model archive with an unsafe member name is refused, and a symlink member is written as a
+    plain file inside the model's folder."""
     from schema.database import open_database, session_scope
     from worker.model_store import install_archive
 
@@ -93,6 +97,8 @@ def test_model_archive_members_cannot_escape(
 
 
 def test_portal_uploads_and_job_ids_cannot_point_elsewhere(portal: Portal, tmp_path: Path) -> None:
+    """Upload names, model archive members and job IDs sent to the portal cannot reach files outside
+    its folders, and the uploads are cleared afterwards."""
     alice = portal.client("alice")
     headers = _csrf(alice)
     files = [("files", (name, b"community partners co-lead the study", "text/plain"))
@@ -123,6 +129,8 @@ def _member_zip(name: str) -> bytes:
 def test_export_refuses_a_job_id_that_is_a_path(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A job ID that is a path is refused as an unknown job and nothing is written, from the command
+    line and as the portal calls the export."""
     target = tmp_path / "out" / "x.csv"
     for job in ("../../../tmp/evil", "/etc/passwd", "..", "x\x00y"):
         assert main(["export", job, "--csv", str(target)]) != 0

@@ -18,6 +18,8 @@ def test_submissions_are_refused_while_the_queue_is_full(
     sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
+    """A run is refused without creating a job while the queue is full or the disk is short of
+    space, and goes through once the workers have caught up."""
     job = waiting_job(sqlite_service, tmp_path / "earlier", 3)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -51,6 +53,8 @@ def test_submissions_are_refused_while_the_queue_is_full(
 def test_the_watcher_leaves_new_files_in_the_inbox_until_there_is_room(
     sqlite_service: str, tmp_path: Path
 ) -> None:
+    """While the queue is full the watcher leaves a new file in the inbox and says so once, then
+    processes it when the queue has room again."""
     job = waiting_job(sqlite_service, tmp_path / "earlier", 2)
     inbox = tmp_path / "inbox"
     inbox.mkdir()

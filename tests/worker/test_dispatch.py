@@ -38,6 +38,8 @@ def _classify_task_sizes(url: str, inbox: Path) -> tuple[list[int], tuple[int, i
 def test_single_files_wait_for_a_full_task(
     sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Single-document files are gathered into classification tasks of the full batch size, and a
+    failing file does not hold back the rest."""
     monkeypatch.setenv("CENR_CLASSIFY_BATCH", "4")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -52,6 +54,8 @@ def test_single_files_wait_for_a_full_task(
 def test_a_table_is_queued_as_soon_as_it_is_extracted(
     sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A table's protocols are queued in batches as soon as it is extracted, before a single file
+    that follows it."""
     monkeypatch.setenv("CENR_CLASSIFY_BATCH", "4")
     inbox = tmp_path / "inbox"
     write_export(inbox / "a-export.csv", demo_rows(6, start=20))

@@ -21,6 +21,8 @@ from tests.worker.files import encrypted_pdf_bytes, zip_bomb_docx
 def test_submit_status_and_rerun(
     cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A submitted job finishes with its bad files failed alone and the worker still running, and
+    resubmitting the same content stores no new rows."""
     worker = cluster.start_worker()
     inbox = tmp_path / "inbox"
     write_export(inbox / "export.csv", demo_rows(20))
@@ -55,6 +57,8 @@ def test_submit_status_and_rerun(
 def test_broker_down_at_submit_keeps_the_job_for_requeue(
     cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """When the broker is unreachable at submit, the job is kept and the error names the `cenr
+    requeue` command, which later finishes it."""
     write_export(tmp_path / "export.csv", demo_rows(5, start=150))
     down = {**cluster.env, "CENR_BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing there
     result = subprocess.run(  # a process of its own: the broker URL is read at start

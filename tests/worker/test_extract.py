@@ -32,12 +32,15 @@ TEXT = "Résumé: the Community Advisory Board co-designed the survey — “na�
     ids=["utf-8", "utf-8-bom", "utf-16-bom", "utf-16-le-no-bom", "windows-1252"],
 )
 def test_text_encodings_are_detected_not_mangled(raw: bytes) -> None:
+    """Text in UTF-8 with or without a BOM, UTF-16 with or without a BOM, or Windows-1252 is read
+    back exactly."""
     [found] = extract_source("protocol.txt", raw, LIMITS)
     assert found.protocol is not None
     assert found.protocol.fields["text"] == TEXT
 
 
 def test_latin1_text_is_read() -> None:
+    """A Latin-1 Markdown file is read back exactly."""
     text = "Partenaires: comité de quartier, université"
     [found] = extract_source("p.md", text.encode("latin-1"), LIMITS)
     assert found.protocol is not None
@@ -45,6 +48,8 @@ def test_latin1_text_is_read() -> None:
 
 
 def test_docx_and_pdf_text_is_extracted() -> None:
+    """The paragraphs of a DOCX and the lines of a PDF are extracted as text, and a protocol's ID is
+    its file's base name."""
     [docx] = extract_source(
         "a b/ü protocol.docx", docx_bytes("Aims & goals", "Partners: CAB"), LIMITS
     )
@@ -76,6 +81,8 @@ def test_docx_and_pdf_text_is_extracted() -> None:
 def test_bad_files_fail_with_the_file_and_the_reason(
     name: str, raw: bytes | None, message: str
 ) -> None:
+    """An empty, binary, damaged, password-protected, textless or unsupported file fails with an
+    error naming the file and the reason."""
     if raw is None:  # a zip that is not a Word document
         import io
         import zipfile
@@ -89,6 +96,7 @@ def test_bad_files_fail_with_the_file_and_the_reason(
 
 
 def test_zip_bomb_docx_is_refused_before_unpacking() -> None:
+    """A small DOCX that would unpack to 300 MB is refused as a zip bomb."""
     bomb = zip_bomb_docx(300)
     assert len(bomb) < 2 * 2**20  # small on disk
     with pytest.raises(InputFileError, match=r"unpacks to 300 MB.*zip bomb"):
@@ -96,6 +104,7 @@ def test_zip_bomb_docx_is_refused_before_unpacking() -> None:
 
 
 def test_files_over_the_size_limit_are_refused() -> None:
+    """A file over the size limit is refused with its size and the limit."""
     raw = b"community partners " * (3 * 2**20 // 19)
     with pytest.raises(InputFileError, match=r"big.txt: 3.0 MB, over the limit of 2 MB"):
         extract_source("big.txt", raw, Limits(max_file_bytes=2 * 2**20))
@@ -109,6 +118,8 @@ IRB_CSV = (
 
 
 def test_irb_export_columns_are_recognised() -> None:
+    """An IRB export's ID and text columns are recognised by name, in order, and an empty cell gives
+    an empty field."""
     found = extract_source("export.csv", IRB_CSV.encode(), LIMITS)
     assert [f.external_id for f in found] == ["HM1", "HM2"]
     assert found[0].protocol is not None
@@ -120,6 +131,8 @@ def test_irb_export_columns_are_recognised() -> None:
 
 
 def test_configured_columns_win_and_missing_ones_are_named() -> None:
+    """Configured text and ID columns replace the recognised ones, and a configured column the table
+    lacks is named in the error."""
     found = extract_source("export.csv", IRB_CSV.encode(), LIMITS, ["Notes"], "Protocol ID")
     assert found[0].protocol is not None
     assert found[0].protocol.fields == {"Notes": '=HYPERLINK("x")'}
@@ -128,12 +141,15 @@ def test_configured_columns_win_and_missing_ones_are_named() -> None:
 
 
 def test_table_without_text_columns_fails() -> None:
+    """A table with no recognisable text column fails with a message pointing to `--text-column`."""
     raw = b"ID,Score,Date\n1,3,2026-01-01\n"
     with pytest.raises(ColumnError, match=r"scores.csv: no text column recognised.*--text-column"):
         extract_source("scores.csv", raw, LIMITS)
 
 
 def test_thousands_of_empty_rows_are_skipped_and_rows_without_text_fail_alone() -> None:
+    """Thousands of empty rows are skipped, and a row without text fails on its own with its row
+    number and ID."""
     raw = IRB_CSV + ",,,,,,\n" * 5000 + "HM3,,,,,,note only\n"
     found = extract_source("export.csv", raw.encode(), LIMITS)
     assert [f.external_id for f in found] == ["HM1", "HM2", "HM3"]
@@ -143,6 +159,8 @@ def test_thousands_of_empty_rows_are_skipped_and_rows_without_text_fail_alone() 
 
 
 def test_xlsx_rows_and_row_limit() -> None:
+    """Each XLSX row becomes a protocol with its row number, and a sheet over the row limit is
+    refused."""
     import io
 
     from openpyxl import Workbook
@@ -162,6 +180,7 @@ def test_xlsx_rows_and_row_limit() -> None:
 
 
 def test_jsonl_in_utf16() -> None:
+    """A UTF-16 JSON Lines file gives its protocol with the ID and text fields."""
     raw = '{"protocol_id": "J1", "abstract": "Church partners"}\n'.encode("utf-16")
     [found] = extract_source("rows.jsonl", raw, LIMITS)
     assert found.external_id == "J1"
@@ -170,6 +189,8 @@ def test_jsonl_in_utf16() -> None:
 
 
 def test_line_breaks_inside_fields_do_not_split_rows() -> None:
+    """Form feeds, Unicode line separators and newlines inside a CSV or JSON Lines field do not
+    split its row."""
     raw = 'Protocol ID,Abstract\nP1,"form\x0cfeed, line\u2028separator\nand newline"\nP2,next\n'
     found = extract_source("export.csv", raw.encode("utf-8"), LIMITS)
     assert [f.external_id for f in found] == ["P1", "P2"]

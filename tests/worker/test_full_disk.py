@@ -50,6 +50,8 @@ def full_disk(tmp_path: Path) -> Iterator[Disk]:
 def test_exports_to_a_full_disk_fail_clearly_and_leave_no_partial_file(
     use_trained: Path, full_disk: Disk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Exports to a full disk fail with a clear message and leave no partial or temporary file, and
+    the same export works once there is room."""
     write_export(tmp_path / "inbox" / "export.csv", demo_rows(6))
     out = full_disk.path / "out"
     out.mkdir()
@@ -73,6 +75,8 @@ def test_exports_to_a_full_disk_fail_clearly_and_leave_no_partial_file(
 
 def test_a_watched_inbox_on_a_full_disk_loses_nothing(sqlite_service: str, full_disk: Disk,
                                                       tmp_path: Path) -> None:  # fmt: skip
+    """On a full disk the watcher still moves each file to done or failed, writes no truncated error
+    note, logs where the reasons are, and keeps running."""
     inbox = full_disk.path
     (inbox / "empty.txt").write_bytes(b"")  # fails: its .error.txt cannot be written
     (inbox / "garden.txt").write_text("The community garden board co-leads the study.")

@@ -24,6 +24,8 @@ def test_a_host_without_the_model_fetches_it_from_the_store(
     postgres_service: str, trained_home: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
+    """A host without the model fetches it from the store, replaces a damaged local copy, and
+    refuses a corrupt stored file without writing it."""
     other_host = tmp_path / "other-host"
     monkeypatch.setenv("CENR_HOME", str(other_host))  # same database, no model folder
     write_export(tmp_path / "inbox" / "export.csv", demo_rows(3))
@@ -52,6 +54,7 @@ def test_a_host_without_the_model_fetches_it_from_the_store(
 def test_register_fills_the_store_for_versions_registered_before_it(
     sqlite_service: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Registering a model that predates the store adds its files to the store."""
     engine = create_engine(sqlite_service)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM model_files"))

@@ -74,6 +74,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_run_classifies_good_files_and_names_every_bad_one(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A run classifies every good file, names each bad file with its reason, stores a weight per
+    token, and writes the three exports without formulas."""
     inbox, bad = make_inbox(tmp_path)
     out_dir = tmp_path / "out"
     status, out, err = run(capsys, str(inbox), "--out", str(out_dir))
@@ -111,6 +113,8 @@ def test_run_classifies_good_files_and_names_every_bad_one(
 def test_paths_with_dot_dot_and_odd_names_are_processed(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """An inbox path through `..` and a file with an accented, spaced name are processed, and the
+    file keeps its name in the export."""
     inbox = tmp_path / "inbox"
     (inbox / "sub").mkdir(parents=True)
     (inbox / "ünïcode & spaces (final) v2.txt").write_text(GOOD_TEXT, encoding="cp1252")
@@ -125,6 +129,8 @@ def test_paths_with_dot_dot_and_odd_names_are_processed(
 def test_rerun_writes_nothing_twice_and_same_content_is_one_document(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Two copies of one file, run twice, store each document, prediction and token weight once,
+    while every job item is done."""
     inbox = tmp_path / "inbox"
     rows = demo_rows(6)
     write_export(inbox / "a.csv", rows)
@@ -152,6 +158,8 @@ def test_rerun_writes_nothing_twice_and_same_content_is_one_document(
 def test_run_on_postgresql_stores_weights_queryable_in_sql(
     postgres_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A run on PostgreSQL stores token weights that SQL can rank per level, with spans that point
+    into the original text."""
     inbox = tmp_path / "inbox"
     write_export(inbox / "export.csv", demo_rows(30))
     status, out, _ = run(capsys, str(inbox), "--out", str(tmp_path / "out"))
@@ -184,6 +192,8 @@ def test_run_refuses_a_database_whose_schema_is_behind(
     trained_home: Path, postgres_url: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
+    """`cenr run`, `cenr status` and `cenr worker` refuse a database whose schema is not migrated
+    and say to run `cenr db upgrade`."""
     monkeypatch.setenv("CENR_HOME", str(trained_home))
     monkeypatch.setenv("CENR_DATABASE_URL", postgres_url)
     (tmp_path / "inbox").mkdir()
@@ -201,6 +211,8 @@ def test_run_refuses_a_database_whose_schema_is_behind(
 def test_run_errors_are_one_line(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A run on a missing folder, with an unknown model or on an empty folder fails with a `cenr:
+    error:` message saying why."""
     for argv, message in (
         ([str(tmp_path / "nope"), "--out", str(tmp_path)], "not a folder"),
         (
@@ -222,6 +234,7 @@ def test_run_errors_are_one_line(
 def test_submit_without_a_broker_says_what_to_do(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`cenr submit` without a broker fails saying to set CENR_BROKER_URL or use `cenr run`."""
     assert main(["submit", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "set CENR_BROKER_URL" in err
@@ -268,6 +281,8 @@ def test_run_with_model_files_missing_fails_before_submitting(
     sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
+    """A run whose model is neither in the model store nor on disk fails before any job is
+    created."""
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "a.txt").write_text(GOOD_TEXT)
     engine = create_engine(sqlite_service)
@@ -284,6 +299,8 @@ def test_run_with_model_files_missing_fails_before_submitting(
 def test_an_export_folder_that_cannot_be_written_is_a_reported_failure(
     sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """When the export folder cannot be written, the run reports it and exits 1, while the job
+    itself is done."""
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "a.txt").write_text(GOOD_TEXT)
     (tmp_path / "taken").write_text("a file where the export folder should go")
@@ -296,6 +313,7 @@ def test_an_export_folder_that_cannot_be_written_is_a_reported_failure(
 
 
 def test_status_without_jobs(sqlite_service: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cenr status` with no jobs fails saying there are none yet."""
     assert main(["status"]) == 1
     assert "no jobs yet" in capsys.readouterr().err
 
@@ -313,6 +331,8 @@ def test_status_without_jobs(sqlite_service: str, capsys: pytest.CaptureFixture[
 def test_service_commands_fail_in_one_line(
     sqlite_service: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Service commands given an unknown job, no broker or a missing folder fail with a one-line
+    error."""
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("cenr: error: ")
@@ -323,6 +343,7 @@ def test_service_commands_fail_in_one_line(
 def test_worker_refuses_unknown_queues(
     sqlite_service: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`cenr worker` refuses an unknown queue name and lists the valid ones."""
     monkeypatch.setenv("CENR_BROKER_URL", "redis://127.0.0.1:6379/15")
     assert main(["worker", "--queues", "classify,bogus"]) == 1
     assert "unknown queue(s) bogus; use extract, classify, export" in capsys.readouterr().err

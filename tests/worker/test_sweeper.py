@@ -89,6 +89,8 @@ def _state(ctx: Context, job: str) -> tuple[int, dict[str, int]]:
 
 
 def test_a_stalled_job_is_queued_again_then_ended_if_it_never_progresses(stalled: Any) -> None:
+    """A stalled job is queued again once per stall time, and after the most requeues without
+    progress its protocols fail with the reason and its export is queued."""
     ctx, job, lost = stalled
     assert sweep(ctx) == [job]
     assert lost.sent[-1][0] == "classify"
@@ -119,6 +121,8 @@ def test_a_stalled_job_is_queued_again_then_ended_if_it_never_progresses(stalled
 
 
 def test_progress_between_sweeps_starts_the_count_again(stalled: Any) -> None:
+    """A protocol finished after the last requeue starts the requeue count again, so the job is
+    queued again instead of ended."""
     ctx, job, _ = stalled
     for _ in range(MAX_REQUEUES):
         _age(ctx, job, requeued=timedelta(hours=1))
@@ -131,6 +135,7 @@ def test_progress_between_sweeps_starts_the_count_again(stalled: Any) -> None:
 
 
 def test_a_broker_that_is_away_does_not_count_against_a_job(stalled: Any) -> None:
+    """Sweeps that fail while the broker is down do not count as requeues of the job."""
     ctx, job, lost = stalled
     lost.down = True
     for _ in range(MAX_REQUEUES + 2):

@@ -23,6 +23,8 @@ def _names(folder: Path) -> set[str]:
 def test_watch_processes_settled_files_and_survives_restarts(
     sqlite_service: str, tmp_path: Path
 ) -> None:
+    """The watcher finishes files an earlier watcher left claimed or stranded, waits for files to
+    settle, sorts them into done and failed, and enqueues nothing twice after a restart."""
     inbox = tmp_path / "inbox"
     (inbox / "processing").mkdir(parents=True)
     # A previous watcher died after claiming this file, before submitting it.
@@ -83,8 +85,7 @@ def test_watch_processes_settled_files_and_survives_restarts(
         watcher.kill()
 
         watcher = Process(argv, dict(os.environ), tmp_path / "watch2.log")
-        watcher.wait_for_output("watching")
-        time.sleep(2)
+        watcher.wait_for_output("inbox scanned")  # recovered and made one full pass
         assert table_counts(sqlite_service)["jobs"] == jobs, "a restart enqueued something again"
         assert watcher.alive
     finally:
@@ -105,6 +106,7 @@ def test_watch_processes_settled_files_and_survives_restarts(
 
 @pytest.mark.parametrize("name", ["report.pdf", "copy of report.pdf"])
 def test_free_name_never_overwrites(tmp_path: Path, name: str) -> None:
+    """A free name skips names already taken by a file or by a file's error note."""
     from worker.watch import free_name
 
     (tmp_path / name).write_text("x")
