@@ -73,6 +73,28 @@ def test_the_file_is_valid_compose_and_keeps_its_rules(compose: dict) -> None:
     assert "healthcheck" in services["web"]
 
 
+@pytest.mark.parametrize(
+    ("auth", "starts"), [("", False), ("admin", False), (":", False), ("admin:s3cret", True)]
+)
+def test_flower_refuses_to_start_without_a_password(auth: str, starts: bool) -> None:
+    """Flower's command exits 1 with a message naming FLOWER_BASIC_AUTH unless it holds a
+    user and a password; with them it goes on to start Flower (here a stand-in)."""
+    service = interpolate(load_yaml(), {**read_env_file(), "FLOWER_BASIC_AUTH": auth})
+    command = service["services"]["flower"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    script = command[2].replace("exec celery", "exec echo celery")  # no Flower here
+    env = {"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": auth}
+    result = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    if starts:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("celery --broker=redis://redis:6379/0 flower")
+    else:
+        assert result.returncode == 1
+        assert "set FLOWER_BASIC_AUTH=user:password" in result.stderr
+        assert result.stdout == ""
+
+
 def test_variables_are_documented_and_secrets_required() -> None:
     """Every variable the compose file uses is documented in the example env file, every CENR_
     variable is a real setting, and each secret must be set."""
