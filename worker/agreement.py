@@ -1,5 +1,8 @@
 """How far reviewers agree, what they disagree on, and which labels are settled.
 
+Stage: none (the read side of reviews). Reads the reviews and adjudications and fills
+:mod:`schema.views`; writes nothing.
+
 Downstream of :mod:`worker.reviews` (which stores the decisions): Cohen's kappa per pair
 of reviewers, Fleiss' kappa overall, the model against each reviewer; the protocols they
 disagree on, for the Discussion workbook; and the agreed label of each protocol - its

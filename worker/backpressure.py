@@ -1,5 +1,8 @@
 """Backpressure: refuse new work while too much is waiting or the disk is nearly full.
 
+Stage: before extract. Reads the queue's depth from the tables and the free disk; writes
+nothing.
+
 The queue's depth is read from the database, the one place every host shares: the
 protocols of unfinished jobs still waiting to be classified, plus their files not yet
 extracted (a file counts as one until its rows are known). Submitting paths

@@ -1,5 +1,8 @@
 """Submitting work: find the files, store them with a new job, hand the job to the queue.
 
+Stage: before extract. May touch the jobs and source files tables (the file's bytes are
+stored here) and the error log; it knows no stage.
+
 A submitted file's bytes are stored with its job, so a worker on another host needs no
 shared folder and a file deleted after submission is not lost. A file that cannot be
 read, or is over the size limit, is recorded as a failed source file with the reason,

@@ -1,5 +1,8 @@
 """The model store: model versions' files kept in the database, cached on each host.
 
+Stage: none (shared by classify and the CLI). May touch the model versions and model
+files tables and the local model folder.
+
 ``cenr train`` and ``cenr register`` put every file of a version's folder into
 ``model_files``; a worker that needs a version it does not have (another host, a fresh
 container) writes them into ``CENR_HOME/models/NAME`` - into a temporary folder first,

@@ -1,4 +1,8 @@
-"""Reads for people: a job's progress, its per-protocol results and its failures."""
+"""Reads for people: a job's progress, its per-protocol results and its failures.
+
+Stage: none (the read side). Fills the dataclasses of :mod:`schema.views` from the
+tables, reading only; the export stage, the CLI and the portal show what it returns.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Reviewers' decisions coming back: read a workbook, check it, store its levels.
 
+Stage: after export (reviewers' work coming back). May touch the reviews and
+adjudications tables; it reads workbooks through :mod:`exporters` and knows no stage.
+
 Two workbooks come back: the review workbook (one reviewer's levels, stored as
 :class:`Review` rows, one per protocol and reviewer) and the Discussion workbook (the
 adjudicated level of protocols the reviewers disagreed on, stored as

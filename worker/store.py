@@ -1,5 +1,8 @@
 """Writes of the pipeline: documents by content hash, job items, predictions, token weights.
 
+Stage: store. May touch the documents, predictions, token weights and processing errors
+tables; it is called by the extract and classify steps and calls no stage.
+
 Token weights are the bulk of what is written (one row per token, thousands per
 protocol), so they go in with PostgreSQL's ``COPY`` and SQLite's ``executemany``, in
 the same transaction as their prediction. Predictions are inserted with

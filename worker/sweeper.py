@@ -1,5 +1,8 @@
 """The stall sweeper: jobs whose queue messages were lost are queued again.
 
+Stage: none (keeps distributed jobs moving). Reads job progress and hands stalled jobs to
+:mod:`worker.dispatch`; may fail the rest of a job that makes no progress.
+
 A broker that restarts without persistence (Redis with ``--save ""``) forgets every
 message it held; the database still knows which files and protocols are pending. Every
 ``cenr worker`` runs a sweep now and then: a distributed job that is unfinished and has

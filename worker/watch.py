@@ -1,5 +1,8 @@
 """``cenr watch``: a folder where dropping a file submits it.
 
+Stage: before extract (a way in, like ``cenr submit``). May touch its inbox folders and,
+through :mod:`worker.jobs` and :mod:`worker.dispatch`, create and start jobs.
+
 The folder's own state is the watcher's memory, so a restart never enqueues a file twice
 and never forgets one::
 
