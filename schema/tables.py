@@ -129,6 +129,9 @@ class JobItem(Base):
     external_id: Mapped[str] = mapped_column(String(500))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
+    # when its classification last started: running for longer than a step can run means
+    # its worker was lost
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 

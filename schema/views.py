@@ -34,13 +34,27 @@ class JobStatus:
     seconds_left: float | None
     out_dir: str
     exports: list[str]
+    # protocols a lost worker held (running, with no progress for longer than a step can
+    # run), and for how long the job has waited for them to be handed out again
+    lost: int = 0
+    waiting_seconds: float | None = None
+
+    @property
+    def progress_note(self) -> str:
+        """What the job waits for, in words: the time left, or a lost worker's batch."""
+        if self.lost:
+            return (
+                f"waiting {self.waiting_seconds:.0f} s for {self.lost} protocol(s) of a lost "
+                "worker (handed out again after CENR_VISIBILITY_TIMEOUT)"
+            )
+        return f"{self.seconds_left:.0f} s left" if self.seconds_left is not None else ""
 
     @property
     def finished(self) -> bool:
         return self.status == JobState.DONE
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "progress_note": self.progress_note}
 
 
 class _Judged:

@@ -55,12 +55,15 @@ def configure(app: Celery, settings: Settings) -> None:
         # killed worker's batch is delivered again instead of lost.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # The soft limit is an exception the step records; the hard one, a minute later,
-        # stops a step stuck in native code.
+        # The soft limit is an exception the step records; the hard one, 10 s later, stops
+        # a step stuck in native code. Exports have limits of their own (worker.tasks).
         task_soft_time_limit=settings.task_time_limit,
-        task_time_limit=settings.task_time_limit + 60,
+        task_time_limit=settings.hard_time_limit,
         # One task beyond the one running: a slow worker does not sit on a queue of them.
         worker_prefetch_multiplier=1,
+        # A pool process loads the newest model before it takes a task (worker.tasks):
+        # give it the time that takes (Celery's default is 4 s).
+        worker_proc_alive_timeout=120,
         # One queue per stage, so workers can be dedicated and a long export never
         # blocks classification.
         task_default_queue="classify",
@@ -78,16 +81,19 @@ def configure(app: Celery, settings: Settings) -> None:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         broker_transport_options={
-            # Redis: an unacknowledged task is delivered again after this many seconds.
-            "visibility_timeout": settings.visibility_timeout,
+            # Redis: an unacknowledged task is delivered again after this many seconds:
+            # derived from the bound on a step's run time (tasks are bounded in tokens,
+            # CENR_TASK_TOKENS, so they take seconds), so a lost worker's batch comes back
+            # within a minute and no running task is handed out twice.
+            "visibility_timeout": settings.redelivery_seconds,
             # How often the unacknowledged tasks are looked at, so recovery takes about
             # the timeout and not a multiple of it.
-            "unacked_restore_interval": min(10, max(1, settings.visibility_timeout // 4)),
+            "unacked_restore_interval": min(5, max(1, settings.redelivery_seconds // 4)),
             "unacked_restore_throttle": 1,
             # The restore sweep holds a Redis lock; kombu keeps it 300 s by default, so a
             # worker SIGKILLed while holding it stopped every other worker from restoring
             # its lost batch for five minutes. A sweep takes milliseconds.
-            "unacked_mutex_expire": max(5, min(60, settings.visibility_timeout)),
+            "unacked_mutex_expire": max(5, min(60, settings.redelivery_seconds)),
         },
         # `cenr worker` configures logging itself.
         worker_hijack_root_logger=False,

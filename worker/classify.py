@@ -42,8 +42,9 @@ def classify_items(ctx: Context, job_id: str, item_ids: Sequence[int]) -> None:
             .join(Job, Job.model_version_id == ModelVersion.id)
             .where(Job.id == job_id)
         ).one()
+        begun = now()
         for item in items:
-            item.status = ItemState.RUNNING
+            item.status, item.started_at = ItemState.RUNNING, begun
         doc_ids = sorted({item.document_id for item in items if item.document_id is not None})
         stored = set(
             session.scalars(

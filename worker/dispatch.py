@@ -8,6 +8,7 @@ it calls no stage's work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,7 +19,7 @@ from schema.states import PENDING_ITEMS, FileState, ItemState, JobState
 from schema.tables import Document, Job, JobItem, SourceFile
 from worker.context import Context
 from worker.jobs import mark_queued, queued_files
-from worker.store import chunks
+from worker.settings import CHARS_PER_TOKEN, Settings
 
 
 def start_job(ctx: Context, job_id: str) -> int:
@@ -36,19 +37,43 @@ def start_job(ctx: Context, job_id: str) -> int:
     return len(files)
 
 
+def task_batches(items: Sequence[tuple[int, int]], settings: Settings) -> list[list[int]]:
+    """``(item id, characters)`` pairs, shortest first, packed into classification tasks
+    of at most ``CENR_CLASSIFY_BATCH`` documents and ``CENR_TASK_TOKENS`` estimated tokens
+    (a document longer than that is a task of its own).
+
+    Bounding tokens, not only documents, keeps every task to seconds of work whatever the
+    protocols' length, which is what lets Redis hand a lost worker's task out again after
+    a short visibility timeout.
+    """
+    batches: list[list[int]] = []
+    tokens = 0
+    for item, n_chars in sorted(items, key=lambda pair: (pair[1], pair[0])):
+        estimate = min(settings.max_tokens, -(-n_chars // CHARS_PER_TOKEN))
+        if (
+            not batches
+            or len(batches[-1]) >= settings.classify_batch
+            or tokens + estimate > settings.task_tokens
+        ):
+            batches.append([])
+            tokens = 0
+        batches[-1].append(item)
+        tokens += estimate
+    return batches
+
+
 def _length_batches(ctx: Context, session: Any, *where: Any) -> list[list[int]]:
-    """The pending items matching ``where`` in batches of documents of similar length.
+    """The pending items matching ``where`` in tasks of documents of similar length.
 
     Batches of similar lengths pad little: the classifier's own length bucketing, carried
     over to the tasks (1.4x the documents per second on BBC News).
     """
-    pending = session.scalars(
-        select(JobItem.id)
+    pending = session.execute(
+        select(JobItem.id, Document.n_chars)
         .join(Document, Document.id == JobItem.document_id)
         .where(JobItem.status.in_(PENDING_ITEMS), *where)
-        .order_by(Document.n_chars, JobItem.id)
-    )
-    return [list(batch) for batch in chunks(list(pending), ctx.settings.classify_batch)]
+    ).all()
+    return task_batches([(item, n_chars) for item, n_chars in pending], ctx.settings)
 
 
 def _dispatch(ctx: Context, job_id: str, batches: list[list[int]]) -> int:
@@ -72,14 +97,21 @@ def dispatch_waiting(ctx: Context, job_id: str) -> int:
             .select_from(SourceFile)
             .where(SourceFile.job_id == job_id, SourceFile.status == FileState.QUEUED)
         )
-        ready = session.scalar(select(func.count()).select_from(JobItem).where(*waiting))
-        if not ready or (files_left and ready < ctx.settings.classify_batch):
+        ready, chars = session.execute(
+            select(func.count(), func.coalesce(func.sum(Document.n_chars), 0))
+            .select_from(JobItem)
+            .join(Document, Document.id == JobItem.document_id)
+            .where(*waiting)
+        ).one()
+        full = ready >= ctx.settings.classify_batch or (
+            chars / CHARS_PER_TOKEN >= ctx.settings.task_tokens
+        )
+        if not ready or (files_left and not full):
             return 0
         length = select(Document.n_chars).where(Document.id == JobItem.document_id)
         claim = update(JobItem).where(*waiting).values(status=ItemState.QUEUED)
         claimed = session.execute(claim.returning(JobItem.id, length.scalar_subquery())).all()
-    ordered = [item for item, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
-    return _dispatch(ctx, job_id, [list(b) for b in chunks(ordered, ctx.settings.classify_batch)])
+    return _dispatch(ctx, job_id, task_batches([(i, n) for i, n in claimed], ctx.settings))
 
 
 def requeue_job(ctx: Context, job_id: str) -> int:

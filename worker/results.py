@@ -7,14 +7,14 @@ tables, reading only; the export stage, the CLI and the portal show what it retu
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError, NotFound
-from schema.states import FileState, ItemState
+from schema.states import FileState, ItemState, JobState
 from schema.tables import (
     Adjudication,
     Document,
@@ -46,7 +46,10 @@ def _count_by_status(session: Session, table: Any, job_id: str) -> Counter[str]:
     return Counter(dict(session.execute(query.group_by(table.status)).all()))
 
 
-def job_status(session: Session, job_id: str) -> JobStatus:
+def job_status(session: Session, job_id: str, lost_after: float | None = None) -> JobStatus:
+    """A job's counts, rate and time left. With ``lost_after`` (seconds: the longest a
+    distributed step can run), protocols still running with no progress for longer are
+    counted as a lost worker's, and the time left gives way to how long they have waited."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"no job {job_id!r}; `cenr status` without a job shows the newest")
@@ -61,6 +64,17 @@ def job_status(session: Session, job_id: str) -> JobStatus:
     elapsed = (end - started).total_seconds()
     rate = done / elapsed if done and elapsed > 0 else None
     left = (queued + running) / rate if rate else None
+    lost, waited = 0, None
+    if lost_after is not None and running and job.status != JobState.DONE:
+        cutoff = datetime.now(UTC) - timedelta(seconds=lost_after)
+        lost, oldest = session.execute(
+            select(func.count(), func.min(JobItem.started_at)).where(
+                JobItem.job_id == job_id, JobItem.status == ItemState.RUNNING,
+                JobItem.started_at < cutoff,
+            )
+        ).one()  # fmt: skip
+        if lost and oldest is not None:
+            waited, left = round((datetime.now(UTC) - _aware(oldest)).total_seconds(), 1), None
     return JobStatus(
         job=job.id,
         status=job.status,
@@ -77,6 +91,8 @@ def job_status(session: Session, job_id: str) -> JobStatus:
         seconds_left=round(left, 1) if left is not None else None,
         out_dir=job.out_dir,
         exports=list(job.exports or []),
+        lost=lost,
+        waiting_seconds=waited,
     )
 
 

@@ -12,6 +12,10 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+CHARS_PER_TOKEN = 6  # the demo's protocols: 6.7 characters a token; BBC News about 5.5
+HARD_LIMIT_MARGIN = 10  # seconds past the soft limit before a stuck step is killed
+REDELIVERY_MARGIN = 5  # seconds past the hard limit before Redis hands a task out again
+
 
 class Settings(BaseSettings):
     """Application settings; each field is the env var ``CENR_<NAME>``."""
@@ -26,7 +30,12 @@ class Settings(BaseSettings):
     broker_url: str = Field(
         default="", description="Celery broker (redis://...); empty: tasks run in-process"
     )
-    classify_batch: int = Field(default=64, ge=1, le=1024, description="documents per task")
+    classify_batch: int = Field(default=64, ge=1, le=1024, description="most documents per task")
+    task_tokens: int = Field(
+        default=50_000, ge=1_000, description="most tokens per classification task (estimated "
+        f"as characters / {CHARS_PER_TOKEN}): 1.5 to 3 s of work here, so a task stays far "
+        "inside CENR_TASK_TIME_LIMIT and a lost one is redone in seconds",
+    )  # fmt: skip
     faithfulness: bool = Field(
         default=True,
         description="measure each prediction's faithfulness (comprehensiveness, sufficiency)",
@@ -43,8 +52,9 @@ class Settings(BaseSettings):
     )
     id_column: str = Field(default="", description="ID column of tables; default: recognised")
     visibility_timeout: int = Field(
-        default=900, ge=1, description="seconds before an unacknowledged task is redelivered"
-    )
+        default=0, ge=0, description="Redis: seconds before an unacknowledged task is handed "
+        "out again; 0: derived, the hard time limit + 5 s (30 s by default)",
+    )  # fmt: skip
     worker_concurrency: int = Field(
         default=2, ge=1, le=64, description="processes per `cenr worker` (one stores while "
         "the other classifies)",
@@ -58,8 +68,12 @@ class Settings(BaseSettings):
         "less free space than this",
     )  # fmt: skip
     task_time_limit: int = Field(
-        default=900, ge=1, description="seconds a worker step may run before it is stopped "
-        "and its protocols marked failed",
+        default=15, ge=1, description="seconds an extraction or classification step may run "
+        "before it is stopped and its protocols marked failed (killed 10 s later if stuck)",
+    )  # fmt: skip
+    export_time_limit: int = Field(
+        default=900, ge=1, description="seconds an export step may run (a big job's "
+        "workbooks take minutes)",
     )  # fmt: skip
     stall_seconds: int = Field(
         default=1200, ge=5, description="a distributed job with no progress for this long is "
@@ -81,14 +95,38 @@ class Settings(BaseSettings):
         return value.expanduser().resolve()
 
     @model_validator(mode="after")
-    def _sweep_after_time_limit(self) -> Settings:
-        if self.stall_seconds <= self.task_time_limit:
+    def _limits_fit_together(self) -> Settings:
+        longest = max(self.task_time_limit, self.export_time_limit) + HARD_LIMIT_MARGIN
+        if self.stall_seconds <= longest:
             raise ValueError(
-                f"CENR_STALL_SECONDS ({self.stall_seconds}) must be longer than "
-                f"CENR_TASK_TIME_LIMIT ({self.task_time_limit}): a job is queued again only "
-                "when none of its steps can still be running"
+                f"CENR_STALL_SECONDS ({self.stall_seconds}) must be longer than the longest a "
+                f"step can run ({longest} s: CENR_TASK_TIME_LIMIT or CENR_EXPORT_TIME_LIMIT, "
+                f"+ {HARD_LIMIT_MARGIN}): a job is queued again only when none of its steps "
+                "can still be running"
+            )
+        if self.visibility_timeout and self.visibility_timeout <= self.task_time_limit:
+            raise ValueError(
+                f"CENR_VISIBILITY_TIMEOUT ({self.visibility_timeout}) must be longer than "
+                f"CENR_TASK_TIME_LIMIT ({self.task_time_limit}): Redis would hand a task out "
+                "again while it still runs (0 derives it)"
             )
         return self
+
+    @property
+    def hard_time_limit(self) -> int:
+        """When a step stuck past its soft limit (in native code, say) is killed."""
+        return self.task_time_limit + HARD_LIMIT_MARGIN
+
+    @property
+    def lost_after(self) -> float | None:
+        """Distributed: running protocols with no progress for longer than this belong to
+        a lost worker (see ``cenr status``); embedded, none can be lost."""
+        return float(self.hard_time_limit) if self.broker_url else None
+
+    @property
+    def redelivery_seconds(self) -> int:
+        """Redis's visibility timeout: a lost worker's task comes back after this long."""
+        return self.visibility_timeout or self.hard_time_limit + REDELIVERY_MARGIN
 
     @property
     def models_dir(self) -> Path:

@@ -23,7 +23,7 @@ from celery import Task, signals
 
 from schema.errors import ModelUnavailable, StepTimedOut
 from worker.celery_app import RETRY, app
-from worker.settings import get_settings
+from worker.settings import HARD_LIMIT_MARGIN, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,14 @@ def context() -> Any:
 
 @signals.worker_process_init.connect
 def _child_started(**_: Any) -> None:
-    """A pool process: its own database connections, and the newest model loading in the
-    background so the first task does not spend its time limit on it."""
+    """A pool process: its own database connections, and the newest model loaded before
+    it takes a task, so no task spends its time limit (seconds: tasks are small) on it."""
     global _context
     if _context is not None:  # inherited from the parent: its sockets are the parent's
         _context.engine.dispose(close=False)
         _context = None
     if PRELOAD:
-        threading.Thread(target=_preload, name="cenr-preload", daemon=True).start()
+        _preload()
 
 
 def _preload() -> None:
@@ -121,22 +121,33 @@ class Step(Task):
         from worker.steps import STEPS
 
         if isinstance(exc, SoftTimeLimitExceeded):
-            limit = context().settings.task_time_limit
-            exc = StepTimedOut(f"stopped after the time limit of {limit} s (CENR_TASK_TIME_LIMIT)")
+            settings = context().settings
+            limit, name = (
+                (settings.export_time_limit, "CENR_EXPORT_TIME_LIMIT") if self.step == "export"
+                else (settings.task_time_limit, "CENR_TASK_TIME_LIMIT")
+            )  # fmt: skip
+            exc = StepTimedOut(f"stopped after the time limit of {limit} s ({name})")
         try:
             STEPS[self.step][1](context(), *args, exc)
         except Exception:  # the database is still away: the job shows the step pending
             log.exception("could not record the failure of %s%r", self.name, args)
 
 
-def _register(step: str) -> Any:
-    task = type(f"{step.title()}Step", (Step,), {"name": f"cenr.{step}", "step": step, **RETRY})
-    return app.register_task(task())
+def _register(step: str, **options: Any) -> Any:
+    attributes = {"name": f"cenr.{step}", "step": step, **RETRY, **options}
+    return app.register_task(type(f"{step.title()}Step", (Step,), attributes)())
 
 
 extract = _register("extract")
 classify = _register("classify")
-export = _register("export")
+# An export of a big job runs for minutes, past Redis's visibility timeout (which suits
+# the small tasks): acknowledged on receipt, so it is never handed out twice while it
+# runs. One lost with its worker is queued again by the stall sweeper (worker.sweeper).
+_settings = get_settings()
+export = _register(
+    "export", acks_late=False, soft_time_limit=_settings.export_time_limit,
+    time_limit=_settings.export_time_limit + HARD_LIMIT_MARGIN,
+)  # fmt: skip
 
 
 class CeleryQueue:

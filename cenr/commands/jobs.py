@@ -22,7 +22,8 @@ def _status(engine: Any, job_id: str | None) -> Any:
     from worker.results import job_status, latest_job_id
 
     with session_scope(engine) as session:
-        return job_status(session, job_id or latest_job_id(session))
+        lost_after = get_settings().lost_after
+        return job_status(session, job_id or latest_job_id(session), lost_after)
 
 
 def _wait(engine: Any, job_id: str, timeout: float | None, poll: float = 0.5) -> Any:
@@ -149,7 +150,7 @@ def status(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     rate = f"{current.docs_per_second:.1f} docs/s" if current.docs_per_second else "-"
-    left = f"{current.seconds_left:.0f} s left" if current.seconds_left is not None else ""
+    left = current.progress_note
     print(
         f"job {current.job} [{current.status}] model {current.model}: {current.total} total, "
         f"{current.queued} queued, {current.running} running, {current.done} done, "

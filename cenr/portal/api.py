@@ -18,6 +18,7 @@ from cenr.portal.deps import (
     Checked,
     Db,
     SignedIn,
+    settings_of,
 )
 from cenr.portal.jobs import job_detail, jobs_overview, upload_protocols
 from cenr.portal.models import install_model, models_list
@@ -33,9 +34,10 @@ def me(request: Request, user: SignedIn) -> dict[str, Any]:
 
 
 @router.get("/jobs", tags=["jobs"], responses=SIGNED_IN)
-def api_jobs(session: Db, user: SignedIn) -> list[dict[str, Any]]:
-    """The newest 200 jobs with their counts."""
-    return jobs_overview(session)
+def api_jobs(request: Request, session: Db, user: SignedIn) -> list[dict[str, Any]]:
+    """The newest 200 jobs with their counts, and what each waits for (``progress_note``:
+    the time left, or a lost worker's protocols and how long they have been waited for)."""
+    return jobs_overview(session, settings_of(request).lost_after)
 
 
 @router.post(
@@ -54,10 +56,10 @@ async def api_upload(
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"], responses={**SIGNED_IN, **NOT_FOUND})
-def api_job(session: Db, user: SignedIn, job_id: str) -> dict[str, Any]:
+def api_job(request: Request, session: Db, user: SignedIn, job_id: str) -> dict[str, Any]:
     """A job's counts, protocols (level, confidence, faithfulness, failures) and
     reviewer agreement."""
-    return job_detail(session, job_id)
+    return job_detail(session, job_id, settings_of(request).lost_after)
 
 
 @router.post(

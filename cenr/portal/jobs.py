@@ -42,20 +42,20 @@ def public(status: dict[str, Any]) -> dict[str, Any]:
     return status
 
 
-def jobs_overview(session: Session) -> list[dict[str, Any]]:
-    """The newest 200 jobs with their counts."""
+def jobs_overview(session: Session, lost_after: float | None) -> list[dict[str, Any]]:
+    """The newest 200 jobs with their counts (``lost_after``: see ``job_status``)."""
     from worker.results import job_status
 
     ids = session.scalars(select(Job.id).order_by(Job.created_at.desc()).limit(200))
-    return [public(job_status(session, job_id).to_dict()) for job_id in ids]
+    return [public(job_status(session, job_id, lost_after).to_dict()) for job_id in ids]
 
 
-def job_detail(session: Session, job_id: str) -> dict[str, Any]:
+def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[str, Any]:
     """A job's counts, its protocols and its reviewers' agreement (NotFound: no job)."""
     from worker.agreement import agreement
     from worker.results import job_rows, job_status
 
-    status = public(job_status(session, job_id).to_dict())
+    status = public(job_status(session, job_id, lost_after).to_dict())
     status["protocols"] = [  # "item": the protocol's page, for those classified
         {"item": r.item_id if r.status == ItemState.DONE else None, "file": r.file,
          "row": r.position, "protocol_id": r.protocol_id, "status": r.status,
@@ -116,7 +116,8 @@ def download(session: Session, job_id: str, kind: str) -> Response:
 @router.get("/", include_in_schema=False)
 def jobs_page(request: Request, session: Db, user: SignedIn) -> Response:
     models = session.scalars(select(ModelVersion.name).order_by(ModelVersion.created_at))
-    return page(request, "jobs.html", user, jobs=jobs_overview(session), models=list(models))
+    jobs = jobs_overview(session, settings_of(request).lost_after)
+    return page(request, "jobs.html", user, jobs=jobs, models=list(models))
 
 
 @router.post("/jobs", include_in_schema=False, dependencies=[Checked])
@@ -132,7 +133,8 @@ async def upload_page(
 
 @router.get("/jobs/{job_id}", include_in_schema=False)
 def job_page(request: Request, session: Db, user: SignedIn, job_id: str) -> Response:
-    return page(request, "job.html", user, job=job_detail(session, job_id))
+    detail = job_detail(session, job_id, settings_of(request).lost_after)
+    return page(request, "job.html", user, job=detail)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -309,8 +309,12 @@ def test_db_upgrade_creates_the_embedded_home(
         ({"CENR_CLASSIFY_BATCH": "0"}, "CENR_CLASSIFY_BATCH: Input should be greater than or "
          "equal to 1 (got '0')"),
         ({"CENR_STALL_SECONDS": "60", "CENR_TASK_TIME_LIMIT": "60"}, "CENR_STALL_SECONDS (60) "
-         "must be longer than CENR_TASK_TIME_LIMIT (60): a job is queued again only when none "
-         "of its steps can still be running"),
+         "must be longer than the longest a step can run (910 s: CENR_TASK_TIME_LIMIT or "
+         "CENR_EXPORT_TIME_LIMIT, + 10): a job is queued again only when none of its steps "
+         "can still be running"),
+        ({"CENR_VISIBILITY_TIMEOUT": "15"}, "CENR_VISIBILITY_TIMEOUT (15) must be longer than "
+         "CENR_TASK_TIME_LIMIT (15): Redis would hand a task out again while it still runs "
+         "(0 derives it)"),
     ],
 )  # fmt: skip
 def test_an_unusable_setting_is_a_one_line_error(

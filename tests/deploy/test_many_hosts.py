@@ -84,7 +84,13 @@ def test_workers_on_two_hosts_survive_one_host_cut_off(
     """When one of two worker hosts is cut off mid-job, the other finishes the job with nothing lost
     or written twice, and each host got the model from the store."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("CENR_")}
-    shared = {**base, **db_host, "CENR_CLASSIFY_BATCH": "4", "CENR_VISIBILITY_TIMEOUT": "8"}
+    shared = {
+        **base,
+        **db_host,
+        "CENR_CLASSIFY_BATCH": "4",
+        "CENR_VISIBILITY_TIMEOUT": "8",
+        "CENR_TASK_TIME_LIMIT": "7",
+    }
 
     def cenr(*argv: str, home: Path) -> str:
         done = subprocess.run([CENR, *argv], env={**shared, "CENR_HOME": str(home)},

@@ -69,6 +69,7 @@ def cluster(
         CENR_DATABASE_URL=postgres_service,
         CENR_BROKER_URL=broker_url,
         CENR_CLASSIFY_BATCH="4",
+        CENR_TASK_TIME_LIMIT="5",  # tasks of 4 short protocols take well under a second
         CENR_VISIBILITY_TIMEOUT="6",
     )
     yield running

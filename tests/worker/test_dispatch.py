@@ -63,3 +63,19 @@ def test_a_table_is_queued_as_soon_as_it_is_extracted(
     sizes, outcome = _classify_task_sizes(sqlite_service, inbox)
     assert sizes == [4, 2, 1]  # the table's six at once, the single file after it
     assert outcome == (7, 0)
+
+
+def test_tasks_are_bounded_in_documents_and_in_tokens() -> None:
+    """Items are packed shortest first into tasks of at most CENR_CLASSIFY_BATCH documents
+    and CENR_TASK_TOKENS estimated tokens; a document longer than the bound goes alone."""
+    from worker.dispatch import task_batches
+    from worker.settings import CHARS_PER_TOKEN, Settings
+
+    settings = Settings(classify_batch=3, task_tokens=1_000, max_tokens=8192)
+    short, half, huge = 60 * CHARS_PER_TOKEN, 500 * CHARS_PER_TOKEN, 5_000 * CHARS_PER_TOKEN
+    items = [(1, half), (2, short), (3, huge), (4, short), (5, short), (6, short), (7, half)]
+    assert task_batches(items, settings) == [[2, 4, 5], [6, 1], [7], [3]]
+    assert all(len(b) <= 3 for b in task_batches([(i, 1) for i in range(10)], settings))
+    capped = Settings(classify_batch=64, task_tokens=10_000, max_tokens=2_000)
+    # a document counts at most the tokens the model reads of it
+    assert task_batches([(1, 10**7), (2, 10**7)], capped) == [[1, 2]]
