@@ -1,17 +1,18 @@
-"""Which passes of the erasure test matter: its random baseline drawn twice (as shipped)
-against once, on long documents, same model, same run.
+"""Which passes of the erasure test matter: its random baseline drawn twice (the old
+default) against once, and once for the removed variants only (the default), on long
+documents, same model, same run.
 
     .venv/bin/python bench/erasure_draws.py [--test 200] [--seed 13] [--repeats 2]
 
 Trains the default model on the long regime of ``bench/regimes.py`` (BBC articles planted
 in about 2,000 words of filler; 300 to train), then measures the faithfulness of
-``--test`` held-out documents four times: two random draws with the erasure seed 13 and
-with seed 14 (how much two runs of today's test differ: the noise floor), and one draw
-with each seed. For each pair it prints how often the verdict agrees, the median absolute
-difference of comprehensiveness and of sufficiency per document (nats), and the means;
-and the seconds of one measure with each number of draws (medians of ``--repeats``,
-alternated), with their ratio. One draw is "the same meaning" if its differences from two
-draws are within the two-draw runs' differences from each other.
+``--test`` held-out documents with each configuration and the erasure seeds 13 and 14
+(two runs of the two-draw test differ by the noise floor). For each pair it prints how
+often the verdict agrees, the median absolute difference of comprehensiveness and of
+sufficiency per document (nats), and the means; and the seconds of one measure with
+each configuration (medians of ``--repeats``, alternated), with their ratio to two draws.
+A configuration keeps "the same meaning" if its differences from two draws are within
+the two-draw runs' differences from each other.
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ from schema.faithfulness import Faithfulness
 
 
 def measured(
-    predictor: Predictor, documents: Sequence, protocols: Sequence, draws: int, seed: int
+    predictor: Predictor,
+    documents: Sequence,
+    protocols: Sequence,
+    draws: tuple[int, int],
+    seed: int,
 ) -> tuple[list[Faithfulness | None], float]:
+    """The records and seconds of one measure, ``draws`` = (removal draws, kept draws)."""
     predictions: list[Prediction] = predictor.predict_encoded(protocols, documents)
     started = time.perf_counter()
-    measure_faithfulness(predictor, documents, predictions, random_draws=draws, seed=seed)
+    measure_faithfulness(predictor, documents, predictions, removal_draws=draws[0],
+                         random_draws=draws[1], seed=seed)  # fmt: skip
     return [p.faithfulness for p in predictions], time.perf_counter() - started
 
 
@@ -66,7 +73,7 @@ def main() -> None:
 
     protocols, names = load_bbc()
     [task] = long_tasks(protocols, names)
-    trained = train(task.train, task.train_labels, task.codebook,
+    trained = train(task.train, task.train_labels.tolist(), task.codebook,
                     TrainingOptions(seed=args.seed), progress=None)  # fmt: skip
     predictor = Predictor(trained.model, trained.vocabulary, task.codebook, 8192)
     test = task.test[: args.test]
@@ -74,21 +81,26 @@ def main() -> None:
     print(f"long regime, {len(test)} held-out documents, "
           f"{np.mean([len(d.ids) for d in documents]):.0f} tokens on average")  # fmt: skip
 
+    configurations = {"two draws (the old default)": (2, 2), "one draw": (1, 1),
+                      "one removal draw, two kept (the default)": (1, 2)}  # fmt: skip
     runs = {(draws, seed): measured(predictor, documents, test, draws, seed)
-            for draws in (2, 1) for seed in (13, 14)}  # fmt: skip
-    means("two draws, seed 13 (today)", runs[2, 13][0])
-    means("one draw, seed 13", runs[1, 13][0])
-    compare("two draws: seed 13 vs 14 (noise)", runs[2, 13][0], runs[2, 14][0])
-    compare("one draw vs two (seed 13)", runs[1, 13][0], runs[2, 13][0])
-    compare("one draw vs two (seed 14)", runs[1, 14][0], runs[2, 14][0])
-    compare("one draw: seed 13 vs 14", runs[1, 13][0], runs[1, 14][0])
+            for draws in configurations.values() for seed in (13, 14)}  # fmt: skip
+    for name, draws in configurations.items():
+        means(name, runs[draws, 13][0])
+    compare("two draws: seed 13 vs 14 (noise)", runs[(2, 2), 13][0], runs[(2, 2), 14][0])
+    for name, draws in list(configurations.items())[1:]:
+        for seed in (13, 14):
+            compare(f"{name} vs two, seed {seed}", runs[draws, seed][0], runs[(2, 2), seed][0])
+        compare(f"{name}: seed 13 vs 14", runs[draws, 13][0], runs[draws, 14][0])
 
-    times: dict[int, list[float]] = {2: [], 1: []}
+    times: dict[tuple[int, int], list[float]] = {draws: [] for draws in configurations.values()}
     for _ in range(args.repeats):
-        for draws in (2, 1):
+        for draws in configurations.values():
             times[draws].append(measured(predictor, documents, test, draws, 13)[1])
-    two, one = statistics.median(times[2]), statistics.median(times[1])
-    print(f"seconds per measure: two draws {two:.1f}, one draw {one:.1f}, ratio {one / two:.2f}")
+    base = statistics.median(times[2, 2])
+    for name, draws in configurations.items():
+        seconds = statistics.median(times[draws])
+        print(f"seconds per measure, {name}: {seconds:.1f} (ratio {seconds / base:.2f})")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,9 @@ def test_random_tokens_average_to_their_expectation() -> None:
     n = 30
     documents = [predictor.encode(_document(n, evidence_at=4))]
     predictions = predictor.predict_encoded([_document(n, 4)], documents)
-    measure_faithfulness(predictor, documents, predictions, random_draws=400, seed=3)
+    measure_faithfulness(
+        predictor, documents, predictions, random_draws=400, removal_draws=None, seed=3
+    )
     record = predictions[0].faithfulness
     assert record is not None
     base = np.full(n, FILLER)
@@ -171,8 +173,11 @@ def test_every_variant_goes_through_the_model_in_one_pass() -> None:
 
     predictor.run = counted  # type: ignore[method-assign]
     measure_faithfulness(predictor, documents, predictions, random_draws=2)
-    # per document of two or more tokens: 3 fractions x (2 top + 2 x 2 random) variants
-    assert calls == [3 * 3 * 6]
+    # per document of two or more tokens: 3 fractions x (2 top + 1 removed random +
+    # 2 kept random) variants
+    assert calls == [3 * 3 * 5]
+    measure_faithfulness(predictor, documents, predictions, random_draws=2, removal_draws=2)
+    assert calls[-1] == 3 * 3 * 6, "both draws for the removed variants too"
     assert predictions[3].faithfulness is None  # one token: nothing to remove or keep
 
 
