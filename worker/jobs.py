@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from schema.errors import ConfigError, InputFileError, NotFound
 from schema.states import FileState, JobState
 from schema.tables import Job, ModelVersion, SourceFile
+from worker.settings import SizeLimits
 from worker.store import now, record_error
 
 SKIPPED_NAMES = ("processing", "done", "failed")  # the watcher's own folders
@@ -91,7 +92,7 @@ def create_job(
     out_dir: Path,
     origin: str,
     options: dict[str, Any],
-    max_file_bytes: int,
+    size_limits: SizeLimits,
 ) -> Job:
     """A new job (status ``created``) holding the files' bytes; unreadable files fail now."""
     job = Job(
@@ -121,10 +122,10 @@ def create_job(
             source.size = size
             if not submission.path.is_file():
                 problem = "not a regular file"
-            elif size > max_file_bytes:
+            elif size > (limit := size_limits.of(submission.name))[0]:
                 problem = (
-                    f"{size / 2**20:.1f} MB, over the limit of {max_file_bytes / 2**20:.0f} MB "
-                    "(CENR_MAX_FILE_MB)"
+                    f"{size / 2**20:.1f} MB, over the limit of {limit[0] / 2**20:.0f} MB "
+                    f"({limit[1]})"
                 )
             else:
                 content = submission.path.read_bytes()

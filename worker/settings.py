@@ -7,14 +7,30 @@ whole application elsewhere by setting environment variables.
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+TABLE_SUFFIXES = (".csv", ".xlsx", ".jsonl")  # one protocol per row
 CHARS_PER_TOKEN = 6  # the demo's protocols: 6.7 characters a token; BBC News about 5.5
 HARD_LIMIT_MARGIN = 10  # seconds past the soft limit before a stuck step is killed
 REDELIVERY_MARGIN = 5  # seconds past the hard limit before Redis hands a task out again
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """The largest file accepted: tables hold a protocol a row, so they may be larger."""
+
+    document_bytes: int
+    table_bytes: int
+
+    def of(self, name: str) -> tuple[int, str]:
+        """The limit for a file of this name, and the setting that sets it."""
+        if PurePath(name).suffix.lower() in TABLE_SUFFIXES:
+            return self.table_bytes, "CENR_MAX_TABLE_MB"
+        return self.document_bytes, "CENR_MAX_FILE_MB"
 
 
 class Settings(BaseSettings):
@@ -40,10 +56,18 @@ class Settings(BaseSettings):
         default=True,
         description="measure each prediction's faithfulness (comprehensiveness, sufficiency)",
     )
-    max_file_mb: float = Field(default=20.0, gt=0, description="largest input file accepted")
-    max_unzipped_mb: float = Field(
-        default=200.0, gt=0, description="largest uncompressed content of a DOCX/XLSX (zip bombs)"
+    max_file_mb: float = Field(
+        default=20.0, gt=0, description="largest document file (PDF, DOCX, TXT) accepted"
     )
+    max_table_mb: float = Field(
+        default=400.0, gt=0, description="largest table (CSV, XLSX, JSONL) accepted: a year's "
+        "IRB export of 6,000 protocols is about 150 MB; CENR_MAX_ROWS, the field size and "
+        "CENR_MAX_UNZIPPED_MB bound what it may hold",
+    )  # fmt: skip
+    max_unzipped_mb: float = Field(
+        default=200.0, gt=0, description="largest uncompressed content of a DOCX/XLSX (zip "
+        "bombs); a year's export of 150 MB of text as XLSX unpacks to about 175 MB",
+    )  # fmt: skip
     max_rows: int = Field(default=50_000, ge=1, description="most protocols read from one table")
     max_pdf_pages: int = Field(default=500, ge=1, description="most pages read from one PDF")
     text_columns: list[str] = Field(
@@ -143,6 +167,10 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def size_limits(self) -> SizeLimits:
+        return SizeLimits(self.max_file_bytes, int(self.max_table_mb * 1024 * 1024))
 
     @property
     def resolved_database_url(self) -> str:

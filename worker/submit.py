@@ -57,7 +57,7 @@ def submit_paths(
         check_capacity(session, settings)
         version = resolve_model(session, model)
         job = create_job(
-            session, submissions, version, Path(), origin, options, settings.max_file_bytes
+            session, submissions, version, Path(), origin, options, settings.size_limits
         )
         job.out_dir = str((out or settings.exports_dir / job.id).resolve())
         return job.id

@@ -153,7 +153,7 @@ class Watcher:
                 self.out_root,
                 "watch",
                 dict(self.options),
-                self.ctx.settings.max_file_bytes,
+                self.ctx.settings.size_limits,
             )
             job.out_dir = str(self.out_root / job.id)
             job_id = job.id

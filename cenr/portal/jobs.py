@@ -92,8 +92,8 @@ async def upload_protocols(request: Request, files: list[UploadFile], model: str
         check_capacity(session, settings)
     with UploadFolder(settings) as folder:  # the job keeps the bytes: the folder can go
         for upload in files:
-            save_upload(upload.file, upload.filename or "", folder, settings.max_file_bytes,
-                        PROTOCOL_TYPES)  # fmt: skip
+            limit, _ = settings.size_limits.of(upload.filename or "")
+            save_upload(upload.file, upload.filename or "", folder, limit, PROTOCOL_TYPES)
         return _start_job(request, [folder], model)
 
 

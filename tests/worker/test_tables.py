@@ -97,3 +97,70 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
     """A path that does not exist says so."""
     with pytest.raises(InputFileError, match="no such file"):
         read_protocols(tmp_path / "gone.csv", ["a"], None)
+
+
+# Reads one table in a fresh interpreter with the default limits; prints the rows read,
+# the protocols and the process's peak resident memory in MiB.
+_READ_WITH_DEFAULTS = """
+import resource, sys
+from worker.extract.step import limits
+from worker.extract.source import extract_source
+from worker.settings import Settings
+path = sys.argv[1]
+found = extract_source(path, open(path, "rb").read(), limits(Settings()))
+print(len(found), sum(e.protocol is not None for e in found),
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_years_export_goes_through_with_the_defaults_within_a_memory_bound(
+    tmp_path: Path,
+) -> None:
+    """A 150 MB CSV of 6,000 long protocols and an XLSX of 3,000 (49 MB unpacked) pass the
+    default limits and are read, every row a protocol, in under 1 GB of memory."""
+    import csv
+    import random
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from worker.settings import Settings
+
+    rng = random.Random(0)
+    words = [
+        "community",
+        "partners",
+        "advisory",
+        "board",
+        "recruit",
+        "participants",
+        "study",
+        "design",
+    ]
+    header = ["Protocol ID", "StudyTitle", "AimsGoals", "Background", "StudyDesign", "Partners"]
+    year = tmp_path / "year.csv"
+    paragraph = " ".join(rng.choices(words, k=800))
+    with year.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for i in range(6000):
+            writer.writerow([f"IRB-{i:05d}", f"Study {i}", paragraph, paragraph,
+                             f"{paragraph} {i}", paragraph])  # fmt: skip
+    assert year.stat().st_size > 150 * 2**20
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(header)
+    for i in range(3000):
+        sheet.append([f"IRB-{i:05d}", f"Study {i}"] + [" ".join(rng.choices(words, k=500))
+                                                       for _ in range(4)])  # fmt: skip
+    book.save(tmp_path / "year.xlsx")
+    limits = Settings().size_limits
+    for path, rows in ((year, 6000), (tmp_path / "year.xlsx", 3000)):
+        assert path.stat().st_size < limits.of(path.name)[0], "under the default table limit"
+        result = subprocess.run(
+            [sys.executable, "-c", _READ_WITH_DEFAULTS, str(path)],
+            cwd=ROOT, capture_output=True, text=True, check=True, timeout=300,
+        )  # fmt: skip
+        found, protocols, peak_mib = map(int, result.stdout.split())
+        assert (found, protocols) == (rows, rows), path.name
+        assert peak_mib < 1024, f"{path.name}: {peak_mib} MiB"

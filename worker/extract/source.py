@@ -22,6 +22,7 @@ from schema.protocol import Protocol
 from worker.extract.documents import DOCUMENT_SUFFIXES, read_docx, read_pdf, read_plain
 from worker.extract.tables import TABLE_SUFFIXES, cell, parse_rows, require_columns
 from worker.extract.text import clean_text
+from worker.settings import SizeLimits
 
 SUPPORTED_SUFFIXES = DOCUMENT_SUFFIXES + TABLE_SUFFIXES
 # Normalised (lower-case, letters and digits only) names, in display order.
@@ -38,7 +39,8 @@ NO_WORDS = "only emoji, symbols or invisible characters: nothing to classify"
 class Limits:
     """Size limits that keep one bad file from exhausting a worker."""
 
-    max_file_bytes: int = 20 * 1024 * 1024
+    max_file_bytes: int = 20 * 1024 * 1024  # a document (PDF, DOCX, TXT)
+    max_table_bytes: int = 400 * 1024 * 1024  # a table (CSV, XLSX, JSONL)
     max_unzipped_bytes: int = 200 * 1024 * 1024
     max_rows: int = 50_000
     max_pdf_pages: int = 500
@@ -93,10 +95,11 @@ def extract_source(
             f"{name}: unsupported file type {suffix or '(no extension)'}; "
             f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    if len(raw) > limits.max_file_bytes:
+    limit, setting = SizeLimits(limits.max_file_bytes, limits.max_table_bytes).of(name)
+    if len(raw) > limit:
         raise InputFileError(
-            f"{name}: {len(raw) / 2**20:.1f} MB, over the limit of "
-            f"{limits.max_file_bytes / 2**20:.0f} MB (CENR_MAX_FILE_MB)"
+            f"{name}: {len(raw) / 2**20:.1f} MB, over the limit of {limit / 2**20:.0f} MB "
+            f"({setting})"
         )
     if not raw.strip():
         raise InputFileError(f"{name}: the file is empty")

@@ -29,6 +29,7 @@ def limits(settings: Settings) -> Limits:
     """What one file may hold, from the ``CENR_MAX_*`` settings."""
     return Limits(
         max_file_bytes=settings.max_file_bytes,
+        max_table_bytes=settings.size_limits.table_bytes,
         max_unzipped_bytes=int(settings.max_unzipped_mb * 2**20),
         max_rows=settings.max_rows,
         max_pdf_pages=settings.max_pdf_pages,

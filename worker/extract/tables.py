@@ -21,8 +21,8 @@ from schema.errors import ColumnError, InputFileError
 from schema.protocol import Protocol
 from worker.extract.containers import PARSER_ERRORS, ZIP_ERRORS, check_zip, damaged
 from worker.extract.text import clean_text, decode_text
+from worker.settings import TABLE_SUFFIXES
 
-TABLE_SUFFIXES = (".csv", ".xlsx", ".jsonl")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 # Large IRB fields (tens of thousands of characters) exceed csv's default field limit.
 csv.field_size_limit(16 * 1024 * 1024)
