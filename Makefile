@@ -64,6 +64,7 @@ bench: setup
 	@[ -d "$(CENR_HOME)/models/demo" ] || $(MAKE) demo
 	$(BIN)/python bench/service_throughput.py
 	$(BIN)/python bench/workbook_export.py
+	$(BIN)/python bench/backlog.py  # 6,000 long protocols, embedded and distributed (--docs N)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

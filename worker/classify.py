@@ -62,7 +62,8 @@ def classify_items(ctx: Context, job_id: str, item_ids: Sequence[int]) -> None:
         model_id, model_name = model.id, model.name
     failures: dict[int, Exception] = {}
     started = time.perf_counter()
-    results = _predict(ctx, model_name, documents, failures) if documents else []
+    erasure = [0.0]  # seconds of the erasure test within the classification
+    results = _predict(ctx, model_name, documents, failures, erasure) if documents else []
     predicted = time.perf_counter()
     with session_scope(ctx.engine) as session:
         n_weights = store_predictions(session, model_id, results)
@@ -79,8 +80,9 @@ def classify_items(ctx: Context, job_id: str, item_ids: Sequence[int]) -> None:
             update(JobItem).where(pending).values(status=ItemState.DONE, finished_at=now())
         )
     log.info(
-        "job %s: %d item(s), %d classified in %.2f s, %d token weights stored in %.2f s",
-        job_id, len(items), len(results), predicted - started, n_weights,
+        "job %s: %d item(s), %d classified in %.2f s (erasure test %.2f s), %d token weights "
+        "stored in %.2f s",
+        job_id, len(items), len(results), predicted - started, erasure[0], n_weights,
         time.perf_counter() - predicted,
     )  # fmt: skip
     finish_if_complete(ctx, job_id)
@@ -91,8 +93,10 @@ def _predict(
     model_name: str,
     documents: dict[int, ProtocolText],
     failures: dict[int, Exception],
+    erasure: list[float],
 ) -> list[tuple[int, Any]]:
-    """(document id, prediction) pairs; a document that breaks the model fails alone."""
+    """(document id, prediction) pairs; a document that breaks the model fails alone.
+    ``erasure[0]`` gathers the seconds the erasure test took."""
     try:
         predictor = ctx.predictor(model_name)
     except CenrError as exc:
@@ -107,7 +111,7 @@ def _predict(
         if ctx.settings.faithfulness:
             from classifier.faithfulness import annotate
 
-            return annotate(predictor, protocols, seed=ctx.settings.seed)
+            return annotate(predictor, protocols, seed=ctx.settings.seed, erasure_seconds=erasure)
         return list(predictor.predict(protocols))
 
     try:

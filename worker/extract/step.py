@@ -7,6 +7,7 @@ and the error log; it hands on to :mod:`worker.dispatch` and knows no other stag
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -57,6 +58,7 @@ def extract_file(ctx: Context, job_id: str, file_id: int) -> None:
 
 def _extract(ctx: Context, session: Any, job: Job, source: SourceFile) -> None:
     options = job.options or {}
+    started = time.perf_counter()
     try:
         found = extract_source(
             source.path,
@@ -101,6 +103,8 @@ def _extract(ctx: Context, session: Any, job: Job, source: SourceFile) -> None:
     source.status = FileState.EXTRACTED
     source.n_documents = len(good)
     source.content = None  # the documents hold the text now
+    log.info("job %s: %s extracted in %.2f s, %d protocol(s)", job.id, source.path,
+             time.perf_counter() - started, len(good))  # fmt: skip
 
 
 def _fail_file(session: Any, job_id: str, source: SourceFile, exc: Exception) -> None:
