@@ -8,6 +8,7 @@ HTML pages. They read only the fields' text and the stored token spans.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping, Sequence
 
@@ -38,19 +39,30 @@ def strongest_passages(
     fields: Mapping[str, str], spans: Sequence[Span], n: int = 2
 ) -> list[tuple[str, str]]:
     """``(field, sentence)`` around each of the strongest tokens, strongest first, at most
-    ``n`` different sentences, each cut to :data:`MAX_PASSAGE` characters around its token."""
+    ``n`` different sentences, each cut to :data:`MAX_PASSAGE` characters around its token.
+
+    Each field's sentence ends are found once and looked up by bisection, so a field with
+    no sentence ends (a pasted table, say), whose every token shares one sentence, costs
+    one pass and not one per token."""
     found: list[tuple[str, str]] = []
     seen: set[tuple[str, int]] = set()
+    ends: dict[str, list[int]] = {}
     for span in sorted(spans, key=lambda s: -s.weight):
         text = fields.get(span.field) or ""
         if span.end > len(text) or span.weight <= 0:
             continue
-        start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, span.start)), default=0)
-        after = _SENTENCE_END.search(text, span.end)
-        end = after.end() if after else len(text)
+        if span.field not in ends:
+            ends[span.field] = [m.end() for m in _SENTENCE_END.finditer(text)]
+        marks = ends[span.field]
+        # the sentence: from the last end at or before the token's start (an end that
+        # falls inside the token does not count) to the first end after the token
+        before = bisect.bisect_right(marks, span.start)
+        start = marks[before - 1] if before else 0
         if (span.field, start) in seen:
             continue
         seen.add((span.field, start))
+        after = next((m for m in marks[before:] if m > span.end), None)
+        end = after if after is not None else len(text)
         sentence = text[start:end].strip()
         if len(sentence) > MAX_PASSAGE:
             middle = span.start - start
