@@ -27,7 +27,7 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/cenr db upgrade  # an existing .cenr from an older checkout gets the new tables
 	@if [ ! -d "$(CENR_HOME)/models/demo" ]; then \
-		echo "training the demo model on demo/protocols.csv (illustrative data, about four minutes)"; \
+		echo "training the demo model on demo/protocols.csv (illustrative data, about a minute)"; \
 		$(BIN)/cenr train demo/protocols.csv $(DEMO_COLUMNS) --name demo; \
 	fi
 	$(BIN)/cenr run demo/inbox --out $(CENR_HOME)/exports/demo --model demo
