@@ -16,6 +16,7 @@ from schema.database import open_database, session_scope
 from schema.tables import Job
 from worker.backpressure import queue_depth
 from worker.jobs import Submission, create_job, resolve_model
+from worker.settings import SizeLimits
 
 CENR = str(Path(sys.executable).with_name("cenr"))
 
@@ -120,7 +121,7 @@ def waiting_job(url: str, folder: Path, n_files: int) -> str:
     try:
         with session_scope(engine) as session:
             job = create_job(session, submissions, resolve_model(session, None), folder,
-                             "submit", {}, 2**20)  # fmt: skip
+                             "submit", {}, SizeLimits(2**20, 2**20))  # fmt: skip
             job.status = "queued"
             job_id = job.id
         with session_scope(engine) as session:

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from cenr.cli import main
 from tests.conftest import demo_rows, table_counts, write_export
 from tests.worker.files import docx_bytes, encrypted_pdf_bytes, pdf_bytes, zip_bomb_docx
+from worker.settings import SizeLimits
 
 GOOD_TEXT = (
     "Study title: Walking groups with the Eastside Tenants Association. The community "
@@ -259,7 +260,7 @@ def test_a_worker_without_the_model_fails_the_items_with_the_reason(
     with session_scope(engine) as session:
         job = create_job(
             session, [Submission(tmp_path / "a.txt", "a.txt")], resolve_model(session, None),
-            tmp_path / "out", "submit", {}, 2**20,
+            tmp_path / "out", "submit", {}, SizeLimits(2**20, 2**20),
         )  # fmt: skip
         job_id = job.id
         session.execute(text("DELETE FROM model_files"))

@@ -101,15 +101,17 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 # Reads one table in a fresh interpreter with the default limits; prints the rows read,
 # the protocols and the process's peak resident memory in MiB.
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's size (pytest's) across exec.
 _READ_WITH_DEFAULTS = """
-import resource, sys
+import re, sys
+from pathlib import Path
 from worker.extract.step import limits
 from worker.extract.source import extract_source
 from worker.settings import Settings
 path = sys.argv[1]
 found = extract_source(path, open(path, "rb").read(), limits(Settings()))
-print(len(found), sum(e.protocol is not None for e in found),
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+peak = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
+print(len(found), sum(e.protocol is not None for e in found), peak // 1024)
 """
 
 

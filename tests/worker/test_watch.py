@@ -14,6 +14,7 @@ from schema.database import open_database, session_scope
 from tests.conftest import demo_rows, table_counts, write_export
 from tests.worker.cluster import Process, wait_until
 from worker.jobs import Submission, create_job, resolve_model
+from worker.settings import SizeLimits
 
 
 def _names(folder: Path) -> set[str]:
@@ -36,7 +37,7 @@ def test_watch_processes_settled_files_and_survives_restarts(
     with session_scope(engine) as session:
         create_job(
             session, [Submission(stranded, stranded.name, watch_path=str(stranded))],
-            resolve_model(session, None), tmp_path / "out", "watch", {}, 2**20,
+            resolve_model(session, None), tmp_path / "out", "watch", {}, SizeLimits(2**20, 2**20),
         )  # fmt: skip
     engine.dispose()
 
