@@ -38,7 +38,8 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-def _page(description: str) -> dict[str, Any]:
+def html(description: str) -> dict[str, Any]:
+    """An answer that is an HTML page (the sign-in form, an error page)."""
     return {"content": {"text/html": {}}, "description": description}
 
 
@@ -67,12 +68,12 @@ BUSY: dict[int | str, dict[str, Any]] = {
 # The same for the routes a browser follows (downloads, sign-in): errors are pages.
 PAGE_SIGNED_IN: dict[int | str, dict[str, Any]] = {
     303: {"description": "Not signed in, or the session expired: to the sign-in page."},
-    503: _page("The database is unreachable; try again shortly."),
+    503: html("The database is unreachable; try again shortly."),
 }
 PAGE_CHECKED: dict[int | str, dict[str, Any]] = {
-    **PAGE_SIGNED_IN, 403: _page("The form's security token is missing or stale.")
+    **PAGE_SIGNED_IN, 403: html("The form's security token is missing or stale.")
 }  # fmt: skip
-PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _page("No job of that id.")}
+PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: html("No job of that id.")}
 
 
 def settings_of(request: Request) -> Settings:

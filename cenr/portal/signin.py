@@ -17,6 +17,7 @@ from cenr.portal.deps import (
     Checked,
     Db,
     SignedIn,
+    html,
     page,
     sent_token,
     settings_of,
@@ -66,8 +67,7 @@ def login_page(request: Request, failed: bool) -> Response:
 
 @router.get(
     "/health", tags=["service"],
-    responses={503: {"content": {"text/html": {}},
-                     "description": "The database is unreachable."}},
+    responses={503: html("The database is unreachable.")},
 )  # fmt: skip
 def health(session: Db) -> dict[str, str]:
     """Liveness for the compose healthcheck: the database answers."""
@@ -77,7 +77,7 @@ def health(session: Db) -> dict[str, str]:
 
 @router.get(
     "/login", tags=["session"], response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}, "description": "The sign-in form."}},
+    responses={200: html("The sign-in form.")},
 )  # fmt: skip
 def login_form(request: Request) -> Response:
     """The sign-in form, with the token its post must carry (and that token's cookie)."""
@@ -89,11 +89,9 @@ def login_form(request: Request) -> Response:
     response_class=RedirectResponse,
     responses={
         303: {"description": "Signed in: to the jobs page, with the session cookie."},
-        401: {"content": {"text/html": {}},
-              "description": "Wrong user name or password: the form again."},
-        403: {"content": {"text/html": {}},
-              "description": "The sign-in token is missing or stale."},
-        503: {"content": {"text/html": {}}, "description": "The database is unreachable."},
+        401: html("Wrong user name or password: the form again."),
+        403: html("The sign-in token is missing or stale."),
+        503: html("The database is unreachable."),
     },
 )  # fmt: skip
 def login(
