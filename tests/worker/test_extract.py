@@ -110,6 +110,21 @@ def test_files_over_the_size_limit_are_refused() -> None:
         extract_source("big.txt", raw, Limits(max_file_bytes=2 * 2**20))
 
 
+def test_tables_have_a_limit_of_their_own() -> None:
+    """A table is held to CENR_MAX_TABLE_MB, not the documents' limit, and the message
+    names the setting that applies."""
+    row = b"HM1," + b"community partners co-lead the study " * 8 + b"\n"
+    raw = b"Protocol ID,Partners\n" + row * (3 * 2**20 // len(row))
+    limits = Limits(max_file_bytes=2**20, max_table_bytes=2 * 2**20)
+    with pytest.raises(InputFileError, match=r"year.csv: 3.0 MB, over the limit of 2 MB "
+                       r"\(CENR_MAX_TABLE_MB\)"):  # fmt: skip
+        extract_source("year.csv", raw, limits)
+    with pytest.raises(InputFileError, match=r"\(CENR_MAX_FILE_MB\)"):
+        extract_source("big.txt", b"community partners " * (2 * 2**20 // 19), limits)
+    found = extract_source("year.csv", raw[: 2**20 + 2**19], Limits(max_file_bytes=2**20))
+    assert len(found) > 1000, "1.5 MB of table under the 400 MB default, over the 1 MB one"
+
+
 IRB_CSV = (
     "Protocol ID,StudyTitle,AimsGoals,Background,StudyDesign,Partners,Notes\n"
     'HM1,Garden study,Grow food,Food deserts,Survey,Community board,=HYPERLINK("x")\n'
