@@ -43,8 +43,37 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
         help="text column of tables; repeat (default: the IRB export's fields, recognised)",
     )  # fmt: skip
     parser.add_argument("--id-column", metavar="COL", help="ID column of tables")
+    _per_workbook(parser)
     if parser.prog.split()[-1] in ("run", "submit"):
         parser.add_argument("--timeout", type=float, metavar="SECONDS", help="most time to wait")
+
+
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number}: give at least 1")
+    return number
+
+
+def _share(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value}: give a share between 0 and 1 (0.2 is 20%)")
+    return number
+
+
+def _per_workbook(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--per-workbook", type=_at_least_one, metavar="N",
+        help="most protocols in one review workbook; a bigger job is split, least certain "
+        "first (default CENR_PER_WORKBOOK, 500)",
+    )  # fmt: skip
 
 
 def _training_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -155,6 +184,17 @@ def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--all-levels", action="store_true",
         help="label-wise models: the Heatmap sheet shows every level's weights",
     )  # fmt: skip
+    _per_workbook(p)
+    p.add_argument(
+        "--reviewers", metavar="A,B,...",
+        help="deal each reviewer workbooks of their own (FILE-alice.xlsx, ...), with a "
+        "shared overlap set for agreement",
+    )  # fmt: skip
+    p.add_argument(
+        "--overlap", type=_share, default=0.0, metavar="SHARE",
+        help="with --reviewers: the share of the job's protocols every reviewer gets "
+        "(drawn evenly from the certainty order; default 0)",
+    )  # fmt: skip
     p.add_argument("--csv", type=Path, metavar="FILE", help="one row per protocol")
     p.add_argument(
         "--html", type=Path, metavar="FILE.zip",
@@ -174,8 +214,14 @@ def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     r = review.add_parser(
         "import", help="store the levels of a review or Discussion (adjudication) workbook"
     )
-    r.add_argument("file", type=Path, metavar="FILE.xlsx")
-    r.add_argument("--reviewer", metavar="NAME", help="for rows whose Reviewer cell is empty")
+    r.add_argument(
+        "files", type=Path, nargs="+", metavar="FILE.xlsx",
+        help="one or more workbooks, in any order (a job's parts, each reviewer's)",
+    )  # fmt: skip
+    r.add_argument(
+        "--reviewer", metavar="NAME",
+        help="for rows whose Reviewer cell is empty (default: whom the workbook was dealt to)",
+    )  # fmt: skip
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     r.set_defaults(func=reviews.review_import)
     r = review.add_parser("agreement", help="kappas between reviewers and with the model")

@@ -178,7 +178,7 @@ def write_codebook_sheet(book: Workbook, cells: StyledCells, codebook: Codebook)
         )
 
 
-def write_identity_sheet(book: Workbook, pairs: Sequence[tuple[str, str]]) -> None:
+def write_identity_sheet(book: Workbook, pairs: Sequence[tuple[str, object]]) -> None:
     """``_cenr`` (hidden): format and job, so an import can check where a file came from."""
     sheet = book.create_sheet("_cenr")
     sheet.sheet_state = "hidden"

@@ -8,13 +8,21 @@ Sheets, in order:
               is a drop-down of the codebook). Prediction columns are locked, reviewer
               columns editable; header frozen, filters on. Column A (hidden) holds the row
               ID that ``cenr review import`` reads back: reviewers may sort and filter.
-``Heatmap``   per protocol, one token per cell filled by its weight, the weight below (for
-              a label-wise model, optionally every level's weights, each row shaded).
+``Heatmap``   per protocol, its evidence: the runs of tokens around its strongest
+              tokens (at most :data:`HEATMAP_RUNS` of :data:`TOKENS_PER_ROW`), one token
+              per cell filled by its weight, the weight below (for a label-wise model,
+              optionally every level's weights, each row shaded). Every token's weight
+              is in the HTML bundle and the database; a sheet of every token of a
+              year's protocols would be millions of rows no one reads.
 ``Summary``   counts per level with a bar chart, and the colour legend.
 ``Codebook``  the levels and their definitions (the drop-down's source).
 ``Model``     the model version, its training-data fingerprint, metrics and calibration.
 ``Failed``    files and rows that could not be classified, with the reason.
-``_cenr``     (hidden) the job ID and format, so an import can check where a file came from.
+``_cenr``     (hidden) the job ID and format, so an import can check where a file came
+              from, and which part of the job it holds and for whom.
+
+A job's protocols may be split over several workbooks (:mod:`exporters.dealing`): each
+is written by :class:`ReviewWorkbook` from its own rows, and says which part it is.
 
 Weights are made comparable across protocols of any length by scaling with the number of
 tokens: ``relative = weight x tokens``, so 1x is what every token would get from an even
@@ -31,6 +39,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,7 +53,8 @@ from openpyxl.styles import Alignment, Color
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from exporters.evidence import strongest_passages
+from exporters.dealing import Share, deal
+from exporters.evidence import evidence_windows, strongest_passages
 from exporters.files import write_zip_atomically
 from exporters.scale import FONTS, legend_rows, shade
 from exporters.sheets import (
@@ -65,6 +75,7 @@ from schema.views import ReviewData, ReviewRow, TokenSpan
 FORMAT = "cenr-review/1"
 EXCEL_ROWS = 1_048_576
 TOKENS_PER_ROW = 16
+HEATMAP_RUNS = 4  # runs of TOKENS_PER_ROW tokens per protocol in the Heatmap sheet
 ROW_HEIGHT = 120  # points: about eight lines of a protocol's text, the rest scrolls in the cell
 
 
@@ -134,6 +145,8 @@ class ReviewWorkbook:
         spans_of: Callable[[int], list[TokenSpan]],
         heatmap_row_limit: int = EXCEL_ROWS - 100,
         all_levels: bool = False,
+        share: Share[ReviewRow] | None = None,
+        total: int | None = None,
     ) -> None:
         self.data = data
         self.codebook = codebook
@@ -141,6 +154,10 @@ class ReviewWorkbook:
         self.heatmap_row_limit = heatmap_row_limit
         # label-wise models: a row of weights per level under each row of tokens
         self.all_levels = all_levels
+        # which of the job's workbooks this is (None: the whole job in one), and of how
+        # many protocols the job has
+        self.share = share
+        self.total = len(data.rows) if total is None else total
         self.book = Workbook(write_only=True)
         self.cells = StyledCells()
 
@@ -154,6 +171,7 @@ class ReviewWorkbook:
         wrap = Alignment(wrap_text=True, vertical="top")
         heat_full = False
         review_row = 1
+        reviewer = self.share.reviewer if self.share else None  # their name, filled in
         for row in self.data.rows:
             spans = self.spans_of(row.prediction_id)
             level = self.codebook.levels[row.level_index]
@@ -184,12 +202,15 @@ class ReviewWorkbook:
                     self.cells.cell(review, passages, "wrap"),
                     self.cells.cell(review, strongest, "wrap"),
                     text_cell,
-                    *[self.cells.cell(review, None, "editable") for _ in range(3)],
+                    self.cells.cell(review, None, "editable"),
+                    self.cells.cell(review, None, "editable"),
+                    self.cells.cell(review, reviewer, "editable"),
                 ]
             )
             if not heat_full:
                 per_chunk = 1 + (len(self.codebook.levels) if self.all_levels else 1)
-                needed = 2 + per_chunk * -(-max(len(spans), 1) // TOKENS_PER_ROW)
+                runs = evidence_windows(spans, TOKENS_PER_ROW, HEATMAP_RUNS)
+                needed = 2 + per_chunk * max(len(runs), 1)
                 if heat_rows + needed > self.heatmap_row_limit:
                     heat_full = True
                     heatmap.append(
@@ -203,7 +224,7 @@ class ReviewWorkbook:
                         ]
                     )
                 else:
-                    heat_rows += self._heatmap_block(heatmap, row, level.code, spans)
+                    heat_rows += self._heatmap_block(heatmap, row, level.code, spans, runs)
         self._summary()
         write_codebook_sheet(self.book, self.cells, self.codebook)
         self._model_sheet()
@@ -215,9 +236,37 @@ class ReviewWorkbook:
                 ("job", self.data.job_id),
                 ("model", self.data.model),
                 ("exported_at", datetime.now(UTC).isoformat()),
+                *self._part_identity(),
             ],
         )
         self.book.save(out)
+
+    def _part_identity(self) -> list[tuple[str, object]]:
+        """What the ``_cenr`` sheet says of the part: which, of how many, for whom."""
+        if self.share is None:
+            return []
+        return [
+            ("part", self.share.part),
+            ("parts", self.share.parts),
+            ("reviewer", self.share.reviewer or ""),
+            ("protocols", len(self.data.rows)),
+            ("shared", self.share.shared),
+            ("job_protocols", self.total),
+        ]
+
+    def _part_note(self) -> str:
+        """The Summary sheet's first line: what this workbook holds of the job."""
+        n, share = len(self.data.rows), self.share
+        if share is None or (share.parts == 1 and share.reviewer is None):
+            return f"All {n:,} classified protocols of job {self.data.job_id}, least certain first."
+        whose = f"{share.reviewer}'s workbook" if share.reviewer else "Workbook"
+        note = (
+            f"{whose} {share.part} of {share.parts}: {n:,} of the job's {self.total:,} "
+            "protocols, least certain first"
+        )
+        if share.shared:
+            note += f"; {share.shared:,} of them are reviewed by every reviewer (agreement)"
+        return note + "."
 
     def _review_layout(self, sheet: Worksheet, codes: list[str]) -> None:
         names = [
@@ -250,8 +299,11 @@ class ReviewWorkbook:
             [
                 self.cells.cell(
                     sheet,
-                    "Each token's cell is shaded by its weight relative to an even share "
-                    "(weight x number of tokens); the row below gives the weight itself. "
+                    "Each protocol's evidence: the runs of tokens around its strongest "
+                    f"tokens (at most {HEATMAP_RUNS} of {TOKENS_PER_ROW}, strongest first, "
+                    "each with its place in the text). Each token's cell is shaded by its "
+                    "weight relative to an even share (weight x number of tokens); the row "
+                    "below gives the weight itself. Every token's weight: the HTML bundle. "
                     "Legend: Summary sheet.",
                     "italic",
                 )
@@ -261,7 +313,12 @@ class ReviewWorkbook:
         return 2
 
     def _heatmap_block(
-        self, sheet: Worksheet, row: ReviewRow, level_code: str, spans: list[TokenSpan]
+        self,
+        sheet: Worksheet,
+        row: ReviewRow,
+        level_code: str,
+        spans: list[TokenSpan],
+        runs: list[tuple[int, int]],
     ) -> int:
         sheet.append(
             [
@@ -273,9 +330,10 @@ class ReviewWorkbook:
         )
         written = 1
         levels = self.codebook.levels
-        for start in range(0, len(spans), TOKENS_PER_ROW):
-            chunk = spans[start : start + TOKENS_PER_ROW]
-            tokens = [self.cells.cell(sheet, None)]
+        for first, end in runs:
+            chunk = spans[first:end]
+            place = f"tokens {first + 1:,}-{end:,} of {len(spans):,}"
+            tokens = [self.cells.cell(sheet, place, "weight")]
             for span in chunk:
                 level = shade(span.weight * row.n_tokens)
                 tokens.append(self.cells.cell(sheet, span.token, f"token{level}"))
@@ -305,6 +363,7 @@ class ReviewWorkbook:
         sheet.column_dimensions["A"].width = 34
         sheet.column_dimensions["B"].width = 14
         counts = Counter(row.level_code for row in self.data.rows)
+        sheet.append([self.cells.cell(sheet, self._part_note(), "bold")])
         sheet.append(self.cells.header(sheet, ["Level", "Protocols"]))
         for level in self.codebook.levels:
             sheet.append([f"{level.code} {level.name}", counts.get(level.code, 0)])
@@ -314,8 +373,8 @@ class ReviewWorkbook:
         chart.title = "Protocols per predicted level"
         chart.y_axis.title = "protocols"
         chart.legend = None
-        chart.add_data(Reference(sheet, min_col=2, min_row=1, max_row=n + 1), titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
+        chart.add_data(Reference(sheet, min_col=2, min_row=2, max_row=n + 2), titles_from_data=True)
+        chart.set_categories(Reference(sheet, min_col=1, min_row=3, max_row=n + 2))
         chart.width, chart.height = 16, 8
         sheet.add_chart(chart, "D2")
         sheet.append([])
@@ -380,7 +439,32 @@ def write_review_workbook(
     spans_of: Callable[[int], list[TokenSpan]],
     all_levels: bool = False,
 ) -> Path:
-    """Write the job's review workbook to ``path`` (a temporary name, then renamed)."""
+    """Write the job's review workbook, every protocol in one, to ``path`` (a temporary
+    name, then renamed)."""
     return write_zip_atomically(
         path, ReviewWorkbook(data, codebook, spans_of, all_levels=all_levels).write
     )
+
+
+def write_review_workbooks(
+    path: Path,
+    data: ReviewData,
+    codebook: Codebook,
+    spans_of: Callable[[int], list[TokenSpan]],
+    per_workbook: int,
+    reviewers: Sequence[str] = (),
+    overlap: float = 0.0,
+    all_levels: bool = False,
+) -> list[Path]:
+    """The job's review workbooks as :func:`exporters.dealing.deal` splits it: ``path``
+    itself when one workbook holds the job, else ``path``'s name with the part's suffix
+    (``review-2.xlsx``, ``review-alice.xlsx``, ``review-alice-2.xlsx``)."""
+    written = []
+    for share in deal(data.rows, per_workbook, reviewers, overlap):
+        target = path.with_name(f"{path.stem}{share.suffix}{path.suffix}")
+        book = ReviewWorkbook(
+            replace(data, rows=share.rows), codebook, spans_of, all_levels=all_levels,
+            share=share, total=len(data.rows),
+        )  # fmt: skip
+        written.append(write_zip_atomically(target, book.write))
+    return written

@@ -4,9 +4,14 @@ What matters for not losing work:
 
 * JSON only, both ways: no pickle ever crosses the broker.
 * ``acks_late`` + ``reject_on_worker_lost``: a task is acknowledged after it finishes,
-  so a worker killed mid-batch leaves it on the broker; Redis hands it out again after
-  ``CENR_VISIBILITY_TIMEOUT`` seconds. The steps are idempotent (see
-  :mod:`worker.steps`), so the second run writes nothing twice.
+  so a worker killed mid-batch leaves it on the broker. Redis (the default) hands it out
+  again after ``CENR_VISIBILITY_TIMEOUT`` seconds (derived: 30 s); RabbitMQ
+  (``CENR_BROKER_URL=amqp://...``) as soon as the worker's connection drops, and keeps
+  its durable queues and persistent messages across a restart. RabbitMQ closes a
+  channel whose task stays unacknowledged past its ``consumer_timeout`` (30 minutes by
+  default): the acknowledged-late steps are bounded well under it (CENR_TASK_TIME_LIMIT,
+  checked by the settings), and an export is acknowledged when it starts. The steps
+  are idempotent (see :mod:`worker.steps`), so the second run writes nothing twice.
 * ``prefetch_multiplier=1``: a worker holds one task beyond the one it runs.
 * Retries with exponential backoff when the database is unreachable, and publishing
   retries when the broker is.
@@ -23,6 +28,7 @@ The tasks themselves, and what a worker does when it cannot load a model, are in
 from __future__ import annotations
 
 from celery import Celery
+from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as BrokerError
 
 from schema.errors import DatabaseUnavailable
@@ -68,6 +74,10 @@ def configure(app: Celery, settings: Settings) -> None:
         # blocks classification.
         task_default_queue="classify",
         task_routes={f"cenr.{q}": {"queue": q} for q in QUEUES},
+        # Durable queues and persistent messages (kombu's defaults, stated): RabbitMQ
+        # keeps both across a restart. Redis keeps what its own persistence keeps.
+        task_queues=[Queue(q, Exchange(q), routing_key=q, durable=True) for q in QUEUES],
+        task_default_delivery_mode="persistent",
         # A broker that is briefly away: retry publishing for about 10 s, then fail loudly
         # (the job stays in the database; `cenr requeue JOB` queues it again).
         task_publish_retry=True,

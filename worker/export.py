@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from schema.errors import ConfigError
 from schema.states import JobState
 from schema.tables import Job
 from worker.context import Context
+from worker.settings import get_settings
 from worker.store import now, record_error
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,49 @@ def _review_inputs(session: Any, job_id: str) -> tuple[Any, Any, Callable[[int],
 
 
 def export_workbook(session: Any, job_id: str, path: Path, all_levels: bool = False) -> Path:
-    """The job's review workbook at ``path``, in the codebook of the job's model; with
-    ``all_levels`` (label-wise models only) the Heatmap shows every level's weights."""
+    """The job's review workbook at ``path``, every protocol in one, in the codebook of
+    the job's model; with ``all_levels`` (label-wise models only) the Heatmap shows every
+    level's weights."""
     from exporters.workbook import write_review_workbook
 
+    data, codebook, spans_of = _workbook_inputs(session, job_id, all_levels)
+    return write_review_workbook(path, data, codebook, spans_of, all_levels=all_levels)
+
+
+def export_workbooks(
+    session: Any,
+    job_id: str,
+    path: Path,
+    per_workbook: int | None = None,
+    reviewers: Sequence[str] = (),
+    overlap: float = 0.0,
+    all_levels: bool = False,
+) -> list[Path]:
+    """The job's review workbooks, at most ``per_workbook`` protocols each (default: the
+    job's ``--per-workbook``, else CENR_PER_WORKBOOK), dealt to ``reviewers`` with a
+    shared ``overlap`` when given: :mod:`exporters.dealing`. ``path`` names the first."""
+    from exporters.workbook import write_review_workbooks
+
+    job = session.get(Job, job_id)
+    if per_workbook is None:
+        options = (job.options if job is not None else None) or {}
+        per_workbook = int(options.get("per_workbook") or get_settings().per_workbook)
+    data, codebook, spans_of = _workbook_inputs(session, job_id, all_levels)
+    return write_review_workbooks(
+        path, data, codebook, spans_of, per_workbook, reviewers, overlap, all_levels
+    )
+
+
+def _workbook_inputs(
+    session: Any, job_id: str, all_levels: bool
+) -> tuple[Any, Any, Callable[[int], Any]]:
     data, codebook, spans_of = _review_inputs(session, job_id)
     if all_levels and data.attention != "labelwise":
         raise ConfigError(
             f"--all-levels needs a label-wise model; job {job_id}'s model {data.model} "
             f"has {data.attention} attention (one weight per token)"
         )
-    return write_review_workbook(path, data, codebook, spans_of, all_levels=all_levels)
+    return data, codebook, spans_of
 
 
 def export_html(session: Any, job_id: str, path: Path) -> Path:
@@ -63,11 +96,12 @@ def export_html(session: Any, job_id: str, path: Path) -> Path:
 
 
 def write_exports(session: Any, job_id: str, out_dir: Path) -> list[Path]:
-    """The job's exports: ``predictions.csv``, the review workbook ``review.xlsx`` and the
-    HTML bundle ``review-html.zip``."""
+    """The job's exports: ``predictions.csv``, the review workbook ``review.xlsx`` (or
+    ``review-1.xlsx``, ``review-2.xlsx``, ... for a job over its ``--per-workbook``) and
+    the HTML bundle ``review-html.zip``."""
     return [
         export_csv(session, job_id, out_dir / "predictions.csv"),
-        export_workbook(session, job_id, out_dir / "review.xlsx"),
+        *export_workbooks(session, job_id, out_dir / "review.xlsx"),
         export_html(session, job_id, out_dir / "review-html.zip"),
     ]
 

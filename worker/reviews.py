@@ -10,7 +10,9 @@ adjudicated level of protocols the reviewers disagreed on, stored as
 Rows are matched by the hidden row ID (a job item), never by position: reviewers sort
 and filter. The workbook must carry this service's format and a job this database knows;
 every level is checked against the model's codebook. Importing the same file twice
-changes nothing.
+changes nothing; a job's several workbooks (split by size, or dealt to reviewers) import
+in any order, each row stored under its reviewer, the one the workbook was dealt to when
+the Reviewer cell is empty.
 """
 
 from __future__ import annotations
@@ -83,9 +85,10 @@ class ReviewedRow:
     reviewer: str
 
 
-def read_review_workbook(path: Path) -> tuple[str, Layout, list[ReviewedRow]]:
-    """The job ID, the layout and the decision columns of a workbook this service
-    exported (a review workbook or a Discussion workbook)."""
+def read_review_workbook(path: Path) -> tuple[dict[str, str], Layout, list[ReviewedRow]]:
+    """The identity (``job``, ``format``, and for one of a job's several workbooks its
+    ``part`` and ``reviewer``), the layout and the decision columns of a workbook this
+    service exported (a review workbook or a Discussion workbook)."""
     from openpyxl import load_workbook
 
     try:
@@ -137,7 +140,7 @@ def read_review_workbook(path: Path) -> tuple[str, Layout, list[ReviewedRow]]:
             )
     finally:
         book.close()
-    return identity["job"], layout, found
+    return identity, layout, found
 
 
 def _checked_level(
@@ -171,7 +174,9 @@ def import_reviews(
             signed-in portal user cannot file levels under another name).
     """
     expected = job_id
-    job_id, layout, rows = read_review_workbook(path)
+    identity, layout, rows = read_review_workbook(path)
+    job_id = identity["job"]
+    dealt_to = identity.get("reviewer", "")  # a workbook dealt to one reviewer
     if expected is not None and job_id != expected:
         raise InputFileError(
             f"{path.name}: this workbook belongs to job {job_id}, not to job {expected}"
@@ -205,7 +210,7 @@ def import_reviews(
             report.not_reviewed += 1
             continue
         item = items.get(row.item_id) if isinstance(row.item_id, int) else None
-        name = (reviewer or "") if as_user else (row.reviewer or reviewer or "")
+        name = (reviewer or "") if as_user else (row.reviewer or reviewer or dealt_to)
         level, problem = _checked_level(row, item, name, codebook, layout.person, job_id)
         if problem:
             report.rejected.append({"row": row.row, "reason": problem})

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 TABLE_SUFFIXES = (".csv", ".xlsx", ".jsonl")  # one protocol per row
 CHARS_PER_TOKEN = 6  # the demo's protocols: 6.7 characters a token; BBC News about 5.5
 HARD_LIMIT_MARGIN = 10  # seconds past the soft limit before a stuck step is killed
+RABBITMQ_CONSUMER_TIMEOUT = 1800  # seconds: RabbitMQ's default for an unacknowledged task
 REDELIVERY_MARGIN = 5  # seconds past the hard limit before Redis hands a task out again
 
 
@@ -69,6 +70,10 @@ class Settings(BaseSettings):
         "bombs); a year's export of 150 MB of text as XLSX unpacks to about 175 MB",
     )  # fmt: skip
     max_rows: int = Field(default=50_000, ge=1, description="most protocols read from one table")
+    per_workbook: int = Field(
+        default=500, ge=1, description="most protocols in one review workbook: a bigger job "
+        "is split, least certain first (500 of about 3,000 tokens open in a few seconds)",
+    )  # fmt: skip
     max_pdf_pages: int = Field(default=500, ge=1, description="most pages read from one PDF")
     text_columns: list[str] = Field(
         default_factory=list,
@@ -133,6 +138,12 @@ class Settings(BaseSettings):
                 f"CENR_VISIBILITY_TIMEOUT ({self.visibility_timeout}) must be longer than "
                 f"CENR_TASK_TIME_LIMIT ({self.task_time_limit}): Redis would hand a task out "
                 "again while it still runs (0 derives it)"
+            )
+        if self.broker_url.startswith("amqp") and self.hard_time_limit >= RABBITMQ_CONSUMER_TIMEOUT:
+            raise ValueError(
+                f"CENR_TASK_TIME_LIMIT ({self.task_time_limit}) + {HARD_LIMIT_MARGIN} must be "
+                f"under RabbitMQ's consumer_timeout ({RABBITMQ_CONSUMER_TIMEOUT} s): it closes "
+                "the channel of a task unacknowledged for longer"
             )
         return self
 

@@ -33,7 +33,13 @@ def warn(message: str) -> None:
 
 
 def job_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"text_columns": args.text_column or [], "id_column": args.id_column or ""}
+    options: dict[str, Any] = {
+        "text_columns": args.text_column or [],
+        "id_column": args.id_column or "",
+    }
+    if getattr(args, "per_workbook", None):
+        options["per_workbook"] = args.per_workbook
+    return options
 
 
 def load_model(settings: Settings, name: str | None) -> Any:

@@ -166,15 +166,21 @@ def status(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    """Write a job's review workbook, HTML bundle or CSV where asked."""
+    """Write a job's review workbooks, HTML bundle or CSV where asked."""
+    from exporters.dealing import check_reviewers
     from schema.database import session_scope
-    from worker.export import export_csv, export_html, export_workbook
+    from worker.export import export_csv, export_html, export_workbooks
     from worker.results import latest_job_id
 
     if not (args.xlsx or args.csv or args.html):
         raise ConfigError("say what to write: --xlsx FILE, --html FILE.zip and/or --csv FILE")
-    if args.all_levels and not args.xlsx:
-        raise ConfigError("--all-levels is an option of the workbook: add --xlsx FILE")
+    for option, given in (
+        ("--all-levels", args.all_levels), ("--per-workbook", args.per_workbook),
+        ("--reviewers", args.reviewers), ("--overlap", args.overlap),
+    ):  # fmt: skip
+        if given and not args.xlsx:
+            raise ConfigError(f"{option} is an option of the workbook: add --xlsx FILE")
+    reviewers = check_reviewers((args.reviewers or "").split(","))
     if args.html and args.html.suffix.lower() != ".zip":
         raise ConfigError(f"{args.html}: the HTML bundle is a zip; name it FILE.zip")
     engine = open_engine(get_settings())
@@ -185,7 +191,10 @@ def export(args: argparse.Namespace) -> int:
             if args.csv:
                 written.append(export_csv(session, job_id, args.csv))
             if args.xlsx:
-                written.append(export_workbook(session, job_id, args.xlsx, args.all_levels))
+                written += export_workbooks(
+                    session, job_id, args.xlsx, args.per_workbook, reviewers, args.overlap,
+                    args.all_levels,
+                )  # fmt: skip
             if args.html:
                 written.append(export_html(session, job_id, args.html))
     except OSError as exc:

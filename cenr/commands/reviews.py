@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from cenr.commands.common import open_engine
@@ -14,27 +15,40 @@ from worker.settings import get_settings
 
 
 def review_import(args: argparse.Namespace) -> int:
-    """Store the levels of a review (or Discussion) workbook; report imported/unchanged/
-    rejected."""
+    """Store the levels of review (or Discussion) workbooks, each in one transaction;
+    report imported/unchanged/rejected per file. A file that cannot be read is reported
+    and the others still go in."""
     from schema.database import session_scope
+    from schema.errors import CenrError
     from worker.reviews import import_reviews
 
     engine = open_engine(get_settings())
+    reports, unreadable = [], 0
     try:
-        with session_scope(engine) as session:
-            report = import_reviews(session, args.file, args.reviewer)
+        for path in args.files:
+            try:
+                with session_scope(engine) as session:
+                    report = import_reviews(session, path, args.reviewer)
+            except CenrError as exc:
+                if len(args.files) == 1:
+                    raise
+                print(f"cenr: error: {' '.join(str(exc).split())}", file=sys.stderr)
+                unreadable += 1
+                continue
+            reports.append(report)
+            print(
+                f"{path}: job {report.job} ({report.kind}s): {report.imported} imported, "
+                f"{report.unchanged} unchanged, {len(report.rejected)} rejected, "
+                f"{report.not_reviewed} not reviewed"
+            )
+            for rejected in report.rejected:
+                print(f"  row {rejected['row']}: {rejected['reason']}")
     finally:
         engine.dispose()
-    print(
-        f"{args.file}: job {report.job} ({report.kind}s): {report.imported} imported, "
-        f"{report.unchanged} "
-        f"unchanged, {len(report.rejected)} rejected, {report.not_reviewed} not reviewed"
-    )
-    for rejected in report.rejected:
-        print(f"  row {rejected['row']}: {rejected['reason']}")
     if args.json:
-        print(json.dumps(report.to_dict()))
-    return 1 if report.rejected else 0
+        dicts = [r.to_dict() for r in reports]
+        print(json.dumps(dicts[0] if len(args.files) == 1 else dicts))
+    return 1 if unreadable or any(r.rejected for r in reports) else 0
 
 
 def review_agreement(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ from tests.deploy.compose import (
     variables_used,
 )
 from tests.portal.conftest import free_port, sign_in
-from tests.worker.cluster import CENR, Process, wait_until
+from tests.worker.cluster import CENR, Process, empty_rabbitmq_queues, wait_until
 from worker.settings import Settings
 
 LONG_RUNNING = ("worker", "watcher", "web")
@@ -47,18 +47,23 @@ def test_the_file_is_valid_compose_and_keeps_its_rules(compose: dict) -> None:
     an internal network, and builds the Python services from one image."""
     assert validate(compose) == []
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "migrate", "worker", "watcher", "web", "flower"}
+    assert set(services) == {
+        "redis", "postgres", "migrate", "worker", "watcher", "web", "flower", "rabbitmq",
+    }  # fmt: skip
     published = {
         name: service["ports"] for name, service in services.items() if service.get("ports")
     }
     assert set(published) == {"web", "flower"}
     assert services["flower"]["profiles"] == ["monitoring"]
+    assert services["rabbitmq"]["profiles"] == ["rabbitmq"]
     assert all(p.startswith("127.0.0.1:") for p in published["flower"]), "flower: local only"
     assert compose["networks"]["backend"]["internal"] is True
-    for name in ("redis", "postgres"):
+    for name in ("redis", "postgres", "rabbitmq"):
         assert "healthcheck" in services[name]
         assert services[name]["networks"] == ["backend"]
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "rabbitmq-data:/var/lib/rabbitmq" in services["rabbitmq"]["volumes"]
+    assert services["rabbitmq"]["healthcheck"]["test"][1] == "rabbitmq-diagnostics"
     python = [n for n, s in services.items() if s.get("build")]
     assert sorted(python) == ["migrate", "watcher", "web", "worker"]
     for name in python:  # one image, built from deploy/Dockerfile
@@ -68,6 +73,8 @@ def test_the_file_is_valid_compose_and_keeps_its_rules(compose: dict) -> None:
         conditions = services[name]["depends_on"]
         assert conditions["migrate"]["condition"] == "service_completed_successfully"
         assert conditions["redis"]["condition"] == "service_healthy"
+        # the optional broker: waited for when its profile is on, ignored when it is not
+        assert conditions["rabbitmq"] == {"condition": "service_healthy", "required": False}
         assert "replicas" not in services[name].get("deploy", {})
     assert "container_name" not in services["worker"], "--scale worker=N needs no fixed name"
     assert "healthcheck" in services["web"]
@@ -83,7 +90,7 @@ def test_flower_refuses_to_start_without_a_password(auth: str, starts: bool) -> 
     command = service["services"]["flower"]["command"]
     assert command[:2] == ["sh", "-c"]
     script = command[2].replace("exec celery", "exec echo celery")  # no Flower here
-    env = {"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": auth}
+    env = {"PATH": "/usr/bin:/bin", **service["services"]["flower"]["environment"]}
     result = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True,
                             check=False)  # fmt: skip
     if starts:
@@ -93,6 +100,26 @@ def test_flower_refuses_to_start_without_a_password(auth: str, starts: bool) -> 
         assert result.returncode == 1
         assert "set FLOWER_BASIC_AUTH=user:password" in result.stderr
         assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("password", "starts"), [("", False), ("s3cret-long", True)])
+def test_rabbitmq_refuses_to_start_without_a_password(password: str, starts: bool) -> None:
+    """The rabbitmq profile's broker exits 1 naming RABBITMQ_PASSWORD while it is empty; with
+    one it goes on to the image's own entrypoint (here a stand-in)."""
+    service = interpolate(load_yaml(), {**read_env_file(), "RABBITMQ_PASSWORD": password})
+    spec = service["services"]["rabbitmq"]
+    assert spec["environment"] == {"RABBITMQ_DEFAULT_USER": "cenr",
+                                   "RABBITMQ_DEFAULT_PASS": password}  # fmt: skip
+    script = spec["command"][2].replace("exec docker-entrypoint.sh", "exec echo entrypoint")
+    env = {"PATH": "/usr/bin:/bin", **spec["environment"]}
+    result = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    if starts:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "entrypoint rabbitmq-server"
+    else:
+        assert result.returncode == 1
+        assert "set RABBITMQ_PASSWORD in .env" in result.stderr
 
 
 def test_variables_are_documented_and_secrets_required() -> None:
@@ -176,15 +203,45 @@ def compose_backends() -> Iterator[dict[str, str]]:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+RABBITMQ_PASSWORD = "compose-rabbitmq-password"  # noqa: S105 (the test's own broker user)
+RABBITMQ_PROFILE = {
+    "COMPOSE_PROFILES": "rabbitmq",
+    "RABBITMQ_PASSWORD": RABBITMQ_PASSWORD,
+    "CENR_BROKER_URL": f"amqp://cenr:{RABBITMQ_PASSWORD}@rabbitmq:5672//",
+}
+
+
+def _rabbitmq_as_compose_gives_it() -> dict[str, str]:
+    """The machine's RabbitMQ with what the rabbitmq container gives a deployment: a `cenr`
+    user with the .env password on the default vhost, and empty cenr queues."""
+
+    def ctl(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["rabbitmqctl", *argv], capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+
+    if ctl("add_user", "cenr", RABBITMQ_PASSWORD).returncode != 0:
+        assert ctl("change_password", "cenr", RABBITMQ_PASSWORD).returncode == 0
+    assert ctl("set_permissions", "-p", "/", "cenr", ".*", ".*", ".*").returncode == 0
+    empty_rabbitmq_queues(f"amqp://cenr:{RABBITMQ_PASSWORD}@127.0.0.1:5672//")
+    return {"@rabbitmq:5672": "@127.0.0.1:5672"}
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_every_service_runs_natively_with_the_files_environment(
-    compose: dict, compose_backends: dict[str, str], trained_home: Path, tmp_path: Path
+    compose_backends: dict[str, str], trained_home: Path, tmp_path: Path, broker: str
 ) -> None:
-    """Each service started with the compose file's command and environment works: a file dropped in
-    the inbox is processed and its workbook can be downloaded through the web service."""
+    """Each service started with the compose file's command and environment works, with Redis and
+    with the rabbitmq profile: a file dropped in the inbox is processed and its workbook can be
+    downloaded through the web service."""
+    profile = RABBITMQ_PROFILE if broker == "rabbitmq" else {}
+    compose = interpolate(load_yaml(), {**read_env_file(), **profile})
     data, inbox = tmp_path / "data", tmp_path / "inbox"
     inbox.mkdir()
     port = free_port()
     hosts = {**compose_backends}
+    if broker == "rabbitmq":
+        hosts.update(_rabbitmq_as_compose_gives_it())
+        assert compose["services"]["worker"]["environment"]["CENR_BROKER_URL"].startswith("amqp")
     mounts = {"/data": data, "/inbox": inbox}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("CENR_")}
 

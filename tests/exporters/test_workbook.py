@@ -204,6 +204,135 @@ def test_cenr_export_writes_where_asked(
     assert "--xlsx FILE" in capsys.readouterr().err
 
 
+def _ids(path: Path) -> list[int]:
+    return [r[0] for r in load_workbook(path)["Review"].iter_rows(min_row=2, values_only=True)]
+
+
+def _identity(path: Path) -> dict[str, object]:
+    return dict(load_workbook(path)["_cenr"].iter_rows(values_only=True))
+
+
+def test_a_job_split_by_size_keeps_the_certainty_order_across_workbooks(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--per-workbook 4` writes three workbooks, least certain first across the job, each
+    saying which part it is; together they hold every protocol once."""
+    whole = _ids(exported)
+    assert main(["export", "--xlsx", str(tmp_path / "r.xlsx"), "--per-workbook", "4"]) == 0
+    out = capsys.readouterr().out
+    parts = [tmp_path / f"r-{i}.xlsx" for i in (1, 2, 3)]
+    assert all(f"export: {p}" in out for p in parts)
+    assert not (tmp_path / "r.xlsx").exists()
+    assert [i for p in parts for i in _ids(p)] == whole
+    assert [len(_ids(p)) for p in parts] == [4, 4, 2]
+    identity = _identity(parts[1])
+    assert (identity["part"], identity["parts"], identity["job_protocols"]) == (2, 3, 10)
+    summary = load_workbook(parts[1])["Summary"]["A1"].value
+    assert summary.startswith("Workbook 2 of 3: 4 of the job's 10 protocols, least certain")
+
+
+def test_reviewers_get_their_own_workbooks_and_import_in_any_order_twice(
+    exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--reviewers ana,ben,cy --overlap 0.2` deals each a workbook with their name filled in
+    and a shared set of two; all three import in one call in any order, a second import changes
+    nothing, and agreement is measured on the shared protocols."""
+    target = tmp_path / "round.xlsx"
+    argv = ["export", "--xlsx", str(target), "--reviewers", "ana,ben,cy", "--overlap", "0.2"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    books = {name: tmp_path / f"round-{name}.xlsx" for name in ("ana", "ben", "cy")}
+    ids = {name: _ids(path) for name, path in books.items()}
+    whole = _ids(exported)
+    shared = set(ids["ana"]) & set(ids["ben"]) & set(ids["cy"])
+    assert shared == {whole[0], whole[5]}
+    assert sorted(i for name in ids for i in ids[name] if i not in shared) == sorted(
+        set(whole) - shared
+    ), "every other protocol goes to exactly one reviewer"
+    for name, path in books.items():
+        review = load_workbook(path)["Review"]
+        header = [c.value for c in review[1]]
+        names = [r[header.index("Reviewer")] for r in review.iter_rows(min_row=2, values_only=True)]
+        assert set(names) == {name}, "the reviewer's name is filled in"
+        assert _identity(path)["reviewer"] == name
+        assert ids[name] == [i for i in whole if i in ids[name]], "least certain first"
+
+    levels = {"ana": "5", "ben": "5", "cy": "3"}
+    filled = []
+    for name, path in books.items():
+        # every row decided; the Reviewer cell emptied: the workbook says whose it is
+        decisions = {i: (levels[name], "", "") for i in ids[name]}
+        fill_in(path, tmp_path / f"done-{name}.xlsx", decisions)
+        filled.append(str(tmp_path / f"done-{name}.xlsx"))
+    order = [filled[2], filled[0], filled[1]]
+    assert main(["review", "import", *order, "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["imported"] for r in reports] == [len(ids["cy"]), len(ids["ana"]), len(ids["ben"])]
+    assert main(["review", "import", *reversed(order), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["imported"] for r in again] == [0, 0, 0]
+    assert sum(r["unchanged"] for r in again) == sum(len(v) for v in ids.values())
+    engine = create_engine(sqlite_service)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT job_item_id, reviewer, level_code FROM reviews"))
+        by_reviewer = {(i, r): level for i, r, level in stored}
+    engine.dispose()
+    assert len(by_reviewer) == 14  # 2 shared x 3 + 8 dealt
+    assert {r for _, r in by_reviewer} == {"ana", "ben", "cy"}
+    assert main(["review", "agreement", "--json", "--discussion", str(tmp_path / "d.xlsx")]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sorted(report["disagreements"]) == sorted(shared)
+    assert {p["n"] for p in report["pairs"]} == {2}
+
+
+def test_import_of_several_files_reports_each_and_goes_on_past_a_bad_one(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that cannot be read is one line naming it; the others are still imported and
+    the exit status is 1."""
+    ids = _ids(exported)
+    fill_in(exported, tmp_path / "ana.xlsx", {ids[0]: ("4", "", "ana")})
+    (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
+    argv = ["review", "import", str(tmp_path / "junk.xlsx"), str(tmp_path / "ana.xlsx")]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert f"{tmp_path / 'junk.xlsx'}: not a readable .xlsx workbook" in captured.err
+    assert "1 imported" in captured.out
+
+
+def test_the_heatmap_shows_each_protocols_strongest_runs_only(
+    exported: Path, sqlite_service: str
+) -> None:
+    """Each protocol's Heatmap block is at most four runs of 16 tokens, each labelled with its
+    place, and the first run holds the protocol's strongest token."""
+    from exporters.workbook import HEATMAP_RUNS, TOKENS_PER_ROW
+
+    heatmap = load_workbook(exported)["Heatmap"]
+    rows = [[c.value for c in r] for r in heatmap.iter_rows(min_row=3)]
+    engine = open_database(sqlite_service)
+    with session_scope(engine) as session:
+        data = review_data(session, session.scalar(text("SELECT id FROM jobs")))
+        first = data.rows[0]
+        spans = token_spans(session, first.prediction_id)
+    engine.dispose()
+    assert rows[0][0] == first.protocol_id
+    block = []
+    for values in rows[1:]:
+        if not any(v is not None for v in values):
+            break
+        block.append(values)
+    runs = block[0::2]
+    assert 1 <= len(runs) <= HEATMAP_RUNS
+    strongest = max(spans, key=lambda s: s.weight)
+    label = str(runs[0][0])
+    assert label.startswith("tokens ")
+    assert label.endswith(f"of {len(spans):,}")
+    low, high = (int(x.replace(",", "")) for x in label.split()[1].split("-"))
+    assert low <= strongest.position + 1 <= high
+    assert high - low + 1 == TOKENS_PER_ROW
+    assert heatmap.max_row < 2 + len(data.rows) * (2 + 2 * HEATMAP_RUNS) + 5
+
+
 def test_review_import_matches_by_id_validates_and_is_idempotent(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

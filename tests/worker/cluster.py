@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text, update
 
 from schema.database import open_database, session_scope
@@ -136,3 +137,21 @@ def finish_job(url: str, job_id: str) -> None:
     with session_scope(engine) as session:
         session.execute(update(Job).where(Job.id == job_id).values(status="done"))
     engine.dispose()
+
+
+def empty_rabbitmq_queues(url: str) -> None:
+    """RabbitMQ's default vhost is shared: start from empty cenr queues (those not declared
+    yet are empty already)."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=10) as connection:
+            for queue in ("extract", "classify", "export"):
+                channel = connection.channel()
+                try:
+                    channel.queue_purge(queue)
+                except Exception as exc:  # not declared yet: the channel is closed with it
+                    if "NOT_FOUND" not in str(exc):
+                        raise
+    except OSError as exc:
+        pytest.fail(f"RabbitMQ at {url.split('@')[-1]} is required (run `make services`): {exc}")
