@@ -85,6 +85,23 @@ def report(name: str, seconds: dict[str, float], wall: float, tokens: int, peak:
               f"erasure test {erasure / classify:.0%} of classification")  # fmt: skip
 
 
+def _cpu_seconds() -> float:
+    """User + system time of this process and its waited-for children."""
+    own, children = (resource.getrusage(who) for who in
+                     (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))  # fmt: skip
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def exports(folder: Path) -> None:
+    """The files written, with the largest workbook's size."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    books = [p for p in files if p.suffix == ".xlsx"]
+    mb = [p.stat().st_size / 1e6 for p in books]
+    total = sum(p.stat().st_size for p in files) / 1e6
+    print(f"  exports: {len(files)} files, {len(books)} workbook(s), largest "
+          f"{max(mb, default=0):.1f} MB, all {total:.1f} MB")  # fmt: skip
+
+
 def embedded(csv_path: Path, home: str, model: str, out: Path) -> None:
     database = out / "backlog.sqlite3"
     os.environ.update(CENR_HOME=home, CENR_DATABASE_URL=f"sqlite:///{database}")
@@ -99,14 +116,16 @@ def embedded(csv_path: Path, home: str, model: str, out: Path) -> None:
     logging.getLogger("worker").addHandler(handler)
     logging.getLogger("worker").setLevel(logging.INFO)
     assert cenr(["register", model]) == 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     status = cenr(["run", str(csv_path.parent), "--out", str(out / "exports"), "--model", model])
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     logging.getLogger("worker").removeHandler(handler)
     peak = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB (this process)"
     print(f"cenr run exit status {status}")
     report("embedded (cenr run, SQLite)", stage_seconds("\n".join(lines)), wall,
            tokens_of(f"sqlite:///{database}"), peak)  # fmt: skip
+    print(f"  CPU {cpu:.1f} s over {wall:.1f} s: {cpu / wall:.2f} of 2 cores busy on average")
+    exports(out / "exports")
 
 
 def distributed(csv_path: Path, home: str, model: str, out: Path, broker: str) -> None:

@@ -31,14 +31,14 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
 from markupsafe import Markup
 
 from exporters.evidence import describe_weight_by_field, strongest_passages
 from exporters.files import write_zip_atomically
 from exporters.reliability import reliability_svg
-from exporters.rendering import fraction, render
+from exporters.rendering import escape, fraction, render
 from exporters.scale import FILLS, shade, shade_css
 from schema.codebook import Codebook
 from schema.faithfulness import EXPLANATION as FAITHFULNESS_EXPLANATION
@@ -56,16 +56,6 @@ INDEX_HEADINGS = (
     ("#", "number"), ("Protocol ID", "text"), ("Title", "text"), ("Level", "text"),
     ("Confidence", "number"), ("Faithfulness", "number"), ("Reviewer level", "text"),
 )  # fmt: skip
-
-
-class Piece(NamedTuple):
-    """A stretch of a field's text: a token (with its shade) or the text between tokens."""
-
-    text: str
-    shade: int | None = None
-    title: str = ""
-    level_shades: str = ""  # label-wise models: each level's shade, one digit a level
-    level_weights: str = ""
 
 
 def _asset(name: str) -> str:
@@ -170,9 +160,12 @@ class HtmlBundle:
             "fields": self.fields(row, spans),
         }  # fmt: skip
 
-    def fields(self, row: ReviewRow, spans: Iterable[TokenSpan]) -> list[tuple[str, list[Piece]]]:
-        """Each non-empty field as pieces: its tokens, shaded by weight, and the text
-        between them (escaped by the template, like everything else)."""
+    def fields(self, row: ReviewRow, spans: Iterable[TokenSpan]) -> list[tuple[str, Markup]]:
+        """Each non-empty field as HTML: its tokens in spans shaded by weight, the text
+        between them, all of it escaped here (:func:`exporters.rendering.escape`).
+
+        Written in Python rather than looped over in the template: a protocol of 3,000
+        tokens was 3,000 iterations of the template's loop, most of the bundle's time."""
         by_field: dict[str, list[TokenSpan]] = {}
         for span in spans:
             by_field.setdefault(span.field, []).append(span)
@@ -181,28 +174,31 @@ class HtmlBundle:
         for name, value in row.fields.items():
             if not value:
                 continue
-            pieces, cursor = [], 0
+            html, cursor = [], 0
             for span in sorted(by_field.get(name, []), key=lambda s: s.start):
                 if span.start < cursor or span.end > len(value):
                     continue
                 if span.start > cursor:
-                    pieces.append(Piece(value[cursor : span.start]))
-                pieces.append(self._token(value[span.start : span.end], span, n))
+                    html.append(escape(value[cursor : span.start]))
+                html.append(self._token(escape(value[span.start : span.end]), span, n))
                 cursor = span.end
             if cursor < len(value):
-                pieces.append(Piece(value[cursor:]))
-            shown.append((name, pieces))
+                html.append(escape(value[cursor:]))
+            shown.append((name, Markup("".join(html))))  # noqa: S704 (escaped above)
         return shown
 
-    def _token(self, text: str, span: TokenSpan, n: int) -> Piece:
+    def _token(self, text: str, span: TokenSpan, n: int) -> str:
+        """One token's span; ``text`` is escaped already, the rest are figures."""
+        level = shade(span.weight * n)
         title = f"weight {span.weight:.4f} ({span.weight * n:.1f}x an even share)"
         if self.labelwise and span.level_weights:
-            return Piece(
-                text, shade(span.weight * n), title,
-                "".join(str(shade(w * n)) for w in span.level_weights),
-                " ".join(f"{w:.4f}" for w in span.level_weights),
-            )  # fmt: skip
-        return Piece(text, shade(span.weight * n), title)
+            shades = "".join(str(shade(w * n)) for w in span.level_weights)
+            weights = " ".join(f"{w:.4f}" for w in span.level_weights)
+            return (
+                f'<span class="s{level}" title="{title}" data-s="{shades}" '
+                f'data-w="{weights}">{text}</span>'
+            )
+        return f'<span class="s{level}" title="{title}">{text}</span>'
 
     # -- model card ------------------------------------------------------------------
     def model_context(self) -> dict[str, Any]:

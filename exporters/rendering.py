@@ -3,10 +3,12 @@ pages both show, the portal's.
 
 Autoescaping is on for every template, so document text (untrusted) is escaped wherever
 it is printed; a NUL character, which browsers drop or mishandle, is printed as U+FFFD.
-Only values already marked safe (:class:`markupsafe.Markup`) pass unescaped, and none of
-those carry document text. Templates live in ``exporters/templates``: ``bundle/`` the
-bundle's pages, ``shared/`` what the bundle and the portal both show (a protocol's facts,
-probabilities and heat-map; the legend).
+Only values already marked safe (:class:`markupsafe.Markup`) pass unescaped. One of
+those carries document text: a protocol's heat-map, thousands of token spans built in
+Python for speed (``HtmlBundle.fields``), every piece of its text through
+:func:`escape`, the same escaping and NUL handling. Templates live in
+``exporters/templates``: ``bundle/`` the bundle's pages, ``shared/`` what the bundle and
+the portal both show (a protocol's facts, probabilities and heat-map; the legend).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from jinja2 import BaseLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
+from markupsafe import escape as markupsafe_escape
 
 from exporters.scale import legend_rows
 
@@ -25,6 +28,12 @@ def _printable(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, Markup) and "\x00" in value:
         return value.replace("\x00", "\ufffd")
     return value
+
+
+def escape(text: str) -> str:
+    """Document text for HTML outside the templates: NUL as U+FFFD, then ``& < > " '``
+    escaped (markupsafe's escaping, which the templates use)."""
+    return str(markupsafe_escape(text.replace("\x00", "\ufffd")))
 
 
 def fraction(value: float | None, places: int = 3) -> str:

@@ -8,6 +8,7 @@ backgrounds and the legend all come from here.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 
 # Shade k covers relative weights in [BOUNDS[k-1], BOUNDS[k]); shade 0 is below 1x.
@@ -18,8 +19,10 @@ DARK = 4  # from this shade on, text on the background is white
 
 
 def shade(relative: float) -> int:
-    """0 (below an even share) .. 5 (16x an even share or more)."""
-    return sum(relative >= bound for bound in BOUNDS)
+    """0 (below an even share) .. 5 (16x an even share or more); 0 for NaN."""
+    if relative != relative:  # NaN: bisection would call it the strongest
+        return 0
+    return bisect.bisect_right(BOUNDS, relative)
 
 
 def legend_rows() -> list[tuple[str, int]]:

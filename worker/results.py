@@ -6,11 +6,12 @@ tables, reading only; the export stage, the CLI and the portal show what it retu
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import Text, and_, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError, NotFound
@@ -264,12 +265,20 @@ def token_spans(session: Session, prediction_id: int) -> list[TokenSpan]:
     """One prediction's tokens in order, with their spans and weights."""
     from schema.tables import TokenWeight
 
-    rows = session.execute(
+    # level_weights unprocessed: SQLAlchemy's JSON processing per row, even for the NULL
+    # of a one-weight model, was a tenth of an export's time; decoded here when present
+    # (SQLite gives text, psycopg has decoded it already). Core, not the ORM: its row
+    # loading cost as much again.
+    rows = session.connection().execute(
         select(
             TokenWeight.position, TokenWeight.token, TokenWeight.field, TokenWeight.char_start,
-            TokenWeight.char_end, TokenWeight.weight, TokenWeight.level_weights,
+            TokenWeight.char_end, TokenWeight.weight,
+            type_coerce(TokenWeight.level_weights, Text),
         )
         .where(TokenWeight.prediction_id == prediction_id)
         .order_by(TokenWeight.position)
-    )  # fmt: skip
-    return [TokenSpan(*row) for row in rows]
+    ).all()  # fmt: skip
+    return [
+        TokenSpan(p, t, f, s, e, w, json.loads(lw) if isinstance(lw, str) else lw)
+        for p, t, f, s, e, w, lw in rows
+    ]

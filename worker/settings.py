@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         default=500, ge=1, description="most protocols in one review workbook: a bigger job "
         "is split, least certain first (500 of about 3,000 tokens open in a few seconds)",
     )  # fmt: skip
+    export_processes: int = Field(
+        default=2, ge=1, le=16, description="`cenr run`: processes writing a job's exports "
+        "at once (the workbooks and the HTML bundle); a Celery worker writes them alone",
+    )  # fmt: skip
     max_pdf_pages: int = Field(default=500, ge=1, description="most pages read from one PDF")
     text_columns: list[str] = Field(
         default_factory=list,

@@ -231,6 +231,36 @@ def test_a_job_split_by_size_keeps_the_certainty_order_across_workbooks(
     assert summary.startswith("Workbook 2 of 3: 4 of the job's 10 protocols, least certain")
 
 
+def test_exports_written_by_two_processes_are_those_of_one(
+    exported: Path, sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cenr run`'s exports written by two spawned processes (CENR_EXPORT_PROCESSES) are the
+    files one process writes: the same names, rows and pages."""
+    import zipfile
+
+    from worker.export import write_exports
+
+    monkeypatch.setenv("CENR_PER_WORKBOOK", "3")  # four workbooks, the bundle and the CSV
+    engine = open_database(sqlite_service)
+    with session_scope(engine) as session:
+        job = session.scalar(text("SELECT id FROM jobs"))
+        one = write_exports(session, job, (tmp_path / "one").resolve())
+        (tmp_path / "two").mkdir()
+        two = write_exports(session, job, (tmp_path / "two").resolve(), 2, sqlite_service)
+    engine.dispose()
+    assert [p.name for p in one] == [p.name for p in two] == [
+        "predictions.csv", "review-1.xlsx", "review-2.xlsx", "review-3.xlsx", "review-4.xlsx",
+        "review-html.zip",
+    ]  # fmt: skip
+    for a, b in zip(one, two, strict=True):
+        if a.suffix == ".xlsx":
+            assert _ids(a) == _ids(b)
+        elif a.suffix == ".zip":
+            assert zipfile.ZipFile(a).namelist() == zipfile.ZipFile(b).namelist()
+        else:
+            assert a.read_text() == b.read_text()
+
+
 def test_reviewers_get_their_own_workbooks_and_import_in_any_order_twice(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
