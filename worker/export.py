@@ -125,15 +125,28 @@ class ExportPiece:
     cost: float = 0.0  # in protocols' worth of workbook writing
 
 
-def export_plan(session: Any, job_id: str) -> list[ExportPiece]:
-    """The job's export files, costliest first."""
-    n = session.scalar(
-        select(func.count(JobItem.id)).where(
-            JobItem.job_id == job_id, JobItem.status == ItemState.DONE
+def _classified(session: Any, job_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count(JobItem.id)).where(
+                JobItem.job_id == job_id, JobItem.status == ItemState.DONE
+            )
         )
     )
-    size = per_workbook_of(session, job_id)
-    parts = [ExportPiece("xlsx", k, min(size, n - k * size)) for k in range(-(-n // size) or 1)]
+
+
+def workbook_count(session: Any, job_id: str) -> int:
+    """How many review workbooks the job's exports hold (its ``--per-workbook``)."""
+    return max(1, -(-_classified(session, job_id) // per_workbook_of(session, job_id)))
+
+
+def export_plan(session: Any, job_id: str) -> list[ExportPiece]:
+    """The job's export files, costliest first."""
+    n, size = _classified(session, job_id), per_workbook_of(session, job_id)
+    parts = [
+        ExportPiece("xlsx", k, min(size, n - k * size))
+        for k in range(workbook_count(session, job_id))
+    ]
     pieces = [ExportPiece("html", cost=BUNDLE_COST * n), *parts, ExportPiece("csv")]
     return sorted(pieces, key=lambda p: -p.cost)
 

@@ -97,18 +97,29 @@ async def upload_protocols(request: Request, files: list[UploadFile], model: str
         return _start_job(request, [folder], model)
 
 
-def download(session: Session, job_id: str, kind: str) -> Response:
-    """The job's review workbook (``xlsx``) or HTML bundle, written for this request."""
-    from worker.export import export_html, export_workbook
+def download(session: Session, job_id: str, kind: str, part: int = 1) -> Response:
+    """The job's review workbook (``xlsx``; of a job split by ``--per-workbook``, workbook
+    ``part``) or HTML bundle, written for this request."""
+    from worker.export import export_html, export_workbooks, workbook_count
 
     if session.get(Job, job_id) is None:
         raise NotFound(f"no job {job_id!r}")
     folder = Path(tempfile.mkdtemp())
-    name = f"review-{job_id}.xlsx" if kind == "xlsx" else f"review-{job_id}-html.zip"
-    write = export_workbook if kind == "xlsx" else export_html
-    write(session, job_id, folder / name)
+    try:
+        if kind == "xlsx":
+            parts = workbook_count(session, job_id)
+            if not 1 <= part <= parts:
+                raise NotFound(f"job {job_id} has {parts} review workbook(s): no workbook {part}")
+            [path] = export_workbooks(
+                session, job_id, folder / f"review-{job_id}.xlsx", only={part - 1}
+            )
+        else:
+            path = export_html(session, job_id, folder / f"review-{job_id}-html.zip")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return FileResponse(
-        folder / name, filename=name,
+        path, filename=path.name,
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )  # fmt: skip
 
@@ -133,8 +144,10 @@ async def upload_page(
 
 @router.get("/jobs/{job_id}", include_in_schema=False)
 def job_page(request: Request, session: Db, user: SignedIn, job_id: str) -> Response:
+    from worker.export import workbook_count
+
     detail = job_detail(session, job_id, settings_of(request).lost_after)
-    return page(request, "job.html", user, job=detail)
+    return page(request, "job.html", user, job=detail, workbooks=workbook_count(session, job_id))
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -145,9 +158,10 @@ DOWNLOADS = {**PAGE_SIGNED_IN, **PAGE_NOT_FOUND}
     "/jobs/{job_id}/review.xlsx", tags=["downloads"], response_class=FileResponse,
     responses={200: {"content": {XLSX: {}}, "description": "The workbook."}, **DOWNLOADS},
 )  # fmt: skip
-def workbook_download(session: Db, user: SignedIn, job_id: str) -> Response:
-    """The job's review workbook, with every level imported so far."""
-    return download(session, job_id, "xlsx")
+def workbook_download(session: Db, user: SignedIn, job_id: str, part: int = 1) -> Response:
+    """The job's review workbook, with every level imported so far; a job over its
+    ``--per-workbook`` has several, least certain first: ``?part=N``."""
+    return download(session, job_id, "xlsx", part)
 
 
 @router.get(

@@ -443,3 +443,41 @@ def test_admins_add_a_model_by_uploading_its_folder(
         headers=_csrf(alice),
     )  # fmt: skip
     assert "not a zip archive" in junk.json()["error"]
+
+
+@pytest.fixture
+def two_per_workbook(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CENR_PER_WORKBOOK", "2")
+
+
+def test_a_split_job_offers_each_workbook_least_certain_first(
+    two_per_workbook: None, portal: Portal
+) -> None:
+    """With CENR_PER_WORKBOOK=2 a job of three protocols has two workbooks: the job page links
+    both, `?part=2` downloads the second (the most certain protocol), and `?part=3` is 404."""
+    import io as bytes_io
+
+    from openpyxl import load_workbook
+
+    alice = portal.client("alice")
+    files = [("files", (f"p{i}.txt", f"community partners co-lead study {i}".encode(),
+                        "text/plain")) for i in range(3)]  # fmt: skip
+    created = alice.post("/api/jobs", files=files, headers=_csrf(alice))
+    assert created.status_code == 201, created.text
+    job = created.json()["job"]
+    _wait_done(alice, job)
+    page = alice.get(f"/jobs/{job}").text
+    assert "The review workbooks, least certain first (2)" in page
+    assert f'href="/jobs/{job}/review.xlsx?part=2"' in page
+    ids = []
+    for part in (1, 2):
+        response = alice.get(f"/jobs/{job}/review.xlsx", params={"part": part})
+        assert response.status_code == 200
+        assert f"review-{job}-{part}.xlsx" in response.headers["content-disposition"]
+        book = load_workbook(bytes_io.BytesIO(response.content))
+        ids.append([r[0] for r in book["Review"].iter_rows(min_row=2, values_only=True)])
+        assert dict(book["_cenr"].iter_rows(values_only=True))["part"] == part
+    assert [len(i) for i in ids] == [2, 1]
+    missing = alice.get(f"/jobs/{job}/review.xlsx", params={"part": 3})
+    assert missing.status_code == 404
+    assert f"job {job} has 2 review workbook(s): no workbook 3" in missing.text
