@@ -2,15 +2,16 @@
 distributed service (Redis or RabbitMQ, PostgreSQL, two workers), per stage.
 
     .venv/bin/python bench/backlog.py [--docs 6000] [--model demo] [--paths embedded distributed]
-        [--broker redis://127.0.0.1:6379/14]
+        [--broker redis://127.0.0.1:6379/14] [--form csv|files] [--keep DIR]
 
 Builds ``--docs`` protocols of about 2,000 to 4,000 tokens from the demo's phrase banks
-(``demo/make_protocols.py``, seeded) as one IRB-style CSV, then for each path prints the
+(``demo/make_protocols.py``, seeded) as one IRB-style CSV (or ``--form files``, a text
+file each), then for each path prints the
 seconds per stage (extract, classify without and with the erasure test, store, export)
 summed over the steps' own log lines, the tokens per second of classification, the peak
-resident memory and the wall time end to end. The model is ``--model`` in CENR_HOME
-(`make demo` trains ``demo``). Sums over steps that overlap (two workers) can exceed the
-wall time.
+resident memory, the cores busy and the wall time end to end, and the exports' sizes.
+The model is ``--model`` in CENR_HOME (`make demo` trains ``demo``). Sums over steps that
+overlap (two workers, two export processes) can exceed the wall time.
 """
 
 from __future__ import annotations
@@ -50,11 +51,20 @@ STEP_LINES = {
 }
 
 
-def build(n: int, folder: Path) -> Path:
+def build(n: int, folder: Path, form: str = "csv") -> Path:
+    """``n`` protocols in ``folder``: one IRB-style CSV (``csv``), or a text file each
+    (``files``, the fields as headed paragraphs, as a protocol's document reads)."""
     per_level = {level: n // 6 + (level < n % 6) for level in range(6)}
-    path = folder / "year.csv"
-    write(path, generate(per_level, seed=2027, start=5_000_000, words=WORDS), with_level=False)
-    return path
+    rows = generate(per_level, seed=2027, start=5_000_000, words=WORDS)
+    if form == "csv":
+        path = folder / "year.csv"
+        write(path, rows, with_level=False)
+        return path
+    for row in rows:
+        text = "\n\n".join(f"{name}\n{value}" for name, value in row.items()
+                           if name not in ("Protocol ID", "Level") and value)  # fmt: skip
+        (folder / f"{row['Protocol ID']}.txt").write_text(text, encoding="utf-8")
+    return folder
 
 
 def stage_seconds(lines: str) -> dict[str, float]:
@@ -102,7 +112,7 @@ def exports(folder: Path) -> None:
           f"{max(mb, default=0):.1f} MB, all {total:.1f} MB")  # fmt: skip
 
 
-def embedded(csv_path: Path, home: str, model: str, out: Path) -> None:
+def embedded(inbox: Path, home: str, model: str, out: Path) -> None:
     database = out / "backlog.sqlite3"
     os.environ.update(CENR_HOME=home, CENR_DATABASE_URL=f"sqlite:///{database}")
     os.environ.pop("CENR_BROKER_URL", None)
@@ -117,7 +127,7 @@ def embedded(csv_path: Path, home: str, model: str, out: Path) -> None:
     logging.getLogger("worker").setLevel(logging.INFO)
     assert cenr(["register", model]) == 0
     started, cpu = time.perf_counter(), _cpu_seconds()
-    status = cenr(["run", str(csv_path.parent), "--out", str(out / "exports"), "--model", model])
+    status = cenr(["run", str(inbox), "--out", str(out / "exports"), "--model", model])
     wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     logging.getLogger("worker").removeHandler(handler)
     peak = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB (this process)"
@@ -128,7 +138,7 @@ def embedded(csv_path: Path, home: str, model: str, out: Path) -> None:
     exports(out / "exports")
 
 
-def distributed(csv_path: Path, home: str, model: str, out: Path, broker: str) -> None:
+def distributed(inbox: Path, home: str, model: str, out: Path, broker: str) -> None:
     name = f"cenr_backlog_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -146,7 +156,7 @@ def distributed(csv_path: Path, home: str, model: str, out: Path, broker: str) -
         while not all("model " in log.read_text(errors="replace") for log in logs):
             time.sleep(0.5)
         started = time.perf_counter()
-        command = [CENR, "submit", str(csv_path), "--out", str(out / "exports-d"), "--wait"]
+        command = [CENR, "submit", str(inbox), "--out", str(out / "exports-d"), "--wait"]
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)  # fmt: skip
         wall = time.perf_counter() - started
@@ -178,19 +188,24 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", choices=("embedded", "distributed"),
                         default=["embedded", "distributed"])  # fmt: skip
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--form", choices=("csv", "files"), default="csv",
+                        help="one spreadsheet, or a folder of text files")  # fmt: skip
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="write the CSV, database and exports here"
+    )
     args = parser.parse_args()
     if not (Path(args.home) / "models" / args.model).is_dir():
         raise SystemExit(f"no model {args.model} in {args.home}/models: run `make demo` first")
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder)
-        (out / "inbox").mkdir()
-        csv_path = build(args.docs, out / "inbox")
-        size = csv_path.stat().st_size / 2**20
-        print(f"{args.docs} protocols, {size:.1f} MB of CSV, model {args.model}")
+        out = args.keep or Path(folder)
+        (out / "inbox").mkdir(parents=True)
+        build(args.docs, out / "inbox", args.form)
+        size = sum(p.stat().st_size for p in (out / "inbox").iterdir()) / 2**20
+        print(f"{args.docs} protocols, {size:.1f} MB as {args.form}, model {args.model}")
         if "embedded" in args.paths:
-            embedded(csv_path, args.home, args.model, out)
+            embedded(out / "inbox", args.home, args.model, out)
         if "distributed" in args.paths:
-            distributed(csv_path, args.home, args.model, out, args.broker)
+            distributed(out / "inbox", args.home, args.model, out, args.broker)
 
 
 if __name__ == "__main__":
