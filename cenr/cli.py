@@ -72,7 +72,7 @@ def _per_workbook(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--per-workbook", type=_at_least_one, metavar="N",
         help="most protocols in one review workbook; a bigger job is split, least certain "
-        "first (default CENR_PER_WORKBOOK, 500)",
+        "first (default CENR_PER_WORKBOOK, 100)",
     )  # fmt: skip
 
 
