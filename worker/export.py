@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +118,20 @@ BUNDLE_COST = 0.5
 
 @dataclass(frozen=True)
 class ExportPiece:
-    """One file of a job's exports: the CSV, one of its workbooks, or the bundle."""
+    """Files of a job's exports: the CSV, some of its workbooks, or the bundle."""
 
     kind: str  # "csv", "xlsx" or "html"
-    part: int = 0  # xlsx: which of the job's workbooks (0-based)
+    parts: tuple[int, ...] = ()  # xlsx: which of the job's workbooks (0-based)
     cost: float = 0.0  # in protocols' worth of workbook writing
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> ExportPiece:
+        """From a task's JSON arguments."""
+        return cls(message["kind"], tuple(message.get("parts", ())), message.get("cost", 0.0))
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.parts[0] if self.parts else 0}"
 
 
 def _classified(session: Any, job_id: str) -> int:
@@ -140,12 +149,13 @@ def workbook_count(session: Any, job_id: str) -> int:
     return max(1, -(-_classified(session, job_id) // per_workbook_of(session, job_id)))
 
 
-def export_plan(session: Any, job_id: str) -> list[ExportPiece]:
-    """The job's export files, costliest first."""
+def export_plan(session: Any, job_id: str, per_piece: int = 1) -> list[ExportPiece]:
+    """The job's export files, ``per_piece`` workbooks a piece, costliest first."""
     n, size = _classified(session, job_id), per_workbook_of(session, job_id)
+    count = workbook_count(session, job_id)
     parts = [
-        ExportPiece("xlsx", k, min(size, n - k * size))
-        for k in range(workbook_count(session, job_id))
+        ExportPiece("xlsx", tuple(ks), sum(min(size, n - k * size) for k in ks))
+        for ks in (range(i, min(i + per_piece, count)) for i in range(0, count, per_piece))
     ]
     pieces = [ExportPiece("html", cost=BUNDLE_COST * n), *parts, ExportPiece("csv")]
     return sorted(pieces, key=lambda p: -p.cost)
@@ -159,7 +169,7 @@ def write_pieces(
     written = []
     if any(p.kind == "csv" for p in pieces):
         written.append(export_csv(session, job_id, out_dir / CSV))
-    parts = {p.part for p in pieces if p.kind == "xlsx"}
+    parts = {k for p in pieces if p.kind == "xlsx" for k in p.parts}
     if parts:
         written += export_workbooks(session, job_id, out_dir / WORKBOOK, inputs=inputs, only=parts)
     if any(p.kind == "html" for p in pieces):
@@ -202,8 +212,8 @@ def write_exports(
 
     With ``processes`` > 1 (``cenr run``: CENR_EXPORT_PROCESSES) the files are written by
     that many spawned processes at once, each reading the job from ``database_url``, so
-    that a big job's exports use every core; a Celery worker's process cannot have
-    children, and writes them alone."""
+    that a big job's exports use every core. (A Celery worker's process cannot have
+    children: distributed, :func:`export_job` hands the files out as tasks instead.)"""
     pieces = export_plan(session, job_id)
     groups = balance(pieces, processes) if processes > 1 and database_url else [pieces]
     if len(groups) == 1:
@@ -216,36 +226,109 @@ def write_exports(
                 for group in groups
             ]
             written = [Path(p) for future in futures for p in future.result()]
+    return in_order(written)
+
+
+def in_order(paths: Iterable[Path]) -> list[Path]:
+    """The CSV, the workbooks by name, the bundle."""
     order = {CSV: 0, BUNDLE: 2}
-    return sorted(written, key=lambda p: (order.get(p.name, 1), p.name))
+    return sorted(set(paths), key=lambda p: (order.get(p.name, 1), p.name))
 
 
-def export_job(ctx: Context, job_id: str) -> None:
-    """Write the job's exports into its folder and mark it done."""
+def export_job(ctx: Context, job_id: str, piece: dict[str, Any] | None = None) -> None:
+    """Write the job's exports into its folder and mark it done.
+
+    Embedded (``cenr run``), every file at once, in CENR_EXPORT_PROCESSES processes.
+    Distributed, the export step is handed out as one task per file (the CSV, each
+    workbook, the bundle), so the workers share a big job's exports; each task records
+    its file on the job (``options["exported"]``, the job's row locked), and the last
+    one marks the job done. Handing it out again (``cenr requeue``, the stall sweeper)
+    queues only the files not yet written."""
+    if piece is not None:
+        _export_piece(ctx, job_id, ExportPiece.of(piece))
+        return
     with session_scope(ctx.engine) as session:
         job = session.get(Job, job_id)
         if job is None or job.status == JobState.DONE:
             return
+        if ctx.settings.broker_url:
+            # a task reads the job's rows once: it writes workbooks of about
+            # CENR_EXPORT_TASK_PROTOCOLS protocols, not one of a year's dozens
+            per_task = ctx.settings.export_task_protocols
+            per_piece = max(1, per_task // per_workbook_of(session, job_id))
+            plan = export_plan(session, job_id, per_piece)
+            finished = set((job.options or {}).get("exported", []))
+            job.options = {**(job.options or {}), "export_plan": [p.key for p in plan]}
+            pending = [p for p in plan if p.key not in finished]
+            session.flush()
+        else:
+            pending = []
+            _write_all(ctx, session, job)
+    for each in pending:  # after the commit: a task never sees the plan missing
+        ctx.dispatcher.export(job_id, asdict(each))
+
+
+def _write_all(ctx: Context, session: Any, job: Job) -> None:
+    started = time.perf_counter()
+    try:
+        written = write_exports(
+            session, job.id, Path(job.out_dir), processes=ctx.settings.export_processes,
+            database_url=ctx.settings.resolved_database_url,
+        )  # fmt: skip
+        log.info("job %s: exported in %.2f s", job.id, time.perf_counter() - started)
+    except OSError as exc:
+        record_error(session, job.id, "export", f"cannot write the exports to {job.out_dir}: {exc}")
+        written = []
+    job.exports = [str(p) for p in written]
+    job.status = JobState.DONE
+    job.finished_at = now()
+
+
+def _export_piece(ctx: Context, job_id: str, piece: ExportPiece) -> None:
+    """One file of a distributed job's exports; the job is done when its last is."""
+    with session_scope(ctx.engine) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status == JobState.DONE:
+            return
+        out_dir = Path(job.out_dir)
         started = time.perf_counter()
         try:
-            embedded = not ctx.settings.broker_url
-            written = write_exports(
-                session, job_id, Path(job.out_dir),
-                processes=ctx.settings.export_processes if embedded else 1,
-                database_url=ctx.settings.resolved_database_url,
-            )  # fmt: skip
-            log.info("job %s: exported in %.2f s", job_id, time.perf_counter() - started)
+            written = write_pieces(session, job_id, out_dir, [piece])
+            log.info("job %s: %s exported in %.2f s", job_id, piece.key,
+                     time.perf_counter() - started)  # fmt: skip
         except OSError as exc:
-            record_error(
-                session, job_id, "export", f"cannot write the exports to {job.out_dir}: {exc}"
-            )
+            record_error(session, job_id, "export", f"cannot write the exports to {out_dir}: {exc}")
             written = []
-        job.exports = [str(p) for p in written]
-        job.status = JobState.DONE
-        job.finished_at = now()
+    _piece_finished(ctx, job_id, piece, written)
 
 
-def fail_export(ctx: Context, job_id: str, exc: BaseException) -> None:
+def _piece_finished(ctx: Context, job_id: str, piece: ExportPiece, written: Sequence[Path]) -> None:
+    """Record a written (or failed) file on the job, its row locked against the other
+    workers' pieces; the last one marks the job done."""
+    with session_scope(ctx.engine) as session:
+        job = session.get(Job, job_id, with_for_update=True)
+        if job is None or job.status == JobState.DONE:
+            return
+        options = dict(job.options or {})
+        finished = set(options.get("exported", [])) | {piece.key}
+        options["exported"] = sorted(finished)
+        job.options = options
+        exports = [Path(p) for p in job.exports or []] + list(written)
+        job.exports = [str(p) for p in in_order(exports)]
+        if finished >= set(options.get("export_plan", [])):
+            job.status = JobState.DONE
+            job.finished_at = now()
+
+
+def fail_export(ctx: Context, job_id: str, *args: Any) -> None:
+    """An export step that failed for good: its file is recorded as failed (one file of
+    a distributed job's) or the job ends without its exports."""
+    *piece, exc = args
+    if piece and piece[0] is not None:
+        with session_scope(ctx.engine) as session:
+            record_error(session, job_id, "export", exc)
+        _piece_finished(ctx, job_id, ExportPiece.of(piece[0]), [])
+        return
     with session_scope(ctx.engine) as session:
         job = session.get(Job, job_id)
         if job is not None and job.status != JobState.DONE:

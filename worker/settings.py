@@ -77,7 +77,12 @@ class Settings(BaseSettings):
     )  # fmt: skip
     export_processes: int = Field(
         default=2, ge=1, le=16, description="`cenr run`: processes writing a job's exports "
-        "at once (the workbooks and the HTML bundle); a Celery worker writes them alone",
+        "at once (the workbooks and the HTML bundle); distributed, the export is split into "
+        "tasks instead (CENR_EXPORT_TASK_PROTOCOLS)",
+    )  # fmt: skip
+    export_task_protocols: int = Field(
+        default=500, ge=1, description="distributed: the workbooks one export task writes "
+        "hold at least this many protocols (each task reads the job's rows once)",
     )  # fmt: skip
     max_pdf_pages: int = Field(default=500, ge=1, description="most pages read from one PDF")
     text_columns: list[str] = Field(

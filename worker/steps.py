@@ -65,8 +65,8 @@ class LocalRunner:
     def classify(self, job_id: str, item_ids: list[int]) -> None:
         self.steps.append(("classify", (job_id, item_ids)))
 
-    def export(self, job_id: str) -> None:
-        self.steps.append(("export", (job_id,)))
+    def export(self, job_id: str, piece: dict[str, Any] | None = None) -> None:
+        self.steps.append(("export", (job_id, piece)))
 
     def drain(self) -> None:
         assert self.ctx is not None, "LocalRunner.ctx is set by its creator"

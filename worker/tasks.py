@@ -159,5 +159,5 @@ class CeleryQueue:
     def classify(self, job_id: str, item_ids: list[int]) -> None:
         classify.apply_async((job_id, list(item_ids)), queue="classify")
 
-    def export(self, job_id: str) -> None:
-        export.apply_async((job_id,), queue="export")
+    def export(self, job_id: str, piece: dict[str, Any] | None = None) -> None:
+        export.apply_async((job_id, piece), queue="export")

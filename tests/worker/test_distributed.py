@@ -77,3 +77,34 @@ def test_broker_down_at_submit_keeps_the_job_for_requeue(
     assert "1 step(s) queued again" in capsys.readouterr().out
     assert wait_until(lambda: job_state(cluster.url, job) == "done", 120)
     assert item_counts(cluster.url, job) == {"done": 5}
+
+
+def test_a_jobs_exports_are_shared_by_the_workers_one_task_a_file(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Distributed, the export is one task per file (the CSV, the bundle, workbooks of about
+    CENR_EXPORT_TASK_PROTOCOLS protocols): each written once, by either worker, the job done
+    when the last is, its exports listed in order."""
+    from sqlalchemy import create_engine, text
+
+    cluster.set(CENR_PER_WORKBOOK="5", CENR_EXPORT_TASK_PROTOCOLS="10")
+    workers = [cluster.start_worker(), cluster.start_worker()]
+    write_export(tmp_path / "export.csv", demo_rows(30, start=300))
+    job = submit(capsys, tmp_path / "export.csv")
+    assert wait_until(lambda: job_state(cluster.url, job) == "done", 240), [
+        w.output()[-2000:] for w in workers
+    ]
+    engine = create_engine(cluster.url)
+    with engine.connect() as connection:
+        exports, options = connection.execute(
+            text("SELECT exports, options FROM jobs WHERE id = :j"), {"j": job}
+        ).one()
+    engine.dispose()
+    names = [Path(p).name for p in exports]
+    workbooks = sorted(f"review-{k}.xlsx" for k in range(1, 7))
+    assert names == ["predictions.csv", *workbooks, "review-html.zip"]
+    assert all(Path(p).is_file() for p in exports)
+    keys = ["csv:0", "html:0", "xlsx:0", "xlsx:2", "xlsx:4"]
+    assert sorted(options["export_plan"]) == sorted(options["exported"]) == sorted(keys)
+    logged = [line for w in workers for line in w.output().splitlines() if "exported in" in line]
+    assert sorted(k for line in logged for k in keys if f": {k} exported" in line) == sorted(keys)
