@@ -87,13 +87,17 @@ def test_a_jobs_exports_are_shared_by_the_workers_one_task_a_file(
     when the last is, its exports listed in order."""
     from sqlalchemy import create_engine, text
 
-    cluster.set(CENR_PER_WORKBOOK="5", CENR_EXPORT_TASK_PROTOCOLS="10")
-    workers = [cluster.start_worker(), cluster.start_worker()]
-    write_export(tmp_path / "export.csv", demo_rows(30, start=300))
+    # one process each, the model loaded first: four on two cores ran past the test's 5 s
+    # limit and failed protocols
+    cluster.set(CENR_PER_WORKBOOK="5", CENR_EXPORT_TASK_PROTOCOLS="10",
+                CENR_WORKER_CONCURRENCY="1")  # fmt: skip
+    workers = [cluster.start_worker(ready="model tiny loaded") for _ in range(2)]
+    write_export(tmp_path / "export.csv", demo_rows(30))
     job = submit(capsys, tmp_path / "export.csv")
     assert wait_until(lambda: job_state(cluster.url, job) == "done", 240), [
         w.output()[-2000:] for w in workers
     ]
+    assert item_counts(cluster.url, job) == {"done": 30}
     engine = create_engine(cluster.url)
     with engine.connect() as connection:
         exports, options = connection.execute(
