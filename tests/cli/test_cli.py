@@ -315,6 +315,12 @@ def test_db_upgrade_creates_the_embedded_home(
         ({"CENR_VISIBILITY_TIMEOUT": "15"}, "CENR_VISIBILITY_TIMEOUT (15) must be longer than "
          "CENR_TASK_TIME_LIMIT (15): Redis would hand a task out again while it still runs "
          "(0 derives it)"),
+        ({"CENR_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//", "CENR_TASK_TIME_LIMIT":
+          "1800", "CENR_STALL_SECONDS": "4000"}, "CENR_TASK_TIME_LIMIT (1800) + 10 must be "
+         "under RabbitMQ's consumer_timeout (1800 s): it closes the channel of a task "
+         "unacknowledged for longer"),
+        ({"CENR_PER_WORKBOOK": "0"}, "CENR_PER_WORKBOOK: Input should be greater than or "
+         "equal to 1 (got '0')"),
     ],
 )  # fmt: skip
 def test_an_unusable_setting_is_a_one_line_error(
