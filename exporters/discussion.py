@@ -3,7 +3,8 @@
 Sheets: ``Discussion`` (one row per disputed protocol: the model's level, each
 reviewer's level and rationale side by side, the protocol text, then the adjudicator's
 columns ``Adjudicated level`` - a drop-down of the codebook - ``Rationale`` and
-``Adjudicator``), ``Codebook`` and the hidden ``_cenr`` identity, so that
+``Adjudicator``), ``Agreement`` (the figures, nominal and ordinal, a line each),
+``Codebook`` and the hidden ``_cenr`` identity, so that
 ``cenr review import`` reads the adjudicated levels back the way it reads a review
 workbook. Levels already adjudicated are filled in, so a workbook exported again keeps
 the decisions made so far.
@@ -79,6 +80,12 @@ def write_discussion_workbook(path: Path, data: DiscussionData, codebook: Codebo
                 *[cells.cell(sheet, value, "editable") for value in settled],
             ]
         )
+    if data.agreement:
+        figures = book.create_sheet("Agreement")
+        set_widths(figures, (120,))
+        figures.append(cells.header(figures, [f"How far the reviewers of job {data.job_id} agree"]))
+        for line in data.agreement:
+            figures.append([cells.cell(figures, line)])
     write_codebook_sheet(book, cells, codebook)
     write_identity_sheet(
         book,

@@ -171,6 +171,7 @@ class DiscussionData:
     model_version_id: int
     reviewers: list[str]
     rows: list[DiscussionRow]
+    agreement: list[str] = field(default_factory=list)  # the figures in words, a line each
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Stage: none (the read side of reviews). Reads the reviews and adjudications and 
 :mod:`schema.views`; writes nothing.
 
 Downstream of :mod:`worker.reviews` (which stores the decisions): Cohen's kappa per pair
-of reviewers, Fleiss' kappa overall, the model against each reviewer; the protocols they
+of reviewers, Fleiss' kappa overall, the ordinal figures (weighted kappas, Krippendorff's
+alpha; :mod:`worker.ratings` computes them all), the model against each reviewer; the protocols they
 disagree on, for the Discussion workbook; and the agreed label of each protocol - its
 adjudicated level if it has one, else the level all its reviewers gave - which is what
 ``cenr train --from-reviews`` learns from.
@@ -12,12 +13,14 @@ adjudicated level if it has one, else the level all its reviewers gave - which i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schema.errors import NotFound
+from schema.codebook import Codebook
+from schema.errors import CodebookError, InputFileError, NotFound
 from schema.protocol import Protocol
 from schema.tables import Adjudication, Document, Job, JobItem, ModelVersion, Prediction, Review
 from schema.views import (
@@ -28,30 +31,15 @@ from schema.views import (
     ReviewedProtocol,
     title_of,
 )
-
-
-def fleiss_kappa(ratings: list[list[str]]) -> float | None:
-    """Fleiss' kappa for items each rated by the same number (>= 2) of raters."""
-    if not ratings or len(ratings[0]) < 2:
-        return None
-    n = len(ratings[0])
-    categories = sorted({r for item in ratings for r in item})
-    counts = [[item.count(c) for c in categories] for item in ratings]
-    p_item = [(sum(x * x for x in row) - n) / (n * (n - 1)) for row in counts]
-    p_bar = sum(p_item) / len(ratings)
-    shares = [sum(row[j] for row in counts) / (len(ratings) * n) for j in range(len(categories))]
-    p_e = sum(p * p for p in shares)
-    return None if p_e == 1 else (p_bar - p_e) / (1 - p_e)
-
-
-def cohen_kappa(a: list[str], b: list[str]) -> float | None:
-    """Cohen's kappa of two raters over the same items (None when chance agreement is 1)."""
-    if not a:
-        return None
-    categories = set(a) | set(b)
-    observed = sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
-    expected = sum((a.count(c) / len(a)) * (b.count(c) / len(b)) for c in categories)
-    return None if expected == 1 else (observed - expected) / (1 - expected)
+from worker.model_store import codebook_of
+from worker.ratings import (
+    WEIGHTINGS,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    weighted_kappa,
+    why_undefined,
+)
 
 
 def _reviews_by_item(session: Session, job_id: str) -> dict[int, dict[str, tuple[str, str]]]:
@@ -79,6 +67,19 @@ def _adjudications(session: Session, job_id: str) -> dict[int, tuple[str, str, s
     }  # fmt: skip
 
 
+def require_reviews(report: dict[str, Any]) -> None:
+    """Raise when an :func:`agreement` report has nothing to measure.
+
+    Raises:
+        InputFileError: the job has no reviews yet.
+    """
+    if not report["items_reviewed"]:
+        raise InputFileError(
+            f"job {report['job']} has no reviews yet: fill in its review workbook and "
+            "`cenr review import` it first"
+        )
+
+
 def _job(session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
@@ -97,29 +98,98 @@ def _model_levels(session: Session, job: Job) -> dict[int, str]:
     )
 
 
+def level_scales(
+    by_item: dict[int, dict[str, str]], codebook: Codebook, job_id: str
+) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
+    """Each rating as its level's index on the codebook's scale, and on the coarse scale.
+
+    Raises:
+        CodebookError: a stored level is not in the codebook (one line naming it).
+    """
+    fine: dict[int, dict[str, int]] = {}
+    coarse: dict[int, dict[str, int]] = {}
+    for item, levels in by_item.items():
+        for reviewer, code in levels.items():
+            try:
+                index = codebook.index_of(code)
+            except CodebookError:
+                raise CodebookError(
+                    f"job {job_id}: {reviewer}'s level {code!r} for row {item} is not a level "
+                    f"of codebook '{codebook.name}' (levels: {', '.join(codebook.codes)})"
+                ) from None
+            fine.setdefault(item, {})[reviewer] = index
+            if codebook.coarse:
+                coarse.setdefault(item, {})[reviewer] = codebook.coarse_index(index)
+    return fine, coarse
+
+
+def _ordinal(
+    scale: dict[int, dict[str, int]], reviewers: list[str], n_levels: int
+) -> dict[str, Any]:
+    """Weighted kappas per pair and Krippendorff's alpha on one scale."""
+    pairs = []
+    for i, a in enumerate(reviewers):
+        for b in reviewers[i + 1 :]:
+            both = [levels for levels in scale.values() if a in levels and b in levels]
+            first, second = [x[a] for x in both], [x[b] for x in both]
+            pair: dict[str, Any] = {"reviewers": [a, b], "n": len(both)}
+            for weights in WEIGHTINGS:
+                pair[weights] = weighted_kappa(first, second, n_levels, weights)
+            pair["why_undefined"] = (
+                why_undefined(2, len(both), len(set(first) | set(second)))
+                if pair["linear"] is None
+                else None
+            )
+            pairs.append(pair)
+    units = [[levels.get(r) for r in reviewers] for levels in scale.values()]
+    shared = sum(len(levels) >= 2 for levels in scale.values())
+    used = len({v for levels in scale.values() if len(levels) >= 2 for v in levels.values()})
+    alpha = krippendorff_alpha(units, n_levels) if len(reviewers) >= 2 else None
+    return {
+        "pairs": pairs,
+        "alpha": alpha,
+        "units": shared,
+        "why_undefined": None if alpha is not None else why_undefined(len(reviewers), shared, used),
+    }
+
+
 def agreement(session: Session, job_id: str) -> dict[str, Any]:
     """Agreement between the job's reviewers, and between the model and each reviewer.
 
-    Adjudications are not ratings: they settle disagreements and are counted apart.
+    Nominal (Cohen's kappa per pair, Fleiss' kappa), ordinal on the codebook's levels
+    (weighted kappas per pair, Krippendorff's alpha) and the same ordinal figures on the
+    coarse view. Adjudications are not ratings: they settle disagreements and are counted
+    apart.
+
+    Raises:
+        CodebookError: a stored level is not in the job's codebook.
     """
     job = _job(session, job_id)
     by_item = {
         item: {name: level for name, (level, _) in decisions.items()}
         for item, decisions in _reviews_by_item(session, job_id).items()
     }
+    codebook = codebook_of(session, job.model_version_id)
+    fine, coarse = level_scales(by_item, codebook, job_id)
     model = _model_levels(session, job)
     reviewers = sorted({r for levels in by_item.values() for r in levels})
-    pairs = []
-    for i, a in enumerate(reviewers):
-        for b in reviewers[i + 1 :]:
-            both = [levels for levels in by_item.values() if a in levels and b in levels]
-            pairs.append(
-                {
-                    "reviewers": [a, b],
-                    "n": len(both),
-                    "cohen_kappa": cohen_kappa([x[a] for x in both], [x[b] for x in both]),
-                }
-            )
+    ordinal = _ordinal(fine, reviewers, len(codebook.levels))
+    coarse_view = _ordinal(coarse, reviewers, len(codebook.coarse)) if coarse else None
+    pairs, weighted = [], []
+    for number, pair in enumerate(ordinal["pairs"]):
+        a, b = pair["reviewers"]
+        both = [levels for levels in by_item.values() if a in levels and b in levels]
+        pairs.append(
+            {
+                "reviewers": [a, b],
+                "n": len(both),
+                "cohen_kappa": cohen_kappa([x[a] for x in both], [x[b] for x in both]),
+            }
+        )
+        entry = {key: pair[key] for key in ("reviewers", "n", *WEIGHTINGS, "why_undefined")}
+        if coarse_view is not None:
+            entry["coarse"] = {w: coarse_view["pairs"][number][w] for w in WEIGHTINGS}
+        weighted.append(entry)
     complete = [levels for levels in by_item.values() if len(levels) == len(reviewers)]
     versus_model = []
     for reviewer in reviewers:
@@ -146,14 +216,26 @@ def agreement(session: Session, job_id: str) -> dict[str, Any]:
         if len(reviewers) >= 2
         else None,
         "fleiss_n": len(complete),
+        "weighted_kappa": weighted,
+        "krippendorff_alpha": {
+            "ordinal": ordinal["alpha"],
+            "coarse": None if coarse_view is None else coarse_view["alpha"],
+            "units": ordinal["units"],
+            "why_undefined": ordinal["why_undefined"],
+            "coarse_why_undefined": None if coarse_view is None else coarse_view["why_undefined"],
+        },
+        "coarse_levels": [c.name for c in codebook.coarse],
         "model_vs_reviewer": versus_model,
         "disagreements": disagreements,
         "adjudicated": sorted(i for i in disagreements if i in adjudicated),
     }
 
 
-def discussion_data(session: Session, job_id: str) -> DiscussionData:
-    """The protocols whose reviewers disagree, in submission order, for adjudication."""
+def discussion_data(
+    session: Session, job_id: str, agreement_lines: Sequence[str] = ()
+) -> DiscussionData:
+    """The protocols whose reviewers disagree, in submission order, for adjudication, with
+    the agreement figures in words (``agreement_lines``) for the workbook's Agreement sheet."""
     job = _job(session, job_id)
     model = session.get(ModelVersion, job.model_version_id)
     assert model is not None  # a foreign key
@@ -182,7 +264,7 @@ def discussion_data(session: Session, job_id: str) -> DiscussionData:
         )
     ]
     reviewers = sorted({name for row in rows for name in row.decisions})
-    return DiscussionData(job_id, model.name, model.id, reviewers, rows)
+    return DiscussionData(job_id, model.name, model.id, reviewers, rows, list(agreement_lines))
 
 
 def agreed_labels(session: Session, job_ids: list[str]) -> AgreedLabels:

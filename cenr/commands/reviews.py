@@ -54,27 +54,26 @@ def review_import(args: argparse.Namespace) -> int:
 def review_agreement(args: argparse.Namespace) -> int:
     """Cohen's kappa per reviewer pair, Fleiss' kappa overall, model versus each reviewer;
     the protocols they disagree on go to a Discussion workbook for adjudication."""
+    from exporters.agreement_text import agreement_lines
     from exporters.discussion import write_discussion_workbook
     from schema.database import session_scope
     from schema.tables import Job
-    from worker.agreement import agreement, discussion_data
+    from worker.agreement import agreement, discussion_data, require_reviews
     from worker.model_store import codebook_of
     from worker.results import latest_job_id
-
-    def show(value: float | None) -> str:
-        return "-" if value is None else f"{value:.3f}"
 
     engine = open_engine(get_settings())
     try:
         with session_scope(engine) as session:
             job_id = args.job or latest_job_id(session)
             report = agreement(session, job_id)
+            require_reviews(report)
             target = None
             if report["disagreements"]:
                 job = session.get(Job, job_id)
                 assert job is not None
                 target = args.discussion or Path(job.out_dir) / "discussion.xlsx"
-                data = discussion_data(session, job_id)
+                data = discussion_data(session, job_id, agreement_lines(report))
                 try:
                     write_discussion_workbook(
                         target, data, codebook_of(session, data.model_version_id)
@@ -89,17 +88,8 @@ def review_agreement(args: argparse.Namespace) -> int:
         f"{len(report['reviewers'])} reviewer(s); {disputed} disagreement(s), "
         f"{settled} adjudicated"
     )
-    for pair in report["pairs"]:
-        a, b = pair["reviewers"]
-        print(f"  Cohen's kappa {a} / {b}: {show(pair['cohen_kappa'])} (n={pair['n']})")
-    print(
-        f"  Fleiss' kappa, all reviewers: {show(report['fleiss_kappa'])} (n={report['fleiss_n']})"
-    )
-    for row in report["model_vs_reviewer"]:
-        print(
-            f"  model / {row['reviewer']}: agreement {show(row['accuracy'])}, "
-            f"Cohen's kappa {show(row['cohen_kappa'])} (n={row['n']})"
-        )
+    for line in agreement_lines(report):
+        print(f"  {line}")
     if target is not None:
         report["discussion"] = str(target)
         print(

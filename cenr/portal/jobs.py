@@ -52,6 +52,7 @@ def jobs_overview(session: Session, lost_after: float | None) -> list[dict[str, 
 
 def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[str, Any]:
     """A job's counts, its protocols and its reviewers' agreement (NotFound: no job)."""
+    from exporters.agreement_text import agreement_lines
     from worker.agreement import agreement
     from worker.results import job_rows, job_status
 
@@ -64,6 +65,7 @@ def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[
         for r in job_rows(session, job_id)
     ]  # fmt: skip
     status["agreement"] = agreement(session, job_id)
+    status["agreement_lines"] = agreement_lines(status["agreement"])
     return status
 
 

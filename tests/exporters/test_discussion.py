@@ -50,7 +50,7 @@ def test_disagreements_are_adjudicated_through_the_discussion_workbook(
     assert discussion == tmp_path / "out" / "discussion.xlsx"
 
     book = load_workbook(discussion)
-    assert book.sheetnames == ["Discussion", "Codebook", "_cenr"]
+    assert book.sheetnames == ["Discussion", "Agreement", "Codebook", "_cenr"]
     sheet = book["Discussion"]
     header = [c.value for c in sheet[1]]
     assert header[:4] == ["Row ID", "Protocol ID", "Title", "Model level"]
