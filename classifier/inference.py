@@ -18,6 +18,7 @@ from classifier.batching import length_batches, pad_batch
 from classifier.layers import LabelwiseAttention
 from classifier.tokenizer import Token, Vocabulary, tokenize_within
 from schema.codebook import Codebook
+from schema.evidence import Evidence, evidence_of
 from schema.faithfulness import Faithfulness
 from schema.protocol import Protocol
 
@@ -45,6 +46,8 @@ class Prediction:
     weights_per_level: np.ndarray | None = None
     logits: np.ndarray | None = None
     faithfulness: Faithfulness | None = field(default=None)
+    # each field's share of ``weights`` and the strongest passages (schema.evidence)
+    evidence: Evidence | None = None
 
     @property
     def confidence(self) -> float:
@@ -165,6 +168,7 @@ class Predictor:
                     tokens_cut=document.tokens_cut,
                     weights_per_level=per_level,
                     logits=scores,
+                    evidence=evidence_of(protocol.fields, document.tokens, weights_of_level),
                 )
             )
         return predictions

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 from markupsafe import Markup
 
-from exporters.evidence import describe_weight_by_field, strongest_passages
+from exporters.evidence import evidence_for
 from exporters.files import write_zip_atomically
 from exporters.reliability import reliability_svg
 from exporters.rendering import escape, fraction, render
@@ -138,11 +138,12 @@ class HtmlBundle:
         level = self.codebook.levels[row.level_index]
         faith = row.faithfulness
         tokens = f"{row.n_tokens}" + (f", {row.tokens_cut} cut" if row.tokens_cut else "")
+        evidence = evidence_for(row, spans)
         facts = [
             ("Predicted level", f"{level.code} {level.name}", "level"),
+            ("Evidence by field", evidence.describe(), "evidence"),
             ("Calibrated confidence", f"{row.confidence:.3f}", ""),
             ("What the heat-map shows", row.faithfulness_verdict, "verdict"),
-            ("Where the weight is", describe_weight_by_field(spans), ""),
             ("Faithfulness", "not measured" if faith is None else _faithfulness_parts(row), ""),
             ("Tokens", tokens, ""),
             ("File", row.file, ""),
@@ -154,7 +155,7 @@ class HtmlBundle:
             "protocol_id": row.protocol_id, "title": row.title, "level": level,
             "level_index": row.level_index, "levels": self.codebook.levels,
             "labelwise": self.labelwise, "facts": facts,
-            "passages": strongest_passages(row.fields, spans),
+            "passages": evidence.quoted(),
             "explanation": FAITHFULNESS_EXPLANATION,
             "probabilities": list(zip(self.codebook.levels, row.probabilities, strict=False)),
             "fields": self.fields(row, spans),

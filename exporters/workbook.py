@@ -2,8 +2,10 @@
 
 Sheets, in order:
 
-``Review``    one row per protocol, least certain first: level, calibrated confidence,
-              every level's probability, faithfulness, the strongest tokens, the text with
+``Review``    one row per protocol, least certain first: level, then its evidence by
+              field (each field's share of the weight and the strongest passages,
+              stored with the prediction), calibrated confidence, every level's
+              probability, faithfulness, the strongest tokens, the text with
               its words coloured by weight, then the reviewer's columns (``Reviewer level``
               is a drop-down of the codebook). Prediction columns are locked, reviewer
               columns editable; header frozen, filters on. Column A (hidden) holds the row
@@ -56,7 +58,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.functions import Element, SubElement, whitespace
 
 from exporters.dealing import Share, deal
-from exporters.evidence import evidence_windows, strongest_passages
+from exporters.evidence import evidence_for, evidence_windows
 from exporters.files import write_zip_atomically
 from exporters.scale import FONTS, legend_rows, shade
 from exporters.sheets import (
@@ -212,9 +214,8 @@ class ReviewWorkbook:
             text_cell = WriteOnlyCell(review, value=rich)
             text_cell.alignment = wrap
             strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens if w >= 0.0005)
-            passages = "\n\n".join(
-                f"{name}: {text}" for name, text in strongest_passages(row.fields, spans)
-            )
+            evidence = evidence_for(row, spans)
+            passages = "\n\n".join(f"{name}: {text}" for name, text in evidence.quoted())
             review_row += 1
             review.row_dimensions[review_row].height = ROW_HEIGHT  # set before the row
             review.append(
@@ -224,6 +225,8 @@ class ReviewWorkbook:
                     self.cells.cell(review, row.title, "wrap"),
                     self.cells.cell(review, level.code, "top"),
                     self.cells.cell(review, level.name, "wrap"),
+                    self.cells.cell(review, evidence.describe(), "wrap"),
+                    self.cells.cell(review, passages, "wrap"),
                     self.cells.cell(review, round(row.confidence, 4), "fraction"),
                     *[self.cells.cell(review, round(p, 4), "fraction") for p in row.probabilities],
                     self.cells.cell(
@@ -232,7 +235,6 @@ class ReviewWorkbook:
                         "fraction",
                     ),
                     self.cells.cell(review, row.faithfulness_verdict, "wrap"),
-                    self.cells.cell(review, passages, "wrap"),
                     self.cells.cell(review, strongest, "wrap"),
                     text_cell,
                     self.cells.cell(review, None, "editable"),
@@ -303,13 +305,14 @@ class ReviewWorkbook:
 
     def _review_layout(self, sheet: Worksheet, codes: list[str]) -> None:
         names = [
-            "Row ID", "Protocol ID", "Title", "Level", "Level name", "Confidence",
+            "Row ID", "Protocol ID", "Title", "Level", "Level name",
+            "Evidence by field", "Strongest passages", "Confidence",
             *[f"P({code})" for code in codes],
-            "Faithfulness", "What the heat-map shows", "Strongest passages", "Strongest tokens",
+            "Faithfulness", "What the heat-map shows", "Strongest tokens",
             "Protocol text",
             "Reviewer level", "Rationale", "Reviewer",
         ]  # fmt: skip
-        widths = [8, 16, 32, 7, 22, 11, *[7] * len(codes), 12, 34, 50, 30, 90, 14, 40, 14]
+        widths = [8, 16, 32, 7, 22, 26, 50, 11, *[7] * len(codes), 12, 34, 30, 90, 14, 40, 14]
         set_widths(sheet, widths)
         sheet.column_dimensions["A"].hidden = True
         sheet.freeze_panes = "C2"

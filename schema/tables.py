@@ -3,8 +3,8 @@
 Data flows one way through them::
 
     jobs ─< source_files ─< job_items >─ documents ─< predictions ─< token_weights
-                                                          │
-                                             model_versions
+                                                          │    ├─< evidence_fields
+                                             model_versions    └─< evidence_passages
 
 A job is one submission (``cenr run``, ``cenr submit``, one file seen by ``cenr watch``).
 Its source files carry their bytes until extraction, so a worker on another host needs
@@ -180,6 +180,31 @@ class TokenWeight(Base):
     char_end: Mapped[int] = mapped_column(Integer)
     weight: Mapped[float] = mapped_column(Float)
     level_weights: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+
+
+class EvidenceField(Base):
+    """A field's share of a prediction's heat-map weight (:mod:`schema.evidence`): one row
+    per field of the protocol, shares summing to 1 (all 0 when no token carries weight)."""
+
+    __tablename__ = "evidence_fields"
+
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), primary_key=True)
+    field: Mapped[str] = mapped_column(Text, primary_key=True)
+    share: Mapped[float] = mapped_column(Float)
+
+
+class EvidencePassage(Base):
+    """One of a prediction's strongest passages, ``rank`` 0 the strongest."""
+
+    __tablename__ = "evidence_passages"
+
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    field: Mapped[str] = mapped_column(Text)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)  # of the tokens inside it
+    text: Mapped[str] = mapped_column(Text)
 
 
 class ProcessingError(Base):

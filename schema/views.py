@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from schema.evidence import Evidence
 from schema.faithfulness import verdict_of_detail
 from schema.protocol import Protocol
 from schema.states import JobState
@@ -105,6 +106,7 @@ class ReviewRow(_Judged):
     tokens_cut: int
     top_tokens: list[tuple[str, float]]
     faithfulness_detail: dict[str, Any] | None = None
+    evidence: Evidence | None = None  # stored with the prediction (schema.evidence)
 
     @property
     def title(self) -> str:

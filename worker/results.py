@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import Text, and_, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError, NotFound
+from schema.evidence import Evidence, Passage
 from schema.states import FileState, ItemState, JobState
 from schema.tables import (
     Adjudication,
@@ -28,6 +30,7 @@ from schema.tables import (
     SourceFile,
 )
 from schema.views import JobStatus, ResultRow, ReviewData, ReviewRow, TokenSpan
+from worker.store import chunks
 
 
 def _aware(value: datetime) -> datetime:
@@ -233,6 +236,9 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
         for item_id, path, external_id, p, fields in session.execute(query)
     ]
     rows.sort(key=lambda r: (r.confidence, r.faithfulness if r.faithfulness is not None else 1.0))
+    stored = evidence_by_prediction(session, [r.prediction_id for r in rows])
+    for row in rows:
+        row.evidence = stored.get(row.prediction_id)
     failures = job_rows(session, job_id, only_failed=True)
     reviews: dict[int, list[tuple[str, str]]] = {}
     for item_id, reviewer, level in session.execute(
@@ -259,6 +265,34 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
         model_version_id=model.id,
         reviews=reviews,
     )
+
+
+def evidence_by_prediction(session: Session, prediction_ids: Sequence[int]) -> dict[int, Evidence]:
+    """The stored evidence by field of each prediction that has any (schema.evidence)."""
+    from schema.tables import EvidenceField, EvidencePassage
+
+    shares: dict[int, list[tuple[str, float]]] = {}
+    passages: dict[int, list[Passage]] = {}
+    for part in chunks(list(prediction_ids)):
+        for pid, name, share in session.execute(
+            select(EvidenceField.prediction_id, EvidenceField.field, EvidenceField.share)
+            .where(EvidenceField.prediction_id.in_(part))
+            .order_by(EvidenceField.prediction_id, EvidenceField.share.desc(), EvidenceField.field)
+        ):
+            shares.setdefault(pid, []).append((name, share))
+        for pid, name, start, end, weight, quoted in session.execute(
+            select(
+                EvidencePassage.prediction_id, EvidencePassage.field, EvidencePassage.char_start,
+                EvidencePassage.char_end, EvidencePassage.weight, EvidencePassage.text,
+            )
+            .where(EvidencePassage.prediction_id.in_(part))
+            .order_by(EvidencePassage.prediction_id, EvidencePassage.rank)
+        ):  # fmt: skip
+            passages.setdefault(pid, []).append(Passage(name, start, end, quoted, weight))
+    return {
+        pid: Evidence(shares.get(pid, []), passages.get(pid, []))
+        for pid in set(shares) | set(passages)
+    }
 
 
 def token_spans(session: Session, prediction_id: int) -> list[TokenSpan]:

@@ -1,7 +1,8 @@
-"""Writes of the pipeline: documents by content hash, job items, predictions, token weights.
+"""Writes of the pipeline: documents by content hash, job items, predictions, their
+evidence by field, token weights.
 
-Stage: store. May touch the documents, predictions, token weights and processing errors
-tables; it is called by the extract and classify steps and calls no stage.
+Stage: store. May touch the documents, predictions, evidence, token weights and
+processing errors tables; it is called by the extract and classify steps and calls no stage.
 
 Token weights are the bulk of what is written (one row per token, thousands per
 protocol), so they go in with PostgreSQL's ``COPY`` and SQLite's ``executemany``, in
@@ -19,13 +20,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from schema.errors import DatabaseUnavailable
 from schema.protocol import Protocol
-from schema.tables import Document, Prediction, ProcessingError
+from schema.tables import Document, EvidenceField, EvidencePassage, Prediction, ProcessingError
 
 if TYPE_CHECKING:  # the classifier (TensorFlow) stays out of submit/status/export processes
     from classifier.inference import Prediction as ModelPrediction
@@ -144,10 +145,33 @@ def store_predictions(
     )
     # Rows already stored (an earlier delivery of the same work) return nothing.
     new = dict((doc, pid) for pid, doc in session.execute(statement, rows).all())
-    token_rows = [
-        token_rows_of(new[document_id], p) for document_id, p in results if document_id in new
-    ]
-    return write_token_weights(session, token_rows)
+    stored = [(new[document_id], p) for document_id, p in results if document_id in new]
+    write_evidence(session, stored)
+    return write_token_weights(session, [token_rows_of(pid, p) for pid, p in stored])
+
+
+def write_evidence(session: Session, stored: Sequence[tuple[int, ModelPrediction]]) -> None:
+    """Each new prediction's evidence by field: a row per field, one per passage."""
+    shares, passages = [], []
+    for prediction_id, p in stored:
+        if p.evidence is None:
+            continue
+        shares += [
+            {"prediction_id": prediction_id, "field": name, "share": round(share, 6)}
+            for name, share in p.evidence.fields
+        ]
+        passages += [
+            {
+                "prediction_id": prediction_id, "rank": rank, "field": passage.field,
+                "char_start": passage.start, "char_end": passage.end,
+                "weight": passage.weight, "text": passage.text,
+            }
+            for rank, passage in enumerate(p.evidence.passages)
+        ]  # fmt: skip
+    if shares:
+        session.execute(insert(EvidenceField), shares)
+    if passages:
+        session.execute(insert(EvidencePassage), passages)
 
 
 def token_rows_of(prediction_id: int, p: ModelPrediction) -> TokenRows:

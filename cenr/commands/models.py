@@ -124,6 +124,10 @@ def predict(args: argparse.Namespace) -> int:
             f"{protocol.protocol_id}: level {prediction.level_code} ({prediction.level_name}), "
             f"confidence {prediction.confidence:.2f}, model {version.name}"
         )
+        if prediction.evidence is not None:
+            print(f"evidence by field: {prediction.evidence.describe()}")
+            for name, passage in prediction.evidence.quoted():
+                print(f"  {name}: {passage}")
         if prediction.faithfulness is not None:
             f = prediction.faithfulness
             print(

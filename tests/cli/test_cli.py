@@ -67,6 +67,7 @@ def test_predict_shows_level_confidence_and_strongest_tokens(use_trained: Path, 
     assert "confidence" in out
     assert "model tiny" in out
     assert "strongest tokens:" in out
+    assert "\nevidence by field: " in out  # each field's share, then the strongest passages
     assert "[[" in out
     assert "faithfulness" in out
 

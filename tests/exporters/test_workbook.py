@@ -53,15 +53,33 @@ def test_review_sheet_shows_what_a_reviewer_needs(exported: Path, sqlite_service
     assert book["_cenr"].sheet_state == "hidden"
     review = book["Review"]
     header = [c.value for c in review[1]]
-    assert header[:6] == ["Row ID", "Protocol ID", "Title", "Level", "Level name", "Confidence"]
+    assert header[:8] == [
+        "Row ID", "Protocol ID", "Title", "Level", "Level name",
+        "Evidence by field", "Strongest passages", "Confidence",
+    ]  # fmt: skip
     assert header[-3:] == ["Reviewer level", "Rationale", "Reviewer"]
     assert review.column_dimensions["A"].hidden
     assert review.freeze_panes == "C2"
     assert review.auto_filter.ref
     rows = list(review.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 10
-    confidences = [r[5] for r in rows]
+    confidences = [r[7] for r in rows]
     assert confidences == sorted(confidences), "least certain first"
+    # the evidence by field comes first, as stored with the prediction
+    engine = create_engine(sqlite_service)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT ji.id, ef.field, ef.share FROM evidence_fields ef "
+                 "JOIN predictions p ON p.id = ef.prediction_id "
+                 "JOIN job_items ji ON ji.document_id = p.document_id "
+                 "ORDER BY ef.share DESC, ef.field")
+        ).all()  # fmt: skip
+    engine.dispose()
+    for row in rows:
+        largest = next((f, s) for item, f, s in stored if item == row[0])
+        if largest[1] >= 0.01:
+            assert row[5].startswith(f"{largest[0]} {largest[1]:.0%}")
+        assert row[6], "each protocol quotes its strongest passages"
 
     # The reviewer's columns take a codebook level from a drop-down and are editable.
     [choice] = review.data_validations.dataValidation

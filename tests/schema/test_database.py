@@ -84,3 +84,66 @@ def test_postgres_sessions_probe_for_dead_peers_and_keep_the_users_options(
         "tcp_user_timeout": "30000",  # milliseconds
         "statement_timeout": "5s",
     }
+
+
+def test_migration_0010_gives_earlier_predictions_their_shares_by_field(postgres_url: str) -> None:
+    """Predictions stored before evidence by field get each field's share from their token
+    weights: hand-computed 0.3 + 0.3 of 0.8 for Partners, 0.2 of 0.8 for Aims; one whose
+    tokens carry no weight gets 0 for each field rather than a division by zero."""
+    from alembic import command
+
+    from schema.database import alembic_config
+
+    command.upgrade(alembic_config(postgres_url), "0009")
+    engine = make_engine(postgres_url)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (id, name, attention, created_at, path,"
+                " data_fingerprint, n_training, temperature, metrics)"
+                " VALUES (1, 'v1', 'additive', :now, '/m', 'f', 1, 1.0, '{}')"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO documents (id, content_hash, external_id, fields, text, n_chars,"
+                " created_at) VALUES (1, 'a', 'P-1', '{}', '', 0, :now),"
+                " (2, 'b', 'P-2', '{}', '', 0, :now)"
+            ),
+            {"now": now},
+        )
+        for pid in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO predictions (id, document_id, model_version_id, level_index,"
+                    " level_code, probabilities, confidence, n_tokens, tokens_cut, top_tokens,"
+                    " created_at) VALUES (:pid, :pid, 1, 5, '5', '[]', 0.9, 3, 0, '[]', :now)"
+                ),
+                {"pid": pid, "now": now},
+            )
+        rows = [
+            (1, 0, "Partners", 0.3),
+            (1, 1, "Partners", 0.3),
+            (1, 2, "Aims", 0.2),
+            (2, 0, "Aims", 0.0),
+            (2, 1, "Partners", 0.0),
+        ]
+        for pid, position, field, weight in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO token_weights (prediction_id, position, token, form, field,"
+                    " char_start, char_end, weight) VALUES (:pid, :pos, 'w', 'w', :field, 0, 1, :w)"
+                ),
+                {"pid": pid, "pos": position, "field": field, "w": weight},
+            )
+    upgrade(postgres_url)
+    with engine.connect() as connection:
+        shares = connection.execute(
+            text("SELECT prediction_id, field, share FROM evidence_fields ORDER BY 1, 2")
+        ).all()
+    engine.dispose()
+    assert [(p, f) for p, f, _ in shares] == [(1, "Aims"), (1, "Partners"), (2, "Aims"),
+                                              (2, "Partners")]  # fmt: skip
+    assert [s for _, _, s in shares] == pytest.approx([0.25, 0.75, 0.0, 0.0])

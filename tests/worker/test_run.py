@@ -29,6 +29,16 @@ ORDER BY mean_weight DESC LIMIT 20
 """
 
 
+def readme_sql(starting: str) -> str:
+    """The README's example query that starts with ``starting``, run as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for block in readme.split("```sql\n")[1:]:
+        query = block.split("```")[0]
+        if query.startswith(starting):
+            return query.rstrip().rstrip(";")
+    raise AssertionError(f"README has no SQL example starting {starting!r}")
+
+
 def make_inbox(root: Path) -> tuple[Path, dict[str, str]]:
     """An inbox of good and bad files; returns it and the reason expected per bad file."""
     inbox = root / "inbox"
@@ -182,11 +192,35 @@ def test_run_on_postgresql_stores_weights_queryable_in_sql(
                  "FROM token_weights tw JOIN predictions p ON p.id = tw.prediction_id "
                  "JOIN documents d ON d.id = p.document_id LIMIT 200")
         ).all()  # fmt: skip
+        evidence = connection.execute(
+            text(readme_sql("SELECT ef.field").replace("'5'", ":level")), {"level": level}
+        ).all()
+        sums = connection.execute(
+            text(
+                "SELECT p.id, sum(ef.share), count(*) FROM predictions p "
+                "JOIN evidence_fields ef ON ef.prediction_id = p.id GROUP BY p.id"
+            )
+        ).all()
+        passages = connection.execute(
+            text("SELECT d.fields, ep.field, ep.char_start, ep.char_end, ep.text, ep.weight "
+                 "FROM evidence_passages ep JOIN predictions p ON p.id = ep.prediction_id "
+                 "JOIN documents d ON d.id = p.document_id")
+        ).all()  # fmt: skip
     engine.dispose()
     assert 0 < len(top) <= 20
     assert all(0 < w <= 1 for _, w, _ in top)
     for fields, field, start, end, token in spans:  # spans point into the original text
         assert fields[field][start:end] == token
+    # evidence by field: every prediction, a row per field (5 columns), shares summing to 1
+    assert len(sums) == 30
+    assert all(n == 5 and abs(total - 1) < 1e-4 for _, total, n in sums)
+    fields_by_share = [field for field, _, _ in evidence]
+    assert len(fields_by_share) == 5
+    assert [s for _, s, _ in evidence] == sorted((s for _, s, _ in evidence), reverse=True)
+    assert len(passages) >= 30
+    for fields, field, start, end, quoted, weight in passages:
+        assert " ".join(fields[field][start:end].split()).strip(". ")[:40] in quoted
+        assert 0 < weight <= 1
 
 
 def test_run_refuses_a_database_whose_schema_is_behind(

@@ -1,10 +1,14 @@
-"""Where the weight sits: shares by field and the sentences around the strongest tokens."""
+"""Evidence by field: shares by field and the sentences around the strongest tokens."""
 
 from __future__ import annotations
 
-from exporters.evidence import (
+import time
+
+from schema.evidence import (
     MAX_PASSAGE,
-    describe_weight_by_field,
+    Evidence,
+    Passage,
+    evidence_of,
     strongest_passages,
     weight_by_field,
 )
@@ -23,33 +27,48 @@ def _span(field: str, word: str, weight: float, nth: int = 0) -> TokenSpan:
     return TokenSpan(0, word, field, start, start + len(word), weight, None)
 
 
+def _weights(spans: list[TokenSpan]) -> list[float]:
+    return [s.weight for s in spans]
+
+
 def test_shares_by_field_are_largest_first_and_small_ones_are_left_out() -> None:
-    """Hand-computed: Partners 0.9 of 1.0, Background 0.095, a 0.005 field dropped."""
+    """Hand-computed: Partners 0.9 of 1.0, Background 0.1; a field with no token is listed
+    at 0 when named; the words leave out fields under 1%."""
     spans = [
         _span("Partners", "advisory", 0.6),
         _span("Partners", "board", 0.3),
         _span("Background", "Costs", 0.095),
         _span("Background", "Rates", 0.005),
     ]
-    shares = weight_by_field(spans)
-    assert [name for name, _ in shares] == ["Partners", "Background"]
+    shares = weight_by_field(spans, _weights(spans), ["Title", "Background", "Partners"])
+    assert [name for name, _ in shares] == ["Partners", "Background", "Title"]
     assert shares[0][1] == 0.9
-    assert describe_weight_by_field(spans) == "Partners 90%, Background 10%"
-    assert describe_weight_by_field([]) == "no tokens"
+    assert shares[2] == ("Title", 0.0)
+    assert Evidence(shares).describe() == "Partners 90%, Background 10%"
+    assert Evidence([("Title", 0.0)]).describe() == "no tokens"
+    assert weight_by_field([], [], ["Title"]) == [("Title", 0.0)]  # no weight: all 0
 
 
 def test_passages_are_whole_sentences_strongest_first_without_repeats() -> None:
     """Two strong tokens in one sentence give that sentence once, its wrapped line
-    joined; the next passage is the next sentence holding weight."""
+    joined; the next passage is the next sentence holding weight. Each passage carries
+    its place and the weight of the tokens inside it."""
     spans = [
         _span("Partners", "advisory", 0.6),
         _span("Partners", "board", 0.3),
         _span("Background", "Costs", 0.1),
     ]
-    assert strongest_passages(FIELDS, spans) == [
+    evidence = evidence_of(FIELDS, spans, _weights(spans))
+    assert evidence.quoted() == [
         ("Partners", "A community advisory board will review the survey."),
         ("Background", "Costs are rising fast."),
     ]
+    first = evidence.passages[0]
+    assert FIELDS["Partners"][first.start : first.end].strip().startswith("A community")
+    assert first.weight == 0.9
+    assert evidence.passages[1] == Passage(
+        "Background", 15, len(FIELDS["Background"]), "Costs are rising fast.", 0.1
+    )
 
 
 def test_a_long_sentence_is_cut_around_its_token() -> None:
@@ -57,18 +76,17 @@ def test_a_long_sentence_is_cut_around_its_token() -> None:
     fields = {"Design": "word " * 200 + "steering committee " + "word " * 200 + "."}
     start = fields["Design"].index("steering")
     spans = [TokenSpan(0, "steering", "Design", start, start + 8, 1.0, None)]
-    [(name, text)] = strongest_passages(fields, spans)
-    assert name == "Design"
-    assert "steering committee" in text
-    assert text.startswith("...")
-    assert len(text) <= MAX_PASSAGE + 6
+    [passage] = strongest_passages(fields, spans, [1.0])
+    assert passage.field == "Design"
+    assert "steering committee" in passage.text
+    assert passage.text.startswith("...")
+    assert len(passage.text) <= MAX_PASSAGE + 6
+    assert passage.end - passage.start == MAX_PASSAGE
 
 
 def test_a_field_without_sentence_ends_costs_one_pass() -> None:
     """A 20,000-token field with no sentence end (a pasted table), every token in the one
     sentence, gives its passage in well under a second (it used to rescan per token)."""
-    import time
-
     words = ["cell"] * 20_000
     text = " ".join(words)
     spans = [
@@ -76,6 +94,6 @@ def test_a_field_without_sentence_ends_costs_one_pass() -> None:
         for i in range(len(words))
     ]
     started = time.perf_counter()
-    passages = strongest_passages({"Table": text}, spans)
+    passages = strongest_passages({"Table": text}, spans, _weights(spans))
     assert time.perf_counter() - started < 1.0
-    assert passages == [("Table", "..." + text[:MAX_PASSAGE].strip() + "...")]
+    assert [p.text for p in passages] == ["..." + text[:MAX_PASSAGE].strip() + "..."]
