@@ -208,8 +208,10 @@ def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``review import`` and ``review agreement``."""
-    p = sub.add_parser("review", help="reviewers' decisions: import workbooks, agreement")
+    """``review import``, ``agreement``, ``issues`` and ``next``."""
+    p = sub.add_parser(
+        "review", help="reviewers' decisions: import workbooks, agreement, suspect labels, next"
+    )
     review = p.add_subparsers(dest="review_command", required=True)
     r = review.add_parser(
         "import", help="store the levels of a review or Discussion (adjudication) workbook"
@@ -232,6 +234,40 @@ def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )  # fmt: skip
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     r.set_defaults(func=reviews.review_agreement)
+    r = review.add_parser(
+        "issues", help="suspect agreed labels (cleanlab, cross-validated) and reviewer quality"
+    )
+    r.add_argument("jobs", nargs="*", metavar="JOB", help="default: the newest job")
+    r.add_argument(
+        "--folds", type=int, default=5, metavar="K",
+        help="cross-validation folds: K models trained as the job's model was (default 5)",
+    )  # fmt: skip
+    r.add_argument(
+        "--epochs", type=int, metavar="N", help="each fold's epochs (default: the model's)"
+    )
+    r.add_argument("--limit", type=int, default=20, metavar="N", help="labels printed (20)")
+    r.add_argument("--xlsx", type=Path, metavar="FILE", help="every checked label, a workbook")
+    r.add_argument("--json", action="store_true", help="last stdout line: the run as JSON")
+    r.set_defaults(func=reviews.review_issues)
+    r = review.add_parser(
+        "next", help="the protocols most worth a reviewer's time, as review workbooks"
+    )
+    r.add_argument("jobs", nargs="*", metavar="JOB", help="default: the newest job")
+    r.add_argument("--n", type=int, required=True, metavar="N", help="how many protocols")
+    r.add_argument(
+        "--xlsx", type=Path, required=True, metavar="FILE",
+        help="the review workbook (FILE-JOB.xlsx each when the protocols come from several jobs)",
+    )  # fmt: skip
+    r.add_argument(
+        "--reviewers", metavar="A,B,...",
+        help="deal each reviewer a workbook of their own, as `cenr export --reviewers` does",
+    )  # fmt: skip
+    r.add_argument(
+        "--overlap", type=_share, default=0.0, metavar="SHARE",
+        help="with --reviewers: the share every reviewer gets (default 0)",
+    )  # fmt: skip
+    r.add_argument("--json", action="store_true", help="last stdout line: the files as JSON")
+    r.set_defaults(func=reviews.review_next)
 
 
 def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -304,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for count in ("epochs", "embedding_dim"):
-        if getattr(args, count, 1) < 1:
+        value = getattr(args, count, None)
+        if value is not None and value < 1:
             flag = "--" + count.replace("_", "-")
             print(f"cenr: error: {flag} must be at least 1", file=sys.stderr)
             return 1

@@ -291,8 +291,10 @@ class ReviewWorkbook:
 
     def _part_note(self) -> str:
         """The Summary sheet's first line: what this workbook holds of the job."""
-        n, share = len(self.data.rows), self.share
+        n, share, chosen = len(self.data.rows), self.share, self.data.chosen_by
         if share is None or (share.parts == 1 and share.reviewer is None):
+            if chosen:
+                return f"{n:,} protocols of job {self.data.job_id}, {chosen}."
             return f"All {n:,} classified protocols of job {self.data.job_id}, least certain first."
         whose = f"{share.reviewer}'s workbook" if share.reviewer else "Workbook"
         note = (
@@ -301,7 +303,7 @@ class ReviewWorkbook:
         )
         if share.shared:
             note += f"; {share.shared:,} of them are reviewed by every reviewer (agreement)"
-        return note + "."
+        return note + (f". The protocols were {chosen}." if chosen else ".")
 
     def _review_layout(self, sheet: Worksheet, codes: list[str]) -> None:
         names = [

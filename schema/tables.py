@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -254,6 +255,40 @@ class Adjudication(_Decision, Base):
 
     __tablename__ = "adjudications"
     __table_args__ = (UniqueConstraint("job_item_id"),)
+
+
+class LabelCheckRun(Base):
+    """One ``cenr review issues`` run: which jobs' reviews it checked, how the out-of-sample
+    probabilities were made, and each reviewer's estimated quality (JSON list)."""
+
+    __tablename__ = "label_check_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    jobs: Mapped[list[str]] = mapped_column(JSON)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    folds: Mapped[int] = mapped_column(Integer)
+    reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    notes: Mapped[list[str]] = mapped_column(JSON)  # protocols not scored, cleanlab's warnings
+
+
+class LabelCheck(Base):
+    """A reviewed protocol's label as one run checked it (``worker.label_quality``)."""
+
+    __tablename__ = "label_checks"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("label_check_runs.id"), primary_key=True)
+    job_item_id: Mapped[int] = mapped_column(ForeignKey("job_items.id"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    level_code: Mapped[str] = mapped_column(String(20))  # the label scored
+    basis: Mapped[str] = mapped_column(String(20))  # adjudicated | unanimous | disputed
+    consensus_code: Mapped[str] = mapped_column(String(20))
+    probabilities: Mapped[list[float]] = mapped_column(JSON)  # out of sample
+    self_confidence: Mapped[float] = mapped_column(Float)
+    quality: Mapped[float] = mapped_column(Float)
+    suspect_score: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class User(Base):

@@ -138,6 +138,7 @@ class ReviewData:
     # job item -> [(reviewer, level code)]: the reviewers' levels imported so far, then
     # the adjudicated level if there is one
     reviews: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    chosen_by: str = ""  # how the rows were chosen, when not the whole job (review next)
 
 
 class TokenSpan(NamedTuple):
@@ -208,3 +209,41 @@ class ReviewedProtocol:
     level_code: str
     model: str
     basis: str
+
+
+@dataclass
+class CheckedLabel:
+    """A reviewed protocol's label as a ``cenr review issues`` run checked it."""
+
+    job_id: str
+    item_id: int
+    protocol_id: str
+    title: str
+    ratings: dict[str, str]  # reviewer -> level code
+    level_code: str  # the label scored: agreed, else the consensus
+    basis: str  # adjudicated | unanimous | disputed
+    consensus_code: str
+    probabilities: list[float]  # out of sample, codebook order
+    self_confidence: float
+    quality: float
+    suspect_score: float
+    flagged: bool
+    reason: str
+
+
+@dataclass
+class LabelCheckReport:
+    """A run's checked labels, most suspect first, and the reviewers' estimated quality."""
+
+    run_id: int
+    created_at: str
+    jobs: list[str]
+    model: str
+    folds: int
+    codes: list[str]
+    labels: list[CheckedLabel]
+    reviewers: list[dict[str, Any]]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

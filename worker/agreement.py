@@ -42,7 +42,7 @@ from worker.ratings import (
 )
 
 
-def _reviews_by_item(session: Session, job_id: str) -> dict[int, dict[str, tuple[str, str]]]:
+def reviews_by_item(session: Session, job_id: str) -> dict[int, dict[str, tuple[str, str]]]:
     """job item -> reviewer -> (level code, rationale)."""
     by_item: dict[int, dict[str, tuple[str, str]]] = {}
     for item_id, reviewer, level, rationale in session.execute(
@@ -54,7 +54,7 @@ def _reviews_by_item(session: Session, job_id: str) -> dict[int, dict[str, tuple
     return by_item
 
 
-def _adjudications(session: Session, job_id: str) -> dict[int, tuple[str, str, str]]:
+def adjudications_of(session: Session, job_id: str) -> dict[int, tuple[str, str, str]]:
     """job item -> (level code, rationale, adjudicator)."""
     return {
         item_id: (level, rationale, adjudicator)
@@ -167,7 +167,7 @@ def agreement(session: Session, job_id: str) -> dict[str, Any]:
     job = _job(session, job_id)
     by_item = {
         item: {name: level for name, (level, _) in decisions.items()}
-        for item, decisions in _reviews_by_item(session, job_id).items()
+        for item, decisions in reviews_by_item(session, job_id).items()
     }
     codebook = codebook_of(session, job.model_version_id)
     fine, coarse = level_scales(by_item, codebook, job_id)
@@ -206,7 +206,7 @@ def agreement(session: Session, job_id: str) -> dict[str, Any]:
             }
         )
     disagreements = sorted(i for i, levels in by_item.items() if len(set(levels.values())) > 1)
-    adjudicated = _adjudications(session, job_id)
+    adjudicated = adjudications_of(session, job_id)
     return {
         "job": job_id,
         "reviewers": reviewers,
@@ -239,12 +239,12 @@ def discussion_data(
     job = _job(session, job_id)
     model = session.get(ModelVersion, job.model_version_id)
     assert model is not None  # a foreign key
-    by_item = _reviews_by_item(session, job_id)
+    by_item = reviews_by_item(session, job_id)
     disputed = {
         item for item, decisions in by_item.items()
         if len({level for level, _ in decisions.values()}) > 1
     }  # fmt: skip
-    adjudicated = _adjudications(session, job_id)
+    adjudicated = adjudications_of(session, job_id)
     predicted = _model_levels(session, job)
     rows = [
         DiscussionRow(
@@ -273,8 +273,8 @@ def agreed_labels(session: Session, job_ids: list[str]) -> AgreedLabels:
     labels, unresolved = [], 0
     for job_id in job_ids:
         _job(session, job_id)
-        by_item = _reviews_by_item(session, job_id)
-        adjudicated = _adjudications(session, job_id)
+        by_item = reviews_by_item(session, job_id)
+        adjudicated = adjudications_of(session, job_id)
         documents = dict(
             session.execute(
                 select(JobItem.id, JobItem.document_id).where(JobItem.id.in_(set(by_item)))

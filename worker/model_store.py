@@ -112,19 +112,41 @@ def ensure_local(session: Session, models_dir: Path, name: str) -> Path:
     return target
 
 
-def codebook_of(session: Session, version_id: int) -> Codebook:
-    """The codebook a version was trained with, from the store (or its folder)."""
-    content = session.scalar(
+def _stored_file(session: Session, version_id: int, name: str) -> bytes | None:
+    return session.scalar(
         select(ModelFile.content).where(
-            ModelFile.model_version_id == version_id, ModelFile.name == "codebook.json"
+            ModelFile.model_version_id == version_id, ModelFile.name == name
         )
     )
-    if content is not None:
-        return Codebook.from_dict(json.loads(content), source=f"model store, version {version_id}")
+
+
+def _version_path(session: Session, version_id: int) -> Path:
     version = session.get(ModelVersion, version_id)
     if version is None:
         raise NotFound(f"no model version {version_id}")
-    return model_codebook(Path(version.path))
+    return Path(version.path)
+
+
+def codebook_of(session: Session, version_id: int) -> Codebook:
+    """The codebook a version was trained with, from the store (or its folder)."""
+    content = _stored_file(session, version_id, "codebook.json")
+    if content is not None:
+        return Codebook.from_dict(json.loads(content), source=f"model store, version {version_id}")
+    return model_codebook(_version_path(session, version_id))
+
+
+def config_of(session: Session, version_id: int) -> dict[str, Any]:
+    """A version's ``config.json`` (network and training options), from the store (or its
+    folder)."""
+    content = _stored_file(session, version_id, "config.json")
+    if content is None:
+        path = _version_path(session, version_id) / "config.json"
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"model version {version_id}: cannot read {path}: {exc}") from exc
+    config: dict[str, Any] = json.loads(content)
+    return config
 
 
 def registry_row(path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> ModelVersion:

@@ -99,3 +99,69 @@ def review_agreement(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     return 0
+
+
+def _job_ids(session: object, given: list[str]) -> list[str]:
+    from worker.results import latest_job_id
+
+    return list(dict.fromkeys(given)) or [latest_job_id(session)]  # type: ignore[arg-type]
+
+
+def review_issues(args: argparse.Namespace) -> int:
+    """Suspect labels: cross-validate the jobs' reviewed protocols, score every agreed
+    label with cleanlab (confident learning, CROWDLAB), store the run, print it."""
+    from exporters.label_checks import label_check_lines, write_label_check_workbook
+    from schema.database import session_scope
+    from worker.label_checks import check_labels
+
+    if args.folds < 2:
+        raise InputFileError(f"--folds must be at least 2, not {args.folds}")
+    engine = open_engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            job_ids = _job_ids(session, args.jobs)
+            report = check_labels(session, job_ids, args.folds, args.epochs)
+    finally:
+        engine.dispose()
+    for line in label_check_lines(report, limit=args.limit):
+        print(line)
+    if args.xlsx:
+        try:
+            write_label_check_workbook(args.xlsx, report)
+        except OSError as exc:
+            raise InputFileError(f"cannot write {args.xlsx}: {exc}") from exc
+        print(f"workbook: {args.xlsx}")
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    return 0
+
+
+def review_next(args: argparse.Namespace) -> int:
+    """The protocols most worth a reviewer's time, as review workbooks."""
+    from exporters.dealing import check_reviewers
+    from schema.database import session_scope
+    from worker.review_order import write_next
+
+    if args.n < 1:
+        raise InputFileError(f"--n must be at least 1, not {args.n}")
+    reviewers = check_reviewers(args.reviewers.split(",")) if args.reviewers else []
+    engine = open_engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            job_ids = _job_ids(session, args.jobs)
+            try:
+                written = write_next(session, job_ids, args.n, args.xlsx, reviewers, args.overlap)
+            except OSError as exc:
+                raise InputFileError(f"cannot write {args.xlsx}: {exc}") from exc
+    finally:
+        engine.dispose()
+    if not written:
+        raise InputFileError(f"job(s) {', '.join(job_ids)} have no classified protocols to review")
+    for path, n in written:
+        print(f"{path}: {n} protocol(s), highest priority first")
+    print(
+        f"fill in Reviewer level, then `cenr review import {' '.join(str(p) for p, _ in written)}`"
+    )
+    if args.json:
+        print(json.dumps({"workbooks": [{"path": str(p), "protocols": n} for p, n in written]}))
+    return 0
