@@ -58,6 +58,14 @@ def disagreement(levels: Sequence[int], n_levels: int) -> float:
     return (max(levels) - min(levels)) / (n_levels - 1)
 
 
+def priority_of(
+    probabilities: Sequence[float], reviewed: bool, spread: float, suspect: float
+) -> float:
+    """A protocol's priority: its uncertainty if nobody has reviewed it, else the larger
+    of the reviewers' disagreement and its suspect score."""
+    return round(max(spread, suspect) if reviewed else uncertainty(probabilities), 6)
+
+
 def prioritise(
     data: ReviewData, codes: Sequence[str], check: LabelCheckReport | None
 ) -> list[tuple[ReviewRow, Priority]]:
@@ -74,10 +82,8 @@ def prioritise(
         doubt = suspect.get(row.item_id, 0.0)
         unsure = uncertainty(row.probabilities)
         reviewed = bool(decisions)
-        priority = max(spread, doubt) if reviewed else unsure
-        ranked.append(
-            (row, Priority(row.item_id, round(priority, 6), unsure, spread, doubt, reviewed))
-        )
+        priority = priority_of(row.probabilities, reviewed, spread, doubt)
+        ranked.append((row, Priority(row.item_id, priority, unsure, spread, doubt, reviewed)))
     ranked.sort(key=lambda pair: (-pair[1].priority, pair[0].confidence, pair[0].item_id))
     return ranked
 

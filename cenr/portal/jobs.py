@@ -6,10 +6,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,7 +54,9 @@ def jobs_overview(session: Session, lost_after: float | None) -> list[dict[str, 
 def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[str, Any]:
     """A job's counts, its protocols and its reviewers' agreement (NotFound: no job)."""
     from exporters.agreement_text import agreement_lines
+    from exporters.label_checks import label_check_lines
     from worker.agreement import agreement
+    from worker.label_checks import latest_label_check
     from worker.results import job_rows, job_status
 
     status = public(job_status(session, job_id, lost_after).to_dict())
@@ -66,6 +69,8 @@ def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[
     ]  # fmt: skip
     status["agreement"] = agreement(session, job_id)
     status["agreement_lines"] = agreement_lines(status["agreement"])
+    check = latest_label_check(session, job_id)  # `cenr review issues` stored it
+    status["label_check_lines"] = label_check_lines(check) if check else []
     return status
 
 
@@ -99,24 +104,11 @@ async def upload_protocols(request: Request, files: list[UploadFile], model: str
         return _start_job(request, [folder], model)
 
 
-def download(session: Session, job_id: str, kind: str, part: int = 1) -> Response:
-    """The job's review workbook (``xlsx``; of a job split by ``--per-workbook``, workbook
-    ``part``) or HTML bundle, written for this request."""
-    from worker.export import export_html, export_workbooks, workbook_count
-
-    if session.get(Job, job_id) is None:
-        raise NotFound(f"no job {job_id!r}")
+def _written_for_request(write: Callable[[Path], Path]) -> Response:
+    """The file ``write`` puts in a scratch folder, sent, and the folder removed after."""
     folder = Path(tempfile.mkdtemp())
     try:
-        if kind == "xlsx":
-            parts = workbook_count(session, job_id)
-            if not 1 <= part <= parts:
-                raise NotFound(f"job {job_id} has {parts} review workbook(s): no workbook {part}")
-            [path] = export_workbooks(
-                session, job_id, folder / f"review-{job_id}.xlsx", only={part - 1}
-            )
-        else:
-            path = export_html(session, job_id, folder / f"review-{job_id}-html.zip")
+        path = write(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -124,6 +116,28 @@ def download(session: Session, job_id: str, kind: str, part: int = 1) -> Respons
         path, filename=path.name,
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )  # fmt: skip
+
+
+def download(session: Session, job_id: str, kind: str, part: int = 1) -> Response:
+    """The job's review workbook (``xlsx``; of a job split by ``--per-workbook``, workbook
+    ``part``) or HTML bundle, written for this request."""
+    from worker.export import export_html, export_workbooks, workbook_count
+
+    if session.get(Job, job_id) is None:
+        raise NotFound(f"no job {job_id!r}")
+
+    def write(folder: Path) -> Path:
+        if kind != "xlsx":
+            return export_html(session, job_id, folder / f"review-{job_id}-html.zip")
+        parts = workbook_count(session, job_id)
+        if not 1 <= part <= parts:
+            raise NotFound(f"job {job_id} has {parts} review workbook(s): no workbook {part}")
+        [path] = export_workbooks(
+            session, job_id, folder / f"review-{job_id}.xlsx", only={part - 1}
+        )
+        return path
+
+    return _written_for_request(write)
 
 
 @router.get("/", include_in_schema=False)
@@ -164,6 +178,30 @@ def workbook_download(session: Db, user: SignedIn, job_id: str, part: int = 1) -
     """The job's review workbook, with every level imported so far; a job over its
     ``--per-workbook`` has several, least certain first: ``?part=N``."""
     return download(session, job_id, "xlsx", part)
+
+
+@router.get(
+    "/jobs/{job_id}/next.xlsx", tags=["downloads"], response_class=FileResponse,
+    responses={200: {"content": {XLSX: {}}, "description": "The workbook."}, **DOWNLOADS},
+)  # fmt: skip
+def next_download(
+    session: Db, user: SignedIn, job_id: str, n: Annotated[int, Query(ge=1, le=1000)] = 20
+) -> Response:
+    """A review workbook of the job's ``n`` protocols most worth a reviewer's time (model
+    uncertainty, reviewer disagreement, suspect score: `cenr review next`); it imports back
+    like the job's review workbook."""
+    from worker.review_order import write_next
+
+    if session.get(Job, job_id) is None:
+        raise NotFound(f"no job {job_id!r}")
+
+    def write(folder: Path) -> Path:
+        written = write_next(session, [job_id], n, folder / f"next-{job_id}.xlsx")
+        if not written:
+            raise NotFound(f"job {job_id} has no classified protocols to review")
+        return written[0][0]
+
+    return _written_for_request(write)
 
 
 @router.get(

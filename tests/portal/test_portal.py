@@ -481,3 +481,33 @@ def test_a_split_job_offers_each_workbook_least_certain_first(
     missing = alice.get(f"/jobs/{job}/review.xlsx", params={"part": 3})
     assert missing.status_code == 404
     assert f"job {job} has 2 review workbook(s): no workbook 3" in missing.text
+
+
+def test_the_job_page_shows_review_rounds_and_offers_what_to_review_next(portal: Portal) -> None:
+    """A reviewer sees the job's agreement, its suspect labels (not checked yet: the command
+    that checks them) and downloads the N protocols most worth their time, which import
+    back like the review workbook; N out of range is refused."""
+    import io as bytes_io
+
+    from openpyxl import load_workbook
+
+    alice, rob = portal.client("alice"), portal.client("rob")
+    files = [("files", (f"p{i}.txt", f"community partners co-lead study {i}".encode(),
+                        "text/plain")) for i in range(3)]  # fmt: skip
+    created = alice.post("/api/jobs", files=files, headers=_csrf(alice))
+    assert created.status_code == 201, created.text
+    job = created.json()["job"]
+    _wait_done(alice, job)
+    page = rob.get(f"/jobs/{job}").text
+    assert "Suspect labels" in page
+    assert f"cenr review issues {job}" in page
+    assert f'action="/jobs/{job}/next.xlsx"' in page
+    response = rob.get(f"/jobs/{job}/next.xlsx", params={"n": 2})
+    assert response.status_code == 200
+    book = load_workbook(bytes_io.BytesIO(response.content))
+    assert len(list(book["Review"].iter_rows(min_row=2))) == 2
+    assert dict(book["_cenr"].iter_rows(values_only=True))["job"] == job
+    assert "cenr review next" in book["Summary"]["A1"].value
+    assert rob.get(f"/jobs/{job}/next.xlsx", params={"n": 0}).status_code == 422
+    assert rob.get("/jobs/0123456789abcdef/next.xlsx").status_code == 404
+    assert portal.client().get(f"/jobs/{job}/next.xlsx").status_code in (401, 303)
