@@ -88,7 +88,10 @@ def out_of_fold_probabilities(
             )
         fold_options = replace(options, seed=options.seed + number, validation_size=share)
         trained = train(
-            [protocols[i] for i in kept], labels_array[kept].tolist(), codebook, fold_options,
+            [protocols[i] for i in kept],
+            labels_array[kept].tolist(),
+            codebook,
+            fold_options,
             progress=None,
         )
         predictor = Predictor(trained.model, trained.vocabulary, codebook, options.max_tokens)

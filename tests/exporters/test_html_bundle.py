@@ -147,6 +147,11 @@ def test_protocol_pages_shade_tokens_by_weight_and_run_nothing(
             assert token.value_of_css_property("background-color") == _rgba(FILLS[level])
         fields = [h3.text for h3 in browser.find_elements(By.CSS_SELECTOR, "section h3")]
         assert fields[0] == "StudyTitle"
+        # the evidence by field comes first, as stored with the prediction
+        facts = [dt.text for dt in browser.find_elements(By.CSS_SELECTOR, "dl.facts dt")]
+        assert facts[:3] == ["Predicted level", "Evidence by field", "Strongest passages"]
+        assert row.evidence is not None
+        assert browser.find_element(By.ID, "evidence").text == row.evidence.describe()
         assert len(browser.find_elements(By.TAG_NAME, "meter")) == 6
         shown.append(browser.find_element(By.TAG_NAME, "body").text)
     assert SCRIPT in " ".join(shown), "shown as text, tokens and all"

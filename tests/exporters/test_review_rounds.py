@@ -272,10 +272,11 @@ def test_review_issues_finds_planted_labels_out_of_sample(
 
 
 def test_review_issues_and_next_refuse_bad_rounds_in_one_line(
-    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """No reviews: exit 1, one line, for both commands' checks. Too few reviewed protocols
-    to cross-validate: one line naming why. Bad options: one line each."""
+    to cross-validate: one line naming why. Bad options, and a stored level the codebook
+    does not have: one line each."""
     assert main(["review", "issues"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
@@ -293,6 +294,15 @@ def test_review_issues_and_next_refuse_bad_rounds_in_one_line(
     assert main(["review", "next", "--n", "3", "--xlsx", str(tmp_path / "n.xlsx")]) == 0
     capsys.readouterr()
     assert len(list(load_workbook(tmp_path / "n.xlsx")["Review"].iter_rows(min_row=2))) == 3
+    engine = create_engine(sqlite_service)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE reviews SET level_code = '7'"))
+    engine.dispose()
+    assert main(["review", "issues"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "ana's level '7' for row" in err
+    assert "is not a level of codebook" in err
 
 
 def test_label_scores_match_hand_computed_values() -> None:
