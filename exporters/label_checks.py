@@ -70,13 +70,15 @@ def write_label_check_workbook(path: Path, report: LabelCheckReport) -> Path:
     set_widths(sheet, [18, 8, 16, 32, 7, 12, *[10] * len(reviewers), 9, 9, 9, 11, 9, 12, 70])
     sheet.freeze_panes = "D2"
     fit_to_width(sheet)
+    sheet.row_dimensions[1].height = 30
     sheet.append(cells.header(sheet, names))
-    for label in report.labels:
+    for number, label in enumerate(report.labels, start=2):
         code, probability = _preferred(label, report.codes)
+        sheet.row_dimensions[number].height = 42  # three lines: the title, the reason
         sheet.append(
             [
-                cells.cell(sheet, label.job_id),
-                cells.cell(sheet, label.item_id),
+                cells.cell(sheet, label.job_id, "top"),
+                cells.cell(sheet, label.item_id, "top"),
                 cells.cell(sheet, label.protocol_id, "top"),
                 cells.cell(sheet, label.title, "wrap"),
                 cells.cell(sheet, label.level_code, "top"),
