@@ -98,6 +98,21 @@ def _model_levels(session: Session, job: Job) -> dict[int, str]:
     )
 
 
+def stored_level(codebook: Codebook, code: str, who: str, job_id: str, item_id: int) -> int:
+    """The index of a stored decision's level.
+
+    Raises:
+        CodebookError: the level is not in the codebook (one line naming whose, and where).
+    """
+    try:
+        return codebook.index_of(code)
+    except CodebookError:
+        raise CodebookError(
+            f"job {job_id}: {who}'s level {code!r} for row {item_id} is not a level of "
+            f"codebook '{codebook.name}' (levels: {', '.join(codebook.codes)})"
+        ) from None
+
+
 def level_scales(
     by_item: dict[int, dict[str, str]], codebook: Codebook, job_id: str
 ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
@@ -110,13 +125,7 @@ def level_scales(
     coarse: dict[int, dict[str, int]] = {}
     for item, levels in by_item.items():
         for reviewer, code in levels.items():
-            try:
-                index = codebook.index_of(code)
-            except CodebookError:
-                raise CodebookError(
-                    f"job {job_id}: {reviewer}'s level {code!r} for row {item} is not a level "
-                    f"of codebook '{codebook.name}' (levels: {', '.join(codebook.codes)})"
-                ) from None
+            index = stored_level(codebook, code, reviewer, job_id, item)
             fine.setdefault(item, {})[reviewer] = index
             if codebook.coarse:
                 coarse.setdefault(item, {})[reviewer] = codebook.coarse_index(index)

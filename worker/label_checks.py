@@ -27,7 +27,7 @@ from schema.errors import CodebookError, InputFileError, NotFound, TrainingDataE
 from schema.protocol import Protocol
 from schema.tables import Document, Job, JobItem, LabelCheck, LabelCheckRun, ModelVersion
 from schema.views import CheckedLabel, LabelCheckReport, title_of
-from worker.agreement import adjudications_of, reviews_by_item
+from worker.agreement import adjudications_of, reviews_by_item, stored_level
 from worker.label_quality import Rated, score_labels, training_label
 from worker.model_store import codebook_of, config_of
 
@@ -38,16 +38,6 @@ class _Reviewed:
     item_id: int
     protocol: Protocol
     rated: Rated
-
-
-def _index(codebook: Codebook, code: str, who: str, job_id: str, item_id: int) -> int:
-    try:
-        return codebook.index_of(code)
-    except CodebookError:
-        raise CodebookError(
-            f"job {job_id}: {who}'s level {code!r} for row {item_id} is not a level of "
-            f"codebook '{codebook.name}' (levels: {', '.join(codebook.codes)})"
-        ) from None
 
 
 def reviewed_round(session: Session, job_ids: Sequence[str]) -> tuple[list[_Reviewed], Codebook]:
@@ -83,12 +73,15 @@ def reviewed_round(session: Session, job_ids: Sequence[str]) -> tuple[list[_Revi
         for item_id, external_id, document_id, fields in rows:
             assert document_id is not None  # joined to its document
             ratings = {
-                who: _index(codebook, level, who, job_id, item_id)
+                who: stored_level(codebook, level, who, job_id, item_id)
                 for who, (level, _) in decisions.get(item_id, {}).items()
             }
             if item_id in settled:
                 level, _, adjudicator = settled[item_id]
-                agreed, basis = _index(codebook, level, adjudicator, job_id, item_id), "adjudicated"
+                agreed, basis = (
+                    stored_level(codebook, level, adjudicator, job_id, item_id),
+                    "adjudicated",
+                )
                 ratings = ratings or {adjudicator: agreed}
             elif len(set(ratings.values())) == 1:
                 agreed, basis = next(iter(ratings.values())), "unanimous"

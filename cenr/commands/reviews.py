@@ -8,10 +8,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cenr.commands.common import open_engine
 from schema.errors import InputFileError
 from worker.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def review_import(args: argparse.Namespace) -> int:
@@ -101,10 +105,10 @@ def review_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
-def _job_ids(session: object, given: list[str]) -> list[str]:
+def _job_ids(session: Session, given: list[str]) -> list[str]:
     from worker.results import latest_job_id
 
-    return list(dict.fromkeys(given)) or [latest_job_id(session)]  # type: ignore[arg-type]
+    return list(dict.fromkeys(given)) or [latest_job_id(session)]
 
 
 def review_issues(args: argparse.Namespace) -> int:
