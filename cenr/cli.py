@@ -185,16 +185,7 @@ def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="label-wise models: the Heatmap sheet shows every level's weights",
     )  # fmt: skip
     _per_workbook(p)
-    p.add_argument(
-        "--reviewers", metavar="A,B,...",
-        help="deal each reviewer workbooks of their own (FILE-alice.xlsx, ...), with a "
-        "shared overlap set for agreement",
-    )  # fmt: skip
-    p.add_argument(
-        "--overlap", type=_share, default=0.0, metavar="SHARE",
-        help="with --reviewers: the share of the job's protocols every reviewer gets "
-        "(drawn evenly from the certainty order; default 0)",
-    )  # fmt: skip
+    _dealing(p)
     p.add_argument("--csv", type=Path, metavar="FILE", help="one row per protocol")
     p.add_argument(
         "--html", type=Path, metavar="FILE.zip",
@@ -205,6 +196,20 @@ def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")
     p.add_argument("job", metavar="JOB")
     p.set_defaults(func=jobs.requeue)
+
+
+def _dealing(p: argparse.ArgumentParser) -> None:
+    """``--reviewers`` and ``--overlap``: the workbooks dealt to reviewers (exporters.dealing)."""
+    p.add_argument(
+        "--reviewers", metavar="A,B,...",
+        help="deal each reviewer workbooks of their own (FILE-alice.xlsx, ...), with a "
+        "shared overlap set for agreement",
+    )  # fmt: skip
+    p.add_argument(
+        "--overlap", type=_share, default=0.0, metavar="SHARE",
+        help="with --reviewers: the share of the protocols every reviewer gets "
+        "(drawn evenly from their order; default 0)",
+    )  # fmt: skip
 
 
 def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -258,14 +263,7 @@ def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--xlsx", type=Path, required=True, metavar="FILE",
         help="the review workbook (FILE-JOB.xlsx each when the protocols come from several jobs)",
     )  # fmt: skip
-    r.add_argument(
-        "--reviewers", metavar="A,B,...",
-        help="deal each reviewer a workbook of their own, as `cenr export --reviewers` does",
-    )  # fmt: skip
-    r.add_argument(
-        "--overlap", type=_share, default=0.0, metavar="SHARE",
-        help="with --reviewers: the share every reviewer gets (default 0)",
-    )  # fmt: skip
+    _dealing(r)
     r.add_argument("--json", action="store_true", help="last stdout line: the files as JSON")
     r.set_defaults(func=reviews.review_next)
 

@@ -450,6 +450,17 @@ def two_per_workbook(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CENR_PER_WORKBOOK", "2")
 
 
+def _three_protocol_job(admin: httpx.Client) -> str:
+    """A finished job of three one-line text protocols, submitted by ``admin``."""
+    files = [("files", (f"p{i}.txt", f"community partners co-lead study {i}".encode(),
+                        "text/plain")) for i in range(3)]  # fmt: skip
+    created = admin.post("/api/jobs", files=files, headers=_csrf(admin))
+    assert created.status_code == 201, created.text
+    job: str = created.json()["job"]
+    _wait_done(admin, job)
+    return job
+
+
 def test_a_split_job_offers_each_workbook_least_certain_first(
     two_per_workbook: None, portal: Portal
 ) -> None:
@@ -460,12 +471,7 @@ def test_a_split_job_offers_each_workbook_least_certain_first(
     from openpyxl import load_workbook
 
     alice = portal.client("alice")
-    files = [("files", (f"p{i}.txt", f"community partners co-lead study {i}".encode(),
-                        "text/plain")) for i in range(3)]  # fmt: skip
-    created = alice.post("/api/jobs", files=files, headers=_csrf(alice))
-    assert created.status_code == 201, created.text
-    job = created.json()["job"]
-    _wait_done(alice, job)
+    job = _three_protocol_job(alice)
     page = alice.get(f"/jobs/{job}").text
     assert "The review workbooks, least certain first (2)" in page
     assert f'href="/jobs/{job}/review.xlsx?part=2"' in page
@@ -492,12 +498,7 @@ def test_the_job_page_shows_review_rounds_and_offers_what_to_review_next(portal:
     from openpyxl import load_workbook
 
     alice, rob = portal.client("alice"), portal.client("rob")
-    files = [("files", (f"p{i}.txt", f"community partners co-lead study {i}".encode(),
-                        "text/plain")) for i in range(3)]  # fmt: skip
-    created = alice.post("/api/jobs", files=files, headers=_csrf(alice))
-    assert created.status_code == 201, created.text
-    job = created.json()["job"]
-    _wait_done(alice, job)
+    job = _three_protocol_job(alice)
     page = rob.get(f"/jobs/{job}").text
     assert "Suspect labels" in page
     assert f"cenr review issues {job}" in page
