@@ -12,11 +12,11 @@ scored on the test set (macro-F1), beside a TF-IDF + linear SVM trained on the s
 labels. Two orders, side by side on the same seeds:
 
 - **random**: the next articles at random among the unreviewed, one review each;
-- **review next**: ``worker.review_order.priority_of`` over every article: an unreviewed
+- **review next**: ``worker.review.next_round.priority_of`` over every article: an unreviewed
   one scores the round model's uncertainty (1 - margin of its calibrated
   probabilities); a reviewed one the larger of the reviewers' disagreement and its
   suspect score, from cleanlab on ``--folds``-fold cross-validated probabilities of the
-  reviewed articles (``classifier.crossval``, ``worker.label_quality``), as
+  reviewed articles (``classifier.crossval``, ``worker.review.label_quality``), as
   ``cenr review issues`` computes it. The top ``--per-round`` are reviewed: an
   unreviewed article gets its first review; a reviewed one a second reviewer, and when
   the two disagree the coordinator adjudicates (the true topic), as the Discussion
@@ -49,8 +49,8 @@ from classifier.crossval import out_of_fold_probabilities, thin_levels  # noqa: 
 from classifier.inference import Predictor  # noqa: E402
 from classifier.training import TrainingOptions, train  # noqa: E402
 from schema.codebook import Codebook, Level  # noqa: E402
-from worker.label_quality import Rated, score_labels  # noqa: E402
-from worker.review_order import disagreement, priority_of  # noqa: E402
+from worker.review.label_quality import Rated, score_labels  # noqa: E402
+from worker.review.next_round import disagreement, priority_of  # noqa: E402
 
 POOL, TEST = 1200, 500
 

@@ -92,7 +92,7 @@ def from_reviews(
     args: argparse.Namespace, codebook: Codebook, seed: int, engine: Any
 ) -> TrainingSet:
     from schema.database import session_scope
-    from worker.agreement import reviewed_protocols
+    from worker.review.agreement import reviewed_protocols
 
     jobs = list(dict.fromkeys(args.from_reviews))
     with session_scope(engine) as session:

@@ -1,4 +1,4 @@
-"""An agreement report (``worker.agreement.agreement``) as lines of words, one figure a
+"""An agreement report (``worker.review.agreement.agreement``) as lines of words, one figure a
 line, each undefined figure with its reason: what ``cenr review agreement`` prints, the
 portal's job page lists and the Discussion workbook's Agreement sheet holds.
 """

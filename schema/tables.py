@@ -273,7 +273,7 @@ class LabelCheckRun(Base):
 
 
 class LabelCheck(Base):
-    """A reviewed protocol's label as one run checked it (``worker.label_quality``)."""
+    """A reviewed protocol's label as one run checked it (``worker.review.label_quality``)."""
 
     __tablename__ = "label_checks"
 

@@ -1,6 +1,6 @@
 """The read model: what the exporters, the CLI and the portal show, as plain dataclasses.
 
-The worker's queries (:mod:`worker.results`, :mod:`worker.agreement`) fill these from the
+The worker's queries (:mod:`worker.results`, :mod:`worker.review.agreement`) fill these from the
 tables; nothing here touches SQLAlchemy, so an exporter can be tested by building them
 directly.
 """

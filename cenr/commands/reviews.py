@@ -24,7 +24,7 @@ def review_import(args: argparse.Namespace) -> int:
     and the others still go in."""
     from schema.database import session_scope
     from schema.errors import CenrError
-    from worker.reviews import import_reviews
+    from worker.review.imports import import_reviews
 
     engine = open_engine(get_settings())
     reports, unreadable = [], 0
@@ -62,9 +62,9 @@ def review_agreement(args: argparse.Namespace) -> int:
     from exporters.discussion import write_discussion_workbook
     from schema.database import session_scope
     from schema.tables import Job
-    from worker.agreement import agreement, discussion_data, require_reviews
     from worker.model_store import codebook_of
     from worker.results import latest_job_id
+    from worker.review.agreement import agreement, discussion_data, require_reviews
 
     engine = open_engine(get_settings())
     try:
@@ -116,7 +116,7 @@ def review_issues(args: argparse.Namespace) -> int:
     label with cleanlab (confident learning, CROWDLAB), store the run, print it."""
     from exporters.label_checks import label_check_lines, write_label_check_workbook
     from schema.database import session_scope
-    from worker.label_checks import check_labels
+    from worker.review.label_checks import check_labels
 
     if args.folds < 2:
         raise InputFileError(f"--folds must be at least 2, not {args.folds}")
@@ -144,7 +144,7 @@ def review_next(args: argparse.Namespace) -> int:
     """The protocols most worth a reviewer's time, as review workbooks."""
     from exporters.dealing import check_reviewers
     from schema.database import session_scope
-    from worker.review_order import write_next
+    from worker.review.next_round import write_next
 
     if args.n < 1:
         raise InputFileError(f"--n must be at least 1, not {args.n}")

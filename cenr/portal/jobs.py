@@ -55,9 +55,9 @@ def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[
     """A job's counts, its protocols and its reviewers' agreement (NotFound: no job)."""
     from exporters.agreement_text import agreement_lines
     from exporters.label_checks import label_check_lines
-    from worker.agreement import agreement
-    from worker.label_checks import latest_label_check
     from worker.results import job_rows, job_status
+    from worker.review.agreement import agreement
+    from worker.review.label_checks import latest_label_check
 
     status = public(job_status(session, job_id, lost_after).to_dict())
     status["protocols"] = [  # "item": the protocol's page, for those classified
@@ -190,7 +190,7 @@ def next_download(
     """A review workbook of the job's ``n`` protocols most worth a reviewer's time (model
     uncertainty, reviewer disagreement, suspect score: `cenr review next`); it imports back
     like the job's review workbook."""
-    from worker.review_order import write_next
+    from worker.review.next_round import write_next
 
     if session.get(Job, job_id) is None:
         raise NotFound(f"no job {job_id!r}")

@@ -20,7 +20,7 @@ def import_workbook(
     request: Request, session: Session, job_id: str, upload: UploadFile, user: User
 ) -> Any:
     """Import the uploaded workbook's levels into ``job_id`` as ``user``; the report."""
-    from worker.reviews import import_reviews
+    from worker.review.imports import import_reviews
 
     if session.get(Job, job_id) is None:  # before the upload is read
         raise NotFound(f"no job {job_id!r}")

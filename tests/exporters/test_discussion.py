@@ -13,7 +13,7 @@ from cenr.cli import main
 from schema.database import open_database, session_scope
 from schema.tables import JobItem
 from tests.exporters.conftest import fill_in
-from worker.agreement import agreed_labels
+from worker.review.agreement import agreed_labels
 
 ADJUDICATION = ("Adjudicated level", "Rationale", "Adjudicator")
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from cenr.cli import main
 from tests.exporters.conftest import fill_in
-from worker.ratings import krippendorff_alpha, weighted_kappa
+from worker.review.ratings import krippendorff_alpha, weighted_kappa
 
 ANA, BEN = [0, 2, 5, 5], [1, 2, 5, 3]
 
@@ -313,7 +313,7 @@ def test_label_scores_match_hand_computed_values() -> None:
     import numpy as np
 
     from schema.codebook import default_codebook
-    from worker.label_quality import Rated, score_labels
+    from worker.review.label_quality import Rated, score_labels
 
     probabilities, rounds = [], []
     for i in range(18):

@@ -442,7 +442,7 @@ def test_review_import_refuses_foreign_workbooks(
 def test_kappas_match_hand_computed_values() -> None:
     """Cohen's and Fleiss' kappa match values worked out by hand, and Cohen's kappa is undefined
     when chance agreement is total."""
-    from worker.ratings import cohen_kappa, fleiss_kappa
+    from worker.review.ratings import cohen_kappa, fleiss_kappa
 
     ana, ben = ["5", "5", "3", "3"], ["5", "3", "3", "3"]
     # observed 3/4; chance (2/4)(1/4) + (2/4)(3/4) = 1/2; kappa (3/4 - 1/2) / (1/2) = 0.5

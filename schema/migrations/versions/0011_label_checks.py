@@ -2,7 +2,7 @@
 
 Each run records the jobs it checked, how its out-of-sample probabilities were made and
 each reviewer's estimated quality; each checked protocol its scored label, consensus,
-out-of-sample probabilities, suspect score and the reason in words (worker.label_quality).
+out-of-sample probabilities, suspect score and the reason in words (worker.review.label_quality).
 The portal and `cenr review next` read the newest run of a job.
 
 Revision ID: 0011

@@ -3,12 +3,12 @@
 Stage: none (the read side of reviews). Reads the reviews and adjudications and fills
 :mod:`schema.views`; writes nothing.
 
-Downstream of :mod:`worker.reviews` (which stores the decisions): Cohen's kappa per pair
-of reviewers, Fleiss' kappa overall, the ordinal figures (weighted kappas, Krippendorff's
-alpha; :mod:`worker.ratings` computes them all), the model against each reviewer; the protocols they
-disagree on, for the Discussion workbook; and the agreed label of each protocol - its
-adjudicated level if it has one, else the level all its reviewers gave - which is what
-``cenr train --from-reviews`` learns from.
+Downstream of :mod:`worker.review.imports` (which stores the decisions): Cohen's kappa
+per pair of reviewers, Fleiss' kappa overall, the ordinal figures (weighted kappas,
+Krippendorff's alpha; :mod:`worker.review.ratings` computes them all), the model against
+each reviewer; the protocols they disagree on, for the Discussion workbook; and the
+agreed label of each protocol - its adjudicated level if it has one, else the level all
+its reviewers gave - which is what ``cenr train --from-reviews`` learns from.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from schema.views import (
     title_of,
 )
 from worker.model_store import codebook_of
-from worker.ratings import (
+from worker.review.ratings import (
     WEIGHTINGS,
     cohen_kappa,
     fleiss_kappa,

@@ -2,9 +2,9 @@
 that never saw them and the reviewers' spread, and how good each reviewer looks.
 
 Stage: none (the read side of reviews, plus a cross-validation). Reads the jobs' reviews
-and adjudications (:mod:`worker.agreement`), trains ``folds`` models the way the newest
+and adjudications (:mod:`worker.review.agreement`), trains ``folds`` models the way the newest
 job's model was trained (:mod:`classifier.crossval`), scores the labels with cleanlab
-(:mod:`worker.label_quality`) and stores the run (``label_check_runs``, ``label_checks``),
+(:mod:`worker.review.label_quality`) and stores the run (``label_check_runs``, ``label_checks``),
 so that the portal and ``cenr review next`` read it without training again.
 
 A document reviewed in several jobs is checked once, with its latest job's reviews: the
@@ -27,9 +27,9 @@ from schema.errors import CodebookError, InputFileError, NotFound, TrainingDataE
 from schema.protocol import Protocol
 from schema.tables import Document, Job, JobItem, LabelCheck, LabelCheckRun, ModelVersion
 from schema.views import CheckedLabel, LabelCheckReport, title_of
-from worker.agreement import adjudications_of, reviews_by_item, stored_level
-from worker.label_quality import Rated, score_labels, training_label
 from worker.model_store import codebook_of, config_of
+from worker.review.agreement import adjudications_of, reviews_by_item, stored_level
+from worker.review.label_quality import Rated, score_labels, training_label
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ Each classified protocol of the jobs gets a priority in [0, 1] from three signal
   ``(highest - lowest) / (levels - 1)``: 0 when they agree, 1 for a 0 against a 5.
   An adjudicated protocol is settled: 0.
 - **suspect score**, ``1 - consensus quality`` from the newest ``cenr review issues`` run
-  of the job (:mod:`worker.label_checks`); 0 for protocols it did not check.
+  of the job (:mod:`worker.review.label_checks`); 0 for protocols it did not check.
 
 A protocol nobody has reviewed scores its uncertainty: a label there teaches the model
 most. A reviewed one scores the larger of its disagreement and its suspect score: a
@@ -93,9 +93,9 @@ def next_for_review(
 ) -> list[tuple[ReviewData, list[Priority]]]:
     """The ``n`` highest priorities across the jobs, as each job's review data holding only
     its chosen protocols, in priority order (a job with none chosen is left out)."""
-    from worker.label_checks import latest_label_check
     from worker.model_store import codebook_of
     from worker.results import review_data
+    from worker.review.label_checks import latest_label_check
 
     candidates = []
     for job_id in job_ids:
