@@ -317,3 +317,44 @@ class ModelFile(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+
+class UserSession(Base):
+    """A portal sign-in, kept on the server so that it can be ended: by logging out, by a
+    password reset, by ``cenr users disable``. The cookie holds a random token; only its
+    SHA-256 is stored (``id``), so the table cannot be replayed. ``login_token`` is the
+    SHA-256 of the sign-in form's token that made it: unique, so each form signs in once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_why: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    login_token: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str] = mapped_column(String(100))
+
+
+class SignInFailure(Base):
+    """A failed sign-in: the name tried and the client's address. The throttle counts
+    these per account and per address; they are also the log of attempts."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    client: Mapped[str] = mapped_column(String(100), index=True)
+
+
+class JobAssignment(Base):
+    """A job dealt to a reviewer: they see it in the portal, download its workbooks and
+    return their levels. Admins see every job; a reviewer only the jobs assigned to them."""
+
+    __tablename__ = "job_assignments"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    assigned_by: Mapped[str] = mapped_column(String(200))
