@@ -99,8 +99,20 @@ def _keep_rows(name: str, records: Iterable[Row], max_rows: int | None) -> list[
     return rows
 
 
+def _csv_row_of(text: str, line: int) -> int:
+    """The row (header = 1) holding a line of a CSV's text: a quoted field may span lines."""
+    reader = csv.reader(m.group() for m in _LINE.finditer(text))
+    rows = 0
+    try:
+        while reader.line_num < line and next(reader, None) is not None:
+            rows += 1
+    except csv.Error:  # the row the file stops parsing at is the one to look at
+        rows += 1
+    return max(rows, 1)
+
+
 def _read_csv(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
-    text = decode_text(raw, name)
+    text = decode_text(raw, name, _csv_row_of)
     # Lines as a file opened with newline="" gives them, without copying the text (a
     # StringIO holds four bytes a character). Not str.splitlines: it also breaks at form
     # feeds, \x1c-\x1e and U+2028 inside fields.
@@ -193,7 +205,7 @@ def _first_sheet_cells(name: str, raw: bytes) -> Iterator[tuple[int, dict[int, A
 
 def _read_jsonl(name: str, raw: bytes) -> tuple[list[str], Iterator[Row]]:
     columns: list[str] = []  # every key seen, in order: complete once the rows are read
-    text = decode_text(raw, name)
+    text = decode_text(raw, name, lambda _, line: line)  # a row is a line
 
     def records() -> Iterator[Row]:
         seen: set[str] = set()
