@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cenr import __version__
 from cenr.commands import database, jobs, models, reviews, services, training, users
+from cenr.report import terminal_safe
 from schema.errors import CenrError
 
 ATTENTION = ("additive", "bahdanau", "labelwise")  # classifier.model.ATTENTION_DESIGNS
@@ -349,8 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CenrError as exc:
-        # One line, whatever the driver put in its message (psycopg adds hint lines).
-        print(f"cenr: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        # One line, whatever the driver put in its message (psycopg adds hint lines), and
+        # nothing in it (a file's name) drives the terminal.
+        print(f"cenr: error: {terminal_safe(' '.join(str(exc).split()))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cenr: interrupted", file=sys.stderr)

@@ -1,8 +1,40 @@
-"""Plain-text renderings of evaluation reports and model lists for the terminal."""
+"""Plain-text renderings for the terminal: evaluation reports, model lists, and any
+untrusted text (file names, reasons quoting a file's content) made safe to print."""
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from typing import Any
+
+# Control characters (C0, C1: ESC starts the sequences that move the cursor, clear the
+# screen or retitle the window), format characters (bidi overrides that reorder what
+# follows, zero-width characters), line and paragraph separators, surrogates, private
+# and unassigned code points: a name holding one could rewrite what the terminal shows.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def terminal_safe(text: object) -> str:
+    """``text`` as it may be printed to a terminal: each control or format character is
+    shown as its Python escape (``\\x1b``, ``\\n``, ``\\u202e``), so nothing in a file
+    name or a file's content drives the terminal, and the name can still be recognised."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        else ch
+        for ch in text
+    )
+
+
+class TerminalFormatter(logging.Formatter):
+    """Log lines for a terminal: the message (which may name files) made
+    :func:`terminal_safe`; a traceback, added after, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().formatMessage(record))
 
 
 def format_report(report: dict[str, Any], title: str) -> str:

@@ -494,16 +494,19 @@ def write_review_workbooks(
     overlap: float = 0.0,
     all_levels: bool = False,
     only: Collection[int] | None = None,
+    target_of: Callable[[Path], Path] | None = None,
 ) -> list[Path]:
     """The job's review workbooks as :func:`exporters.dealing.deal` splits it: ``path``
     itself when one workbook holds the job, else ``path``'s name with the part's suffix
     (``review-2.xlsx``, ``review-alice.xlsx``, ``review-alice-2.xlsx``); with ``only``,
-    just those of them (0-based, in dealing order), for exports written in parallel."""
+    just those of them (0-based, in dealing order), for exports written in parallel.
+    ``target_of`` may move a file elsewhere (beside a workbook a reviewer filled in)."""
     written = []
     for index, share in enumerate(deal(data.rows, per_workbook, reviewers, overlap)):
         if only is not None and index not in only:
             continue
         target = path.with_name(f"{path.stem}{share.suffix}{path.suffix}")
+        target = target_of(target) if target_of is not None else target
         book = ReviewWorkbook(
             replace(data, rows=share.rows), codebook, spans_of, all_levels=all_levels,
             share=share, total=len(data.rows),

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from schema.database import session_scope
-from schema.errors import ConfigError
+from schema.errors import CenrError, ConfigError
 from schema.states import ItemState, JobState
-from schema.tables import Job, JobItem
+from schema.tables import Job, JobItem, Review
 from worker.context import Context
 from worker.settings import get_settings
 from worker.store import now, record_error
@@ -54,7 +54,8 @@ def export_workbook(session: Any, job_id: str, path: Path, all_levels: bool = Fa
     from exporters.workbook import write_review_workbook
 
     data, codebook, spans_of = _workbook_inputs(session, job_id, all_levels)
-    return write_review_workbook(path, data, codebook, spans_of, all_levels=all_levels)
+    target = free_target(session, path, [])
+    return write_review_workbook(target, data, codebook, spans_of, all_levels=all_levels)
 
 
 def per_workbook_of(session: Any, job_id: str) -> int:
@@ -74,18 +75,90 @@ def export_workbooks(
     all_levels: bool = False,
     inputs: tuple[Any, Any, Callable[[int], Any]] | None = None,
     only: Collection[int] | None = None,
+    kept: list[Kept] | None = None,
 ) -> list[Path]:
     """The job's review workbooks, at most ``per_workbook`` protocols each (default:
     :func:`per_workbook_of`), dealt to ``reviewers`` with a shared ``overlap`` when given:
-    :mod:`exporters.dealing`. ``path`` names the first; ``only`` picks some of them."""
+    :mod:`exporters.dealing`. ``path`` names the first; ``only`` picks some of them. A
+    workbook holding reviewer levels never imported is never written over
+    (:func:`free_target`); ``kept`` collects those left in place."""
     from exporters.workbook import write_review_workbooks
 
     if per_workbook is None:
         per_workbook = per_workbook_of(session, job_id)
     data, codebook, spans_of = inputs or _workbook_inputs(session, job_id, all_levels)
+    held: list[Kept] = [] if kept is None else kept
     return write_review_workbooks(
-        path, data, codebook, spans_of, per_workbook, reviewers, overlap, all_levels, only
-    )
+        path, data, codebook, spans_of, per_workbook, reviewers, overlap, all_levels, only,
+        target_of=lambda target: free_target(session, target, held),
+    )  # fmt: skip
+
+
+# -- never over a reviewer's work --------------------------------------------------
+@dataclass(frozen=True)
+class Kept:
+    """A review workbook left in place for the reviewer levels in it never imported, and
+    the new workbook written beside it instead."""
+
+    path: Path
+    levels: int
+    beside: Path
+
+    @property
+    def note(self) -> str:
+        return (
+            f"{self.path} holds {self.levels} reviewer level(s) never imported: kept as it "
+            f"is, the new workbook is {self.beside.name} (import the filled one: "
+            f'`cenr review import "{self.path}"`)'
+        )
+
+
+def unimported_levels(session: Any, path: Path) -> int:
+    """How many Reviewer levels of the review workbook at ``path`` (none: no such file, or
+    not a review workbook) the reviews table does not hold: a level counts as imported
+    when the job item has that level stored under the row's reviewer (the Reviewer cell,
+    else whom the workbook was dealt to; with no name, under anyone's). A level the
+    codebook does not know, or of a job this database does not have, was never imported."""
+    from exporters.returned import filled_levels
+    from worker.model_store import codebook_of
+
+    filled = filled_levels(path)
+    if filled is None or not filled.levels:
+        return 0
+    job = session.get(Job, filled.job)
+    if job is None:
+        return len(filled.levels)
+    codebook = codebook_of(session, job.model_version_id)
+    stored: dict[object, dict[str, str]] = {}
+    for review in session.scalars(select(Review).where(Review.job_id == filled.job)):
+        stored.setdefault(review.job_item_id, {})[review.reviewer] = review.level_code
+    missing = 0
+    for row in filled.levels:
+        try:
+            code = codebook.levels[codebook.index_of(row.level)].code
+        except CenrError:
+            missing += 1
+            continue
+        levels = stored.get(row.item_id, {})
+        name = row.reviewer[:200]
+        missing += (levels.get(name) != code) if name else (code not in levels.values())
+    return missing
+
+
+def free_target(session: Any, target: Path, kept: list[Kept]) -> Path:
+    """Where to write a review workbook meant for ``target``: ``target`` itself unless the
+    workbook there holds reviewer levels never imported (:func:`unimported_levels`); then
+    the first of ``name (2).xlsx``, ``name (3).xlsx``, ... that does not, each workbook
+    passed over added to ``kept`` (and logged)."""
+    held: list[tuple[Path, int]] = []
+    candidate = target
+    while levels := unimported_levels(session, candidate):
+        held.append((candidate, levels))
+        candidate = target.with_name(f"{target.stem} ({len(held) + 1}){target.suffix}")
+    for path, levels in held:
+        kept.append(Kept(path, levels, candidate))
+        log.warning("%s", kept[-1].note)
+    return candidate
 
 
 def _workbook_inputs(
@@ -162,16 +235,23 @@ def export_plan(session: Any, job_id: str, per_piece: int = 1) -> list[ExportPie
 
 
 def write_pieces(
-    session: Any, job_id: str, out_dir: Path, pieces: Sequence[ExportPiece]
+    session: Any,
+    job_id: str,
+    out_dir: Path,
+    pieces: Sequence[ExportPiece],
+    kept: list[Kept] | None = None,
 ) -> list[Path]:
-    """Write these pieces of the job's exports, reading the job once."""
+    """Write these pieces of the job's exports, reading the job once; ``kept`` collects
+    the workbooks left in place for a reviewer's levels (:func:`free_target`)."""
     inputs = _workbook_inputs(session, job_id, all_levels=False)
     written = []
     if any(p.kind == "csv" for p in pieces):
         written.append(export_csv(session, job_id, out_dir / CSV))
     parts = {k for p in pieces if p.kind == "xlsx" for k in p.parts}
     if parts:
-        written += export_workbooks(session, job_id, out_dir / WORKBOOK, inputs=inputs, only=parts)
+        written += export_workbooks(
+            session, job_id, out_dir / WORKBOOK, inputs=inputs, only=parts, kept=kept
+        )
     if any(p.kind == "html" for p in pieces):
         written.append(export_html(session, job_id, out_dir / BUNDLE, inputs))
     return written
@@ -179,14 +259,16 @@ def write_pieces(
 
 def _write_in_child(
     database_url: str, job_id: str, out_dir: str, pieces: list[ExportPiece]
-) -> list[str]:
+) -> tuple[list[str], list[Kept]]:
     """A spawned process's share of the exports, on an engine of its own."""
     from schema.database import open_database
 
     engine = open_database(database_url)
+    kept: list[Kept] = []
     try:
         with session_scope(engine) as session:
-            return [str(p) for p in write_pieces(session, job_id, Path(out_dir), pieces)]
+            written = write_pieces(session, job_id, Path(out_dir), pieces, kept)
+            return [str(p) for p in written], kept
     finally:
         engine.dispose()
 
@@ -204,7 +286,12 @@ def balance(pieces: Sequence[ExportPiece], processes: int) -> list[list[ExportPi
 
 
 def write_exports(
-    session: Any, job_id: str, out_dir: Path, processes: int = 1, database_url: str = ""
+    session: Any,
+    job_id: str,
+    out_dir: Path,
+    processes: int = 1,
+    database_url: str = "",
+    kept: list[Kept] | None = None,
 ) -> list[Path]:
     """The job's exports: ``predictions.csv``, the review workbook ``review.xlsx`` (or
     ``review-1.xlsx``, ``review-2.xlsx``, ... for a job over its ``--per-workbook``) and
@@ -213,11 +300,13 @@ def write_exports(
     With ``processes`` > 1 (``cenr run``: CENR_EXPORT_PROCESSES) the files are written by
     that many spawned processes at once, each reading the job from ``database_url``, so
     that a big job's exports use every core. (A Celery worker's process cannot have
-    children: distributed, :func:`export_job` hands the files out as tasks instead.)"""
+    children: distributed, :func:`export_job` hands the files out as tasks instead.)
+    A workbook a reviewer filled in is never written over: ``kept`` collects it."""
     pieces = export_plan(session, job_id)
     groups = balance(pieces, processes) if processes > 1 and database_url else [pieces]
+    kept = [] if kept is None else kept
     if len(groups) == 1:
-        written = write_pieces(session, job_id, out_dir, pieces)
+        written = write_pieces(session, job_id, out_dir, pieces, kept)
     else:
         context = multiprocessing.get_context("spawn")  # never fork a process holding TF
         with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
@@ -225,7 +314,9 @@ def write_exports(
                 pool.submit(_write_in_child, database_url, job_id, str(out_dir), group)
                 for group in groups
             ]
-            written = [Path(p) for future in futures for p in future.result()]
+            results = [future.result() for future in futures]
+        written = [Path(p) for paths, _ in results for p in paths]
+        kept += [k for _, child_kept in results for k in child_kept]
     return in_order(written)
 
 
@@ -270,16 +361,18 @@ def export_job(ctx: Context, job_id: str, piece: dict[str, Any] | None = None) -
 
 def _write_all(ctx: Context, session: Any, job: Job) -> None:
     started = time.perf_counter()
+    kept: list[Kept] = []
     try:
         written = write_exports(
             session, job.id, Path(job.out_dir), processes=ctx.settings.export_processes,
-            database_url=ctx.settings.resolved_database_url,
+            database_url=ctx.settings.resolved_database_url, kept=kept,
         )  # fmt: skip
         log.info("job %s: exported in %.2f s", job.id, time.perf_counter() - started)
     except OSError as exc:
         record_error(session, job.id, "export", f"cannot write the exports to {job.out_dir}: {exc}")
         written = []
     job.exports = [str(p) for p in written]
+    _note_kept(job, kept)
     job.status = JobState.DONE
     job.finished_at = now()
 
@@ -292,17 +385,32 @@ def _export_piece(ctx: Context, job_id: str, piece: ExportPiece) -> None:
             return
         out_dir = Path(job.out_dir)
         started = time.perf_counter()
+        kept: list[Kept] = []
         try:
-            written = write_pieces(session, job_id, out_dir, [piece])
+            written = write_pieces(session, job_id, out_dir, [piece], kept)
             log.info("job %s: %s exported in %.2f s", job_id, piece.key,
                      time.perf_counter() - started)  # fmt: skip
         except OSError as exc:
             record_error(session, job_id, "export", f"cannot write the exports to {out_dir}: {exc}")
             written = []
-    _piece_finished(ctx, job_id, piece, written)
+    _piece_finished(ctx, job_id, piece, written, kept)
 
 
-def _piece_finished(ctx: Context, job_id: str, piece: ExportPiece, written: Sequence[Path]) -> None:
+def _note_kept(job: Job, kept: Sequence[Kept]) -> None:
+    """Say on the job which workbooks were left in place for a reviewer's levels
+    (``options["kept"]``, which ``cenr run``'s summary prints)."""
+    if kept:
+        notes = [*(job.options or {}).get("kept", []), *(k.note for k in kept)]
+        job.options = {**(job.options or {}), "kept": notes}
+
+
+def _piece_finished(
+    ctx: Context,
+    job_id: str,
+    piece: ExportPiece,
+    written: Sequence[Path],
+    kept: Sequence[Kept] = (),
+) -> None:
     """Record a written (or failed) file on the job, its row locked against the other
     workers' pieces; the last one marks the job done."""
     with session_scope(ctx.engine) as session:
@@ -315,6 +423,7 @@ def _piece_finished(ctx: Context, job_id: str, piece: ExportPiece, written: Sequ
         job.options = options
         exports = [Path(p) for p in job.exports or []] + list(written)
         job.exports = [str(p) for p in in_order(exports)]
+        _note_kept(job, kept)
         if finished >= set(options.get("export_plan", [])):
             job.status = JobState.DONE
             job.finished_at = now()

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cenr.report import format_report
+from cenr.report import format_report, terminal_safe
 from worker.settings import Settings
 
 
@@ -29,7 +29,7 @@ def emit(report: dict[str, Any], title: str, as_json: bool) -> None:
 
 
 def warn(message: str) -> None:
-    print(f"cenr: {message}", file=sys.stderr)
+    print(f"cenr: {terminal_safe(message)}", file=sys.stderr)  # messages name files
 
 
 def job_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from cenr.commands.common import job_options, open_engine, warn
+from cenr.report import terminal_safe
 from schema.errors import ConfigError, InputFileError
 from worker.settings import Settings, get_settings
 from worker.submit import pipeline_context, queue_job, submit_paths
@@ -51,24 +52,35 @@ def _wait(engine: Any, job_id: str, timeout: float | None, poll: float = 0.5) ->
 
 def _print_summary(engine: Any, status: Any) -> None:
     from schema.database import session_scope
+    from schema.tables import Job
     from worker.results import job_errors, job_rows
 
     with session_scope(engine) as session:
         rows = job_rows(session, status.job)
         errors = job_errors(session, status.job)
+        job = session.get(Job, status.job)
+        kept = list(((job.options if job is not None else None) or {}).get("kept", []))
     levels = Counter(r.level_code for r in rows if r.level_code is not None)
-    print(
+    # file names, reasons and level codes come from submitted files: printed safe
+    say(
         f"job {status.job} (model {status.model}): {status.total} protocol(s) from "
         f"{status.files} file(s): {status.done} done, {status.failed} failed"
     )
     if levels:
-        print("levels: " + ", ".join(f"{code}: {n}" for code, n in sorted(levels.items())))
+        say("levels: " + ", ".join(f"{code}: {n}" for code, n in sorted(levels.items())))
     for path in status.exports:
-        print(f"export: {path}")
+        say(f"export: {path}")
+    for note in kept:  # a workbook a reviewer filled in, never written over
+        say(f"kept: {note}")
     if errors:
-        print(f"failed ({len(errors)}):")
+        say(f"failed ({len(errors)}):")
         for line in errors:
-            print(f"  {line}")
+            say(f"  {line}")
+
+
+def say(line: str) -> None:
+    """Print a line that may hold untrusted text (see :func:`cenr.report.terminal_safe`)."""
+    print(terminal_safe(line))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,13 +163,13 @@ def status(args: argparse.Namespace) -> int:
         engine.dispose()
     rate = f"{current.docs_per_second:.1f} docs/s" if current.docs_per_second else "-"
     left = current.progress_note
-    print(
+    say(
         f"job {current.job} [{current.status}] model {current.model}: {current.total} total, "
         f"{current.queued} queued, {current.running} running, {current.done} done, "
         f"{current.failed} failed; {rate} {left}".rstrip()
     )
-    for line in errors[:20]:  # what failed so far, and why
-        print(f"  failed: {line}")
+    for line in errors[:20]:  # what failed so far, and why (file names: printed safe)
+        say(f"  failed: {line}")
     if len(errors) > 20:
         print(f"  ... and {len(errors) - 20} more (`cenr export {current.job} --csv FILE`)")
     if args.json:
@@ -169,7 +181,7 @@ def export(args: argparse.Namespace) -> int:
     """Write a job's review workbooks, HTML bundle or CSV where asked."""
     from exporters.dealing import check_reviewers
     from schema.database import session_scope
-    from worker.export import export_csv, export_html, export_workbooks
+    from worker.export import Kept, export_csv, export_html, export_workbooks
     from worker.results import latest_job_id
 
     if not (args.xlsx or args.csv or args.html):
@@ -188,12 +200,13 @@ def export(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             job_id = args.job or latest_job_id(session)
             written = []
+            kept: list[Kept] = []
             if args.csv:
                 written.append(export_csv(session, job_id, args.csv))
             if args.xlsx:
                 written += export_workbooks(
                     session, job_id, args.xlsx, args.per_workbook, reviewers, args.overlap,
-                    args.all_levels,
+                    args.all_levels, kept=kept,
                 )  # fmt: skip
             if args.html:
                 written.append(export_html(session, job_id, args.html))
@@ -202,7 +215,9 @@ def export(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     for path in written:
-        print(f"export: {path}")
+        say(f"export: {path}")
+    for each in kept:  # a workbook a reviewer filled in, never written over
+        say(f"kept: {each.note}")
     return 0
 
 

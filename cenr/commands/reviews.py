@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cenr.commands.common import open_engine
+from cenr.report import terminal_safe
 from schema.errors import InputFileError
 from worker.settings import get_settings
 
@@ -36,17 +37,18 @@ def review_import(args: argparse.Namespace) -> int:
             except CenrError as exc:
                 if len(args.files) == 1:
                     raise
-                print(f"cenr: error: {' '.join(str(exc).split())}", file=sys.stderr)
+                print(f"cenr: error: {terminal_safe(' '.join(str(exc).split()))}", file=sys.stderr)
                 unreadable += 1
                 continue
             reports.append(report)
-            print(
+            # the file's name and the reasons (quoting the cells) printed safe
+            print(terminal_safe(
                 f"{path}: job {report.job} ({report.kind}s): {report.imported} imported, "
                 f"{report.unchanged} unchanged, {len(report.rejected)} rejected, "
                 f"{report.not_reviewed} not reviewed"
-            )
+            ))  # fmt: skip
             for rejected in report.rejected:
-                print(f"  row {rejected['row']}: {rejected['reason']}")
+                print(terminal_safe(f"  row {rejected['row']}: {rejected['reason']}"))
     finally:
         engine.dispose()
     if args.json:

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from cenr.commands.common import job_options, open_engine
+from cenr.report import TerminalFormatter
 from schema.errors import ConfigError, InputFileError
 from worker.settings import get_settings
 from worker.submit import pipeline_context
@@ -53,7 +54,10 @@ def watch(args: argparse.Namespace) -> int:
         after_submit=runner.drain if runner is not None else None,
     )
     # what the watcher does with each file (submitted, filed away) is worth seeing
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    # (file names in it printed safe: cenr.report.terminal_safe)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     print(f"watching {watcher.inbox} (Ctrl-C stops)", file=sys.stderr, flush=True)
     watcher.run(interval=args.interval)
     return 0
