@@ -214,7 +214,7 @@ def _dealing(p: argparse.ArgumentParser) -> None:
 
 
 def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``review import``, ``agreement``, ``issues`` and ``next``."""
+    """``review import``, ``remove``, ``history``, ``agreement``, ``issues`` and ``next``."""
     p = sub.add_parser(
         "review", help="reviewers' decisions: import workbooks, agreement, suspect labels, next"
     )
@@ -232,6 +232,7 @@ def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )  # fmt: skip
     r.add_argument("--json", action="store_true", help="last stdout line: the report as JSON")
     r.set_defaults(func=reviews.review_import)
+    _history_commands(review)
     r = review.add_parser("agreement", help="kappas between reviewers and with the model")
     r.add_argument("job", nargs="?", metavar="JOB", help="default: the newest job")
     r.add_argument(
@@ -267,6 +268,30 @@ def _review_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _dealing(r)
     r.add_argument("--json", action="store_true", help="last stdout line: the files as JSON")
     r.set_defaults(func=reviews.review_next)
+    r = review.add_parser(
+        "assign", help="deal a job to portal reviewers (they see only the jobs assigned to them)"
+    )
+    r.add_argument("job", metavar="JOB")
+    r.add_argument("users", nargs="+", metavar="USER", help="portal user names")
+    r.add_argument("--remove", action="store_true", help="take the job from these users")
+    r.set_defaults(func=reviews.review_assign)
+
+
+def _history_commands(review: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``review remove`` and ``review history``: the label history (worker.review.history)."""
+    r = review.add_parser("remove", help="remove a reviewer's level of a protocol (recorded)")
+    r.add_argument("job", metavar="JOB")
+    r.add_argument("--protocol", required=True, metavar="ID", help="the protocol's Protocol ID")
+    r.add_argument("--reviewer", required=True, metavar="NAME", help="whose level goes")
+    r.add_argument("--json", action="store_true", help="last stdout line: the events as JSON")
+    r.set_defaults(func=reviews.review_remove)
+    r = review.add_parser(
+        "history", help="every change of a stored level: who, when, from what (oldest first)"
+    )
+    r.add_argument("job", nargs="?", metavar="JOB", help="default: every job")
+    r.add_argument("--protocol", metavar="ID", help="only this Protocol ID's events")
+    r.add_argument("--json", action="store_true", help="the events as one JSON object")
+    r.set_defaults(func=reviews.review_history)
 
 
 def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -289,7 +314,11 @@ def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--out", type=Path, metavar="DIR", help="exports root (default CENR_HOME/exports)"
     )
     p.add_argument("--interval", type=float, default=1.0, help="seconds between scans")
-    p.add_argument("--settle", type=float, default=1.0, help="seconds a file must hold still")
+    p.add_argument(
+        "--settle", type=float, default=None,
+        help="seconds a file must hold still before it is taken (default "
+        "CENR_WATCH_SETTLE_SECONDS, 5)",
+    )  # fmt: skip
     _job_options(p)
     p.set_defaults(func=services.watch)
 
@@ -300,7 +329,7 @@ def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``users add``, ``users list`` and ``db upgrade``."""
+    """``users add``, ``users list``, ``users disable`` and ``db upgrade``."""
     p = sub.add_parser("users", help="who may sign in to the portal")
     user_commands = p.add_subparsers(dest="users_command", required=True)
     u = user_commands.add_parser("add", help="add a user, or reset their password and role")
@@ -313,6 +342,11 @@ def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     u.set_defaults(func=users.add_user)
     u = user_commands.add_parser("list", help="list users and roles")
     u.set_defaults(func=users.list_users)
+    u = user_commands.add_parser(
+        "disable", help="stop a user signing in and end their portal sessions"
+    )
+    u.add_argument("username", metavar="NAME")
+    u.set_defaults(func=users.disable_user)
 
     p = sub.add_parser("db", help="database maintenance")
     db = p.add_subparsers(dest="db_command", required=True)

@@ -37,12 +37,15 @@ def export_csv(session: Any, job_id: str, path: Path) -> Path:
     return write_results(path, job_rows(session, job_id))
 
 
-def _review_inputs(session: Any, job_id: str) -> tuple[Any, Any, Callable[[int], Any]]:
-    """What the review exports read: the job's rows, its model's codebook, its tokens."""
+def review_inputs(
+    session: Any, job_id: str, reviewer: str | None = None
+) -> tuple[Any, Any, Callable[[int], Any]]:
+    """What the review exports read: the job's rows, its model's codebook, its tokens;
+    with ``reviewer``, only that reviewer's levels (a reviewer's own download)."""
     from worker.model_store import codebook_of
     from worker.results import review_data, token_spans
 
-    data = review_data(session, job_id)
+    data = review_data(session, job_id, reviewer=reviewer)
     codebook = codebook_of(session, data.model_version_id)
     return data, codebook, lambda prediction_id: token_spans(session, prediction_id)
 
@@ -164,7 +167,7 @@ def free_target(session: Any, target: Path, kept: list[Kept]) -> Path:
 def _workbook_inputs(
     session: Any, job_id: str, all_levels: bool
 ) -> tuple[Any, Any, Callable[[int], Any]]:
-    data, codebook, spans_of = _review_inputs(session, job_id)
+    data, codebook, spans_of = review_inputs(session, job_id)
     if all_levels and data.attention != "labelwise":
         raise ConfigError(
             f"--all-levels needs a label-wise model; job {job_id}'s model {data.model} "
@@ -179,7 +182,7 @@ def export_html(
     """The job's HTML bundle (a zip) at ``path``."""
     from exporters.html_bundle import write_html_bundle
 
-    return write_html_bundle(path, *(inputs or _review_inputs(session, job_id)))
+    return write_html_bundle(path, *(inputs or review_inputs(session, job_id)))
 
 
 # -- a job's exports, in one process or two ------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, func, select, true, type_coerce
+from sqlalchemy import Text, and_, false, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from schema.errors import ConfigError, NotFound
@@ -194,9 +194,12 @@ def job_errors(session: Session, job_id: str) -> list[str]:
     return lines
 
 
-def review_data(session: Session, job_id: str, item_id: int | None = None) -> ReviewData:
+def review_data(
+    session: Session, job_id: str, item_id: int | None = None, reviewer: str | None = None
+) -> ReviewData:
     """The job's classified protocols (or only ``item_id``), those most in need of a human
-    first: lowest calibrated confidence, then lowest faithfulness."""
+    first: lowest calibrated confidence, then lowest faithfulness; with ``reviewer``, only
+    that reviewer's levels (what a reviewer may see), else every review and adjudication."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"no job {job_id!r}; `cenr status` shows the newest")
@@ -241,15 +244,16 @@ def review_data(session: Session, job_id: str, item_id: int | None = None) -> Re
         row.evidence = stored.get(row.prediction_id)
     failures = job_rows(session, job_id, only_failed=True)
     reviews: dict[int, list[tuple[str, str]]] = {}
-    for item_id, reviewer, level in session.execute(
+    for item_id, name, level in session.execute(
         select(Review.job_item_id, Review.reviewer, Review.level_code)
         .where(Review.job_id == job_id)
+        .where(Review.reviewer == reviewer if reviewer is not None else true())
         .order_by(Review.reviewer)
     ):
-        reviews.setdefault(item_id, []).append((reviewer, level))
+        reviews.setdefault(item_id, []).append((name, level))
     for item_id, adjudicator, level in session.execute(
         select(Adjudication.job_item_id, Adjudication.reviewer, Adjudication.level_code).where(
-            Adjudication.job_id == job_id
+            Adjudication.job_id == job_id, true() if reviewer is None else false()
         )
     ):
         reviews.setdefault(item_id, []).append((f"adjudicated by {adjudicator}", level))

@@ -177,6 +177,23 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def assign_dealt(session: Any, job_id: str, reviewers: list[str]) -> list[str]:
+    """Assign the job to the portal users among the reviewers its workbooks were dealt
+    to (the portal then shows it to them); returns the names that are not users."""
+    from worker.review.assignments import assign_known
+    from worker.review.history import cli_actor
+
+    return assign_known(session, job_id, reviewers, cli_actor(None)) if reviewers else []
+
+
+def assignment_note(job_id: str, reviewers: list[str], not_users: list[str]) -> str:
+    users = [r for r in reviewers if r not in not_users]
+    note = f"job {job_id} assigned in the portal to {', '.join(users) or 'nobody'}"
+    if not_users:
+        note += f"; not portal users (files only): {', '.join(not_users)}"
+    return note
+
+
 def export(args: argparse.Namespace) -> int:
     """Write a job's review workbooks, HTML bundle or CSV where asked."""
     from exporters.dealing import check_reviewers
@@ -208,6 +225,7 @@ def export(args: argparse.Namespace) -> int:
                     session, job_id, args.xlsx, args.per_workbook, reviewers, args.overlap,
                     args.all_levels, kept=kept,
                 )  # fmt: skip
+                not_users = assign_dealt(session, job_id, reviewers)
             if args.html:
                 written.append(export_html(session, job_id, args.html))
     except OSError as exc:
@@ -218,6 +236,8 @@ def export(args: argparse.Namespace) -> int:
         say(f"export: {path}")
     for each in kept:  # a workbook a reviewer filled in, never written over
         say(f"kept: {each.note}")
+    if reviewers:
+        print(assignment_note(job_id, reviewers, not_users))
     return 0
 
 

@@ -1,5 +1,5 @@
-"""``cenr review import`` and ``cenr review agreement``: reviewers' decisions in, agreement
-and the Discussion workbook out.
+"""``cenr review``: reviewers' decisions in (``import``, ``remove``) and their history,
+agreement and the Discussion workbook, suspect labels, what to review next.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cenr.commands.common import open_engine
+from cenr.commands.jobs import assign_dealt, assignment_note
 from cenr.report import terminal_safe
 from schema.errors import InputFileError
 from worker.settings import get_settings
@@ -25,15 +26,17 @@ def review_import(args: argparse.Namespace) -> int:
     and the others still go in."""
     from schema.database import session_scope
     from schema.errors import CenrError
+    from worker.review.history import cli_actor
     from worker.review.imports import import_reviews
 
+    actor = cli_actor(args.reviewer)
     engine = open_engine(get_settings())
     reports, unreadable = [], 0
     try:
         for path in args.files:
             try:
                 with session_scope(engine) as session:
-                    report = import_reviews(session, path, args.reviewer)
+                    report = import_reviews(session, path, args.reviewer, actor=actor)
             except CenrError as exc:
                 if len(args.files) == 1:
                     raise
@@ -43,7 +46,7 @@ def review_import(args: argparse.Namespace) -> int:
             reports.append(report)
             # the file's name and the reasons (quoting the cells) printed safe
             print(terminal_safe(
-                f"{path}: job {report.job} ({report.kind}s): {report.imported} imported, "
+                f"{report.file}: job {report.job} ({report.kind}s): {report.imported} imported, "
                 f"{report.unchanged} unchanged, {len(report.rejected)} rejected, "
                 f"{report.not_reviewed} not reviewed"
             ))  # fmt: skip
@@ -55,6 +58,49 @@ def review_import(args: argparse.Namespace) -> int:
         dicts = [r.to_dict() for r in reports]
         print(json.dumps(dicts[0] if len(args.files) == 1 else dicts))
     return 1 if unreadable or any(r.rejected for r in reports) else 0
+
+
+def review_remove(args: argparse.Namespace) -> int:
+    """Remove a reviewer's level of a protocol; the label history records who did."""
+    from schema.database import session_scope
+    from worker.review.history import as_dict, cli_actor, history_line, remove_review
+
+    engine = open_engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            events = remove_review(
+                session, args.job, args.protocol, args.reviewer, cli_actor(args.reviewer), "cli"
+            )
+            session.flush()  # the events' ids and times, for the lines below
+            removed = [as_dict(event) for event in events]
+    finally:
+        engine.dispose()
+    for event in removed:
+        print(history_line(event))
+    if args.json:
+        print(json.dumps({"events": removed}))
+    return 0
+
+
+def review_history(args: argparse.Namespace) -> int:
+    """Every change of a stored level, oldest first: who, when, from what to what."""
+    from schema.database import session_scope
+    from worker.review.history import history_line, label_history
+
+    engine = open_engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            events = label_history(session, args.job, args.protocol)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps({"job": args.job, "protocol": args.protocol, "events": events}))
+        return 0
+    for event in events:
+        print(history_line(event))
+    if not events:
+        print("no label events" + (f" for protocol {args.protocol}" if args.protocol else ""))
+    return 0
 
 
 def review_agreement(args: argparse.Namespace) -> int:
@@ -159,15 +205,36 @@ def review_next(args: argparse.Namespace) -> int:
                 written = write_next(session, job_ids, args.n, args.xlsx, reviewers, args.overlap)
             except OSError as exc:
                 raise InputFileError(f"cannot write {args.xlsx}: {exc}") from exc
+            not_users = [assign_dealt(session, job_id, reviewers) for job_id in job_ids]
     finally:
         engine.dispose()
     if not written:
         raise InputFileError(f"job(s) {', '.join(job_ids)} have no classified protocols to review")
     for path, n in written:
         print(f"{path}: {n} protocol(s), highest priority first")
+    if reviewers:
+        for job_id, missing in zip(job_ids, not_users, strict=True):
+            print(assignment_note(job_id, reviewers, missing))
     print(
         f"fill in Reviewer level, then `cenr review import {' '.join(str(p) for p, _ in written)}`"
     )
     if args.json:
         print(json.dumps({"workbooks": [{"path": str(p), "protocols": n} for p, n in written]}))
+    return 0
+
+
+def review_assign(args: argparse.Namespace) -> int:
+    """Assign a job to reviewers (or take it from them): the portal shows a reviewer only
+    the jobs assigned to them."""
+    from schema.database import session_scope
+    from worker.review.assignments import assign
+    from worker.review.history import cli_actor
+
+    engine = open_engine(get_settings())
+    try:
+        with session_scope(engine) as session:
+            now = assign(session, args.job, args.users, cli_actor(None), remove=args.remove)
+    finally:
+        engine.dispose()
+    print(f"job {args.job}: assigned to {', '.join(now) or 'nobody'}")
     return 0

@@ -1,4 +1,5 @@
-"""``cenr users add`` and ``cenr users list``: who may sign in to the portal."""
+"""``cenr users add``, ``list`` and ``disable``: who may sign in to the portal. Adding a
+user who exists resets their password and ends their sessions."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ def add_user(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"user {name} ({role}) can sign in")
+    return 0
+
+
+def disable_user(args: argparse.Namespace) -> int:
+    from cenr.portal.auth import disable_user as disable
+    from schema.database import open_database, session_scope
+
+    engine = open_database(get_settings().resolved_database_url)
+    try:
+        with session_scope(engine) as session:
+            ended = disable(session, args.username)
+    finally:
+        engine.dispose()
+    print(f"user {args.username} can no longer sign in; {ended} session(s) ended")
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from pydantic import BaseModel, Field, StringConstraints
 
 from cenr.portal.deps import (
     ADMIN,
@@ -18,6 +19,7 @@ from cenr.portal.deps import (
     Checked,
     Db,
     SignedIn,
+    VisibleJob,
     settings_of,
 )
 from cenr.portal.jobs import job_detail, jobs_overview, upload_protocols
@@ -37,7 +39,7 @@ def me(request: Request, user: SignedIn) -> dict[str, Any]:
 def api_jobs(request: Request, session: Db, user: SignedIn) -> list[dict[str, Any]]:
     """The newest 200 jobs with their counts, and what each waits for (``progress_note``:
     the time left, or a lost worker's protocols and how long they have been waited for)."""
-    return jobs_overview(session, settings_of(request).lost_after)
+    return jobs_overview(session, settings_of(request).lost_after, user)
 
 
 @router.post(
@@ -56,10 +58,10 @@ async def api_upload(
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"], responses={**SIGNED_IN, **NOT_FOUND})
-def api_job(request: Request, session: Db, user: SignedIn, job_id: str) -> dict[str, Any]:
+def api_job(request: Request, session: Db, user: SignedIn, job_id: VisibleJob) -> dict[str, Any]:
     """A job's counts, protocols (level, confidence, faithfulness, failures) and
     reviewer agreement."""
-    return job_detail(session, job_id, settings_of(request).lost_after)
+    return job_detail(session, job_id, settings_of(request).lost_after, user)
 
 
 @router.post(
@@ -70,12 +72,34 @@ def api_review_upload(
     request: Request,
     session: Db,
     user: SignedIn,
-    job_id: str,
+    job_id: VisibleJob,
     workbook: Annotated[UploadFile, File()],
 ) -> dict[str, Any]:
     """Import a returned review (or Discussion) workbook as the signed-in user."""
     report: dict[str, Any] = import_workbook(request, session, job_id, workbook, user).to_dict()
     return report
+
+
+class Assignment(BaseModel):
+    """Users to deal a job to (or, with ``remove``, to take it from)."""
+
+    users: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=200
+    )
+    remove: bool = False
+
+
+@router.post(
+    "/jobs/{job_id}/assignments", tags=["jobs"], dependencies=[Checked],
+    responses={**CHECKED, **ADMIN, **NOT_FOUND, **BAD_INPUT},
+)  # fmt: skip
+def api_assign(session: Db, user: Admin, job_id: VisibleJob, body: Assignment) -> dict[str, Any]:
+    """Assign the job to reviewers, or take it from them (admins): a reviewer sees only
+    the jobs assigned to them. Returns the job's reviewers afterwards."""
+    from worker.review.assignments import assign
+
+    reviewers = assign(session, job_id, body.users, user.username, remove=body.remove)
+    return {"job": job_id, "reviewers": reviewers}
 
 
 @router.get("/models", tags=["models"], responses=ADMIN)

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from cenr.portal import auth
 from schema.database import session_scope
-from schema.tables import User
+from schema.errors import NotFound
+from schema.tables import Job, User
 from worker.settings import Settings
 
 
@@ -111,6 +112,19 @@ def admin(user: SignedIn) -> User:
 
 
 Admin = Annotated[User, Depends(admin)]
+
+
+def visible_job(session: Db, user: SignedIn, job_id: str) -> str:
+    """The path's job, if the signed-in user may see it: an admin every job, a reviewer
+    the jobs assigned to them. Any other is 404, as if it did not exist."""
+    from worker.review.assignments import may_see
+
+    if session.get(Job, job_id) is None or not may_see(session, user, job_id):
+        raise NotFound(f"no job {job_id!r}")
+    return job_id
+
+
+VisibleJob = Annotated[str, Depends(visible_job)]
 
 
 async def sent_token(request: Request) -> str | None:

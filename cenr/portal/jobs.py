@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
+from cenr.portal.bounds import bounded
 from cenr.portal.deps import (
     PAGE_NOT_FOUND,
     PAGE_SIGNED_IN,
@@ -24,6 +25,7 @@ from cenr.portal.deps import (
     Db,
     SignedIn,
     UploadFolder,
+    VisibleJob,
     engine_of,
     page,
     settings_of,
@@ -31,7 +33,7 @@ from cenr.portal.deps import (
 from cenr.portal.uploads import PROTOCOL_TYPES, save_upload
 from schema.errors import NotFound
 from schema.states import ItemState
-from schema.tables import Job, ModelVersion
+from schema.tables import Job, ModelVersion, User
 
 router = APIRouter()
 
@@ -43,20 +45,30 @@ def public(status: dict[str, Any]) -> dict[str, Any]:
     return status
 
 
-def jobs_overview(session: Session, lost_after: float | None) -> list[dict[str, Any]]:
-    """The newest 200 jobs with their counts (``lost_after``: see ``job_status``)."""
+def jobs_overview(session: Session, lost_after: float | None, user: User) -> list[dict[str, Any]]:
+    """The newest 200 jobs the user may see, with their counts (``lost_after``: see
+    ``job_status``): every job for an admin, a reviewer's assigned jobs."""
     from worker.results import job_status
+    from worker.review.assignments import visible_job_ids
 
-    ids = session.scalars(select(Job.id).order_by(Job.created_at.desc()).limit(200))
+    query = select(Job.id).order_by(Job.created_at.desc()).limit(200)
+    visible = visible_job_ids(session, user)
+    if visible is not None:
+        query = query.where(Job.id.in_(visible))
+    ids = session.scalars(query)
     return [public(job_status(session, job_id, lost_after).to_dict()) for job_id in ids]
 
 
-def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[str, Any]:
-    """A job's counts, its protocols and its reviewers' agreement (NotFound: no job)."""
+def job_detail(
+    session: Session, job_id: str, lost_after: float | None, user: User
+) -> dict[str, Any]:
+    """A job's counts, its protocols and, for an admin, its reviewers, their agreement
+    and the suspect labels (a reviewer sees the model's output, not others' levels)."""
     from exporters.agreement_text import agreement_lines
     from exporters.label_checks import label_check_lines
     from worker.results import job_rows, job_status
     from worker.review.agreement import agreement
+    from worker.review.assignments import assigned_to
     from worker.review.label_checks import latest_label_check
 
     status = public(job_status(session, job_id, lost_after).to_dict())
@@ -67,11 +79,19 @@ def job_detail(session: Session, job_id: str, lost_after: float | None) -> dict[
          "faithfulness": r.faithfulness, "error": r.error}
         for r in job_rows(session, job_id)
     ]  # fmt: skip
+    if user.role != "admin":
+        return status
+    status["reviewers"] = assigned_to(session, job_id)
     status["agreement"] = agreement(session, job_id)
     status["agreement_lines"] = agreement_lines(status["agreement"])
     check = latest_label_check(session, job_id)  # `cenr review issues` stored it
     status["label_check_lines"] = label_check_lines(check) if check else []
     return status
+
+
+def own_only(user: User) -> str | None:
+    """Whose levels the user may see: a reviewer their own (None: an admin, everyone's)."""
+    return None if user.role == "admin" else user.username
 
 
 def _start_job(request: Request, paths: list[Path], model: str | None) -> str:
@@ -105,10 +125,12 @@ async def upload_protocols(request: Request, files: list[UploadFile], model: str
 
 
 def _written_for_request(write: Callable[[Path], Path]) -> Response:
-    """The file ``write`` puts in a scratch folder, sent, and the folder removed after."""
+    """The file ``write`` puts in a scratch folder, sent, and the folder removed after.
+    Writing holds a download slot (:mod:`bounds`): a burst of downloads queues, then 503."""
     folder = Path(tempfile.mkdtemp())
     try:
-        path = write(folder)
+        with bounded("download"):
+            path = write(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -118,22 +140,22 @@ def _written_for_request(write: Callable[[Path], Path]) -> Response:
     )  # fmt: skip
 
 
-def download(session: Session, job_id: str, kind: str, part: int = 1) -> Response:
+def download(session: Session, job_id: str, kind: str, user: User, part: int = 1) -> Response:
     """The job's review workbook (``xlsx``; of a job split by ``--per-workbook``, workbook
-    ``part``) or HTML bundle, written for this request."""
-    from worker.export import export_html, export_workbooks, workbook_count
+    ``part``) or HTML bundle, written for this request; a reviewer's holds their own levels
+    and no one else's."""
+    from worker.export import export_html, export_workbooks, review_inputs, workbook_count
 
-    if session.get(Job, job_id) is None:
-        raise NotFound(f"no job {job_id!r}")
+    inputs = review_inputs(session, job_id, own_only(user))
 
     def write(folder: Path) -> Path:
         if kind != "xlsx":
-            return export_html(session, job_id, folder / f"review-{job_id}-html.zip")
+            return export_html(session, job_id, folder / f"review-{job_id}-html.zip", inputs)
         parts = workbook_count(session, job_id)
         if not 1 <= part <= parts:
             raise NotFound(f"job {job_id} has {parts} review workbook(s): no workbook {part}")
         [path] = export_workbooks(
-            session, job_id, folder / f"review-{job_id}.xlsx", only={part - 1}
+            session, job_id, folder / f"review-{job_id}.xlsx", inputs=inputs, only={part - 1}
         )
         return path
 
@@ -143,7 +165,7 @@ def download(session: Session, job_id: str, kind: str, part: int = 1) -> Respons
 @router.get("/", include_in_schema=False)
 def jobs_page(request: Request, session: Db, user: SignedIn) -> Response:
     models = session.scalars(select(ModelVersion.name).order_by(ModelVersion.created_at))
-    jobs = jobs_overview(session, settings_of(request).lost_after)
+    jobs = jobs_overview(session, settings_of(request).lost_after, user)
     return page(request, "jobs.html", user, jobs=jobs, models=list(models))
 
 
@@ -159,10 +181,10 @@ async def upload_page(
 
 
 @router.get("/jobs/{job_id}", include_in_schema=False)
-def job_page(request: Request, session: Db, user: SignedIn, job_id: str) -> Response:
+def job_page(request: Request, session: Db, user: SignedIn, job_id: VisibleJob) -> Response:
     from worker.export import workbook_count
 
-    detail = job_detail(session, job_id, settings_of(request).lost_after)
+    detail = job_detail(session, job_id, settings_of(request).lost_after, user)
     return page(request, "job.html", user, job=detail, workbooks=workbook_count(session, job_id))
 
 
@@ -174,10 +196,10 @@ DOWNLOADS = {**PAGE_SIGNED_IN, **PAGE_NOT_FOUND}
     "/jobs/{job_id}/review.xlsx", tags=["downloads"], response_class=FileResponse,
     responses={200: {"content": {XLSX: {}}, "description": "The workbook."}, **DOWNLOADS},
 )  # fmt: skip
-def workbook_download(session: Db, user: SignedIn, job_id: str, part: int = 1) -> Response:
+def workbook_download(session: Db, user: SignedIn, job_id: VisibleJob, part: int = 1) -> Response:
     """The job's review workbook, with every level imported so far; a job over its
     ``--per-workbook`` has several, least certain first: ``?part=N``."""
-    return download(session, job_id, "xlsx", part)
+    return download(session, job_id, "xlsx", user, part)
 
 
 @router.get(
@@ -185,15 +207,12 @@ def workbook_download(session: Db, user: SignedIn, job_id: str, part: int = 1) -
     responses={200: {"content": {XLSX: {}}, "description": "The workbook."}, **DOWNLOADS},
 )  # fmt: skip
 def next_download(
-    session: Db, user: SignedIn, job_id: str, n: Annotated[int, Query(ge=1, le=1000)] = 20
+    session: Db, user: Admin, job_id: VisibleJob, n: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> Response:
     """A review workbook of the job's ``n`` protocols most worth a reviewer's time (model
     uncertainty, reviewer disagreement, suspect score: `cenr review next`); it imports back
-    like the job's review workbook."""
+    like the job's review workbook. Admins: it is made from every reviewer's levels."""
     from worker.review.next_round import write_next
-
-    if session.get(Job, job_id) is None:
-        raise NotFound(f"no job {job_id!r}")
 
     def write(folder: Path) -> Path:
         written = write_next(session, [job_id], n, folder / f"next-{job_id}.xlsx")
@@ -210,23 +229,25 @@ def next_download(
         200: {"content": {"application/zip": {}}, "description": "The bundle."}, **DOWNLOADS
     },
 )  # fmt: skip
-def bundle_download(session: Db, user: SignedIn, job_id: str) -> Response:
+def bundle_download(session: Db, user: SignedIn, job_id: VisibleJob) -> Response:
     """The job's HTML bundle (offline pages with every heat-map)."""
-    return download(session, job_id, "html")
+    return download(session, job_id, "html", user)
 
 
 @router.get("/jobs/{job_id}/protocols/{item_id}", include_in_schema=False)
 def protocol_page(
-    request: Request, session: Db, user: SignedIn, job_id: str, item_id: int
+    request: Request, session: Db, user: SignedIn, job_id: VisibleJob, item_id: int
 ) -> Response:
     from exporters.html_bundle import HtmlBundle
     from worker.model_store import codebook_of
     from worker.results import review_data, token_spans
+    from worker.review.history import label_history
 
-    data = review_data(session, job_id, item_id=item_id)
+    data = review_data(session, job_id, item_id=item_id, reviewer=own_only(user))
     if not data.rows:
         raise NotFound(f"job {job_id} has no classified protocol {item_id}")
     row = data.rows[0]
     bundle = HtmlBundle(data, codebook_of(session, data.model_version_id), lambda p: [])
     context = bundle.protocol_context(row, token_spans(session, row.prediction_id))
-    return page(request, "protocol.html", user, job_id=job_id, **context)
+    history = label_history(session, job_id, item_id=item_id) if user.role == "admin" else None
+    return page(request, "protocol.html", user, job_id=job_id, history=history, **context)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import Response
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from cenr.portal.deps import Checked, Db, SignedIn, UploadFolder, page, settings_of
+from cenr.portal.deps import (
+    Admin,
+    Checked,
+    Db,
+    SignedIn,
+    UploadFolder,
+    VisibleJob,
+    page,
+    settings_of,
+)
 from cenr.portal.uploads import WORKBOOK_TYPES, save_upload
 from schema.errors import NotFound
 from schema.tables import Job, User
@@ -28,13 +37,34 @@ def import_workbook(
     with UploadFolder(settings) as folder:
         path = save_upload(upload.file, upload.filename or "", folder,
                            settings.max_file_bytes, WORKBOOK_TYPES)  # fmt: skip
-        return import_reviews(session, path, user.username, job_id=job_id, as_user=True)
+        return import_reviews(
+            session,
+            path,
+            user.username,
+            job_id=job_id,
+            as_user=True,
+            channel="portal",
+            may_adjudicate=user.role == "admin",  # a Discussion workbook: NotPermitted, 403
+        )
 
 
 @router.post("/jobs/{job_id}/reviews", include_in_schema=False, dependencies=[Checked])
 def review_upload_page(
-    request: Request, session: Db, user: SignedIn, job_id: str,
+    request: Request, session: Db, user: SignedIn, job_id: VisibleJob,
     workbook: Annotated[UploadFile, File()],
 ) -> Response:  # fmt: skip
     report = import_workbook(request, session, job_id, workbook, user)
     return page(request, "import.html", user, job_id=job_id, report=report.to_dict())
+
+
+@router.post("/jobs/{job_id}/assignments", include_in_schema=False, dependencies=[Checked])
+def assign_page(
+    session: Db, user: Admin, job_id: VisibleJob,
+    users: Annotated[str, Form(max_length=5000)], action: Annotated[str, Form()] = "assign",
+) -> Response:  # fmt: skip
+    """The job page's form: names separated by commas or spaces, assigned or removed."""
+    from worker.review.assignments import assign
+
+    names = users.replace(",", " ").split()
+    assign(session, job_id, names, user.username, remove=action == "remove")
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)

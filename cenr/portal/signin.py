@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from cenr.portal import auth
+from cenr.portal import auth, throttle
 from cenr.portal.deps import (
     PAGE_CHECKED,
     Checked,
@@ -37,13 +38,28 @@ STATIC: dict[str, tuple[Callable[[], str], str]] = {
 router = APIRouter()
 
 
-async def login_csrf(request: Request) -> None:
+async def login_csrf(request: Request) -> str:
     """The sign-in form's pre-session token (login CSRF), checked before any hashing:
     the form field or header must match the server-signed ``cenr_login`` cookie."""
     secret = settings_of(request).secret_key
     expected = auth.login_cookie_token(secret, request.cookies.get(auth.LOGIN_COOKIE))
-    if not auth.same_token(expected, await sent_token(request)):
+    sent = await sent_token(request)
+    if not auth.same_token(expected, sent) or sent is None:
         raise auth.Forbidden("the sign-in security token is missing or stale: reload the page")
+    return sent
+
+
+def client_of(request: Request) -> str:
+    """The client's address (behind the TLS proxy, the one it forwarded)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many(request: Request, seconds: int) -> Response:
+    """A throttled sign-in: 429 with the seconds to wait, as a page or JSON."""
+    from cenr.portal.app import error
+
+    message = f"too many failed sign-ins: try again in {seconds} s"
+    return error(request, message, 429, {"Retry-After": str(seconds)})
 
 
 def _cookie_flags(request: Request) -> dict[str, Any]:
@@ -85,31 +101,46 @@ def login_form(request: Request) -> Response:
 
 
 @router.post(
-    "/login", tags=["session"], dependencies=[Depends(login_csrf)], status_code=303,
-    response_class=RedirectResponse,
+    "/login", tags=["session"], status_code=303, response_class=RedirectResponse,
     responses={
         303: {"description": "Signed in: to the jobs page, with the session cookie."},
         401: html("Wrong user name or password: the form again."),
-        403: html("The sign-in token is missing or stale."),
-        503: html("The database is unreachable."),
+        403: html("The sign-in token is missing, stale or already used."),
+        429: html("Too many failed sign-ins for this name or address: Retry-After says "
+                  "when to try again."),
+        503: html("The database is unreachable, or too many sign-ins at once."),
     },
 )  # fmt: skip
 def login(
     request: Request,
     session: Db,
+    token: Annotated[str, Depends(login_csrf)],
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
 ) -> Response:
     """Sign in with a form post; sets the session cookie. The form's ``csrf_token``
     (or an ``X-CSRF-Token`` header) must be the one ``GET /login`` put in the page and
-    its ``cenr_login`` cookie; signing in deletes that cookie, so each token serves one
-    sign-in. API clients read the session's CSRF token from ``GET /api/me`` afterwards."""
+    its ``cenr_login`` cookie; each token serves one sign-in. Failed sign-ins are
+    throttled per account and per address (429). API clients read the session's CSRF
+    token from ``GET /api/me`` afterwards."""
+    client = client_of(request)
+    wait = throttle.retry_after(session, username, client)
+    if wait:
+        return too_many(request, wait)
+    if auth.login_token_used(session, token):
+        raise auth.Forbidden("this sign-in form was already used: reload the page")
     user = auth.authenticate(session, username, password)
     if user is None:  # the form stays usable: the same token, re-rendered
+        throttle.record_failure(session, username, client)
+        session.commit()  # counted before the answer leaves: the next try sees it
         response = login_page(request, failed=True)
         response.status_code = 401
         return response
-    auth.start_session(request.session, user)  # a new session: nothing carried over
+    try:
+        auth.start_session(session, request.session, user, token, client)
+    except IntegrityError:  # the same form posted twice at once: one of them signs in
+        raise auth.Forbidden("this sign-in form was already used: reload the page") from None
+    session.commit()  # the session exists before its cookie reaches the browser
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(auth.LOGIN_COOKIE, **_cookie_flags(request))  # the token is used up
     return response
@@ -119,10 +150,11 @@ def login(
     "/logout", tags=["session"], dependencies=[Checked], status_code=303,
     response_class=RedirectResponse, responses=PAGE_CHECKED,
 )  # fmt: skip
-def logout(request: Request, user: SignedIn) -> Response:
-    """End the session."""
-    request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+def logout(request: Request, session: Db, user: SignedIn) -> Response:
+    """End the session, on the server too: the cookie replayed afterwards is refused."""
+    auth.end_session(session, request.session)
+    session.commit()
+    return RedirectResponse("/login?signed-out", status_code=303)
 
 
 @router.get("/static/{name}", include_in_schema=False)

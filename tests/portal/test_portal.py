@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import create_engine, text
 
+from cenr.cli import main
 from schema.faithfulness import VERDICTS
 from tests.browser import browser
 from tests.conftest import PROTOCOLS_CSV, demo_rows, write_export
@@ -261,12 +262,14 @@ def test_a_link_from_another_site_keeps_the_browser_signed_in(portal: Portal, br
 
 
 def test_sessions_expire() -> None:
-    """A session older than the maximum age gives no user and is cleared."""
+    """A session older than the maximum age, or signed in at a time still to come, gives no
+    user and is cleared."""
     from cenr.portal.auth import session_user
 
-    store = {"uid": 1, "at": int(time.time()) - 3 * 3600, "csrf": "x"}
-    assert session_user(None, store, max_hours=2) is None  # type: ignore[arg-type]
-    assert store == {}, "the stale session is dropped"
+    for at in (int(time.time()) - 3 * 3600, int(time.time()) + 3600):  # too old, still to come
+        store = {"sid": "x", "at": at, "csrf": "x"}
+        assert session_user(None, store, max_hours=2) is None  # type: ignore[arg-type]
+        assert store == {}, "the stale session is dropped"
 
 
 def test_uploads_are_checked_and_cannot_escape(portal: Portal) -> None:
@@ -296,6 +299,7 @@ def test_uploads_are_checked_and_cannot_escape(portal: Portal) -> None:
 
     rob = portal.client("rob")
     other = alice.get("/api/jobs").json()[-1]["job"]
+    assert main(["review", "assign", other, "rob"]) == 0
     foreign = rob.post(
         f"/api/jobs/{other}/reviews",
         files={"workbook": ("r.xlsx", b"not a workbook", "application/octet-stream")},
@@ -351,6 +355,11 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     WebDriverWait(browser, 120).until(lambda b: b.find_elements(By.ID, "download-xlsx"))
     assert "6 done" in browser.find_element(By.ID, "job-status").text.replace("\n", " ")
     job_url = browser.current_url
+    browser.find_element(By.ID, "assign-users").send_keys("rob")  # dealt to rob
+    browser.find_element(By.CSS_SELECTOR, "#assign button[value=assign]").click()
+    WebDriverWait(browser, 30).until(
+        lambda b: "Assigned to rob" in b.find_element(By.ID, "reviewers").text
+    )
 
     # a reviewer downloads the workbook, opens it, fills it in and returns it
     _browser_signs_in(browser, portal, "rob")
@@ -378,17 +387,21 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     report = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "import-report"))
     assert report.text.startswith("6 imported, 0 unchanged, 0 rejected")
 
+    # the heat-map of a protocol, in the page, with rob's own level
     browser.get(job_url)
-    agreement = browser.find_element(By.ID, "agreement").text
-    assert "6 protocol(s) reviewed by 1 reviewer(s)" in agreement
-    assert "model / rob" in browser.page_source
-
-    # the heat-map of a protocol, in the page
+    assert not browser.find_elements(By.ID, "agreement"), "agreement is the coordinator's"
     browser.find_element(By.CSS_SELECTOR, "#protocols tbody a").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "heatmap"))
     assert browser.find_elements(By.CSS_SELECTOR, "#heatmap .text span[title^='weight']")
     assert browser.find_element(By.ID, "verdict").text in VERDICTS
     assert "(rob)" in browser.page_source
+
+    # the coordinator sees the agreement
+    _browser_signs_in(browser, portal, "alice")
+    browser.get(job_url)
+    agreement = browser.find_element(By.ID, "agreement").text
+    assert "6 protocol(s) reviewed by 1 reviewer(s)" in agreement
+    assert "model / rob" in browser.page_source
     problems = [m for m in browser.get_log("browser") if m["level"] == "SEVERE"]
     assert not [m for m in problems if "favicon" not in m["message"]], problems
 
@@ -490,25 +503,31 @@ def test_a_split_job_offers_each_workbook_least_certain_first(
 
 
 def test_the_job_page_shows_review_rounds_and_offers_what_to_review_next(portal: Portal) -> None:
-    """A reviewer sees the job's agreement, its suspect labels (not checked yet: the command
-    that checks them) and downloads the N protocols most worth their time, which import
-    back like the review workbook; N out of range is refused."""
+    """The coordinator sees the job's agreement, its suspect labels (not checked yet: the
+    command that checks them) and downloads the N protocols most worth a reviewer's time,
+    which import back like the review workbook; N out of range is refused. An assigned
+    reviewer sees none of it (it is made from every reviewer's levels)."""
     import io as bytes_io
 
     from openpyxl import load_workbook
 
     alice, rob = portal.client("alice"), portal.client("rob")
     job = _three_protocol_job(alice)
-    page = rob.get(f"/jobs/{job}").text
+    assert main(["review", "assign", job, "rob"]) == 0
+    page = alice.get(f"/jobs/{job}").text
     assert "Suspect labels" in page
     assert f"cenr review issues {job}" in page
     assert f'action="/jobs/{job}/next.xlsx"' in page
-    response = rob.get(f"/jobs/{job}/next.xlsx", params={"n": 2})
+    reviewers = rob.get(f"/jobs/{job}").text
+    assert "Suspect labels" not in reviewers
+    assert "next.xlsx" not in reviewers
+    assert rob.get(f"/jobs/{job}/next.xlsx", params={"n": 2}).status_code == 403
+    response = alice.get(f"/jobs/{job}/next.xlsx", params={"n": 2})
     assert response.status_code == 200
     book = load_workbook(bytes_io.BytesIO(response.content))
     assert len(list(book["Review"].iter_rows(min_row=2))) == 2
     assert dict(book["_cenr"].iter_rows(values_only=True))["job"] == job
     assert "cenr review next" in book["Summary"]["A1"].value
-    assert rob.get(f"/jobs/{job}/next.xlsx", params={"n": 0}).status_code == 422
-    assert rob.get("/jobs/0123456789abcdef/next.xlsx").status_code == 404
+    assert alice.get(f"/jobs/{job}/next.xlsx", params={"n": 0}).status_code == 422
+    assert alice.get("/jobs/0123456789abcdef/next.xlsx").status_code == 404
     assert portal.client().get(f"/jobs/{job}/next.xlsx").status_code in (401, 303)

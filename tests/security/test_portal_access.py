@@ -22,11 +22,16 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SIGN_IN = ("POST", "/login")  # makes the session: checked by the form's pre-session token
 ADMIN_ONLY = {
     ("POST", "/jobs"),
+    ("GET", "/jobs/{job_id}/next.xlsx"),
+    ("POST", "/jobs/{job_id}/assignments"),
+    ("POST", "/api/jobs/{job_id}/assignments"),
     ("GET", "/models"),
     ("POST", "/models"),
     ("POST", "/api/jobs"),
     ("GET", "/api/models"),
     ("POST", "/api/models"),
+    ("GET", "/jobs/{job_id}/history.csv"),
+    ("GET", "/api/jobs/{job_id}/history"),
 }
 
 
