@@ -3,6 +3,7 @@
 CenrError                    base: the CLI prints its message on one line, exit 1
 ├── ConfigError              a setting or option has an unusable value
 │   └── NotFound             no job, protocol or model of that id (the portal's 404)
+├── NotPermitted             the user's role does not allow this (the portal's 403)
 ├── InputFileError           a data file is missing, unreadable or malformed
 │   └── ColumnError          a named column is not in the file
 ├── TrainingDataError        the labelled data cannot train a model
@@ -30,6 +31,11 @@ class ConfigError(CenrError):
 
 class NotFound(ConfigError):
     """No job, protocol or model version of the id given (the portal answers 404)."""
+
+
+class NotPermitted(CenrError):
+    """The signed-in user's role does not allow this (a reviewer importing adjudicated
+    levels, say); the portal answers 403."""
 
 
 class InputFileError(CenrError):

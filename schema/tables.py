@@ -241,7 +241,8 @@ class Review(_Decision, Base):
     """A reviewer's level for one protocol of a job, imported from a review workbook.
 
     One row per (job item, reviewer): importing the same workbook again changes nothing,
-    and a changed level replaces the earlier one (with the time it was imported).
+    and a changed level replaces the earlier one (with the time it was imported); each
+    change is a :class:`LabelEvent`.
     """
 
     __tablename__ = "reviews"
@@ -358,3 +359,33 @@ class JobAssignment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
     assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     assigned_by: Mapped[str] = mapped_column(String(200))
+
+
+class LabelEvent(Base):
+    """One change of a stored level: a review imported, changed or removed, a protocol
+    adjudicated or its adjudication changed. Append-only: the code only inserts, and the
+    database refuses an UPDATE or DELETE (triggers of migration 0013), so the history
+    says who changed what, when and from what, however often a level is replaced.
+
+    ``actor`` is who did it (the signed-in portal user; on the command line the
+    ``--reviewer`` name and the operating-system user), ``reviewer`` whose level it is
+    (the adjudicator's for an adjudication). ``protocol`` is the job item's Protocol ID
+    and ``source`` the workbook's base name, never a server path. ``channel``: ``portal``,
+    ``cli``, or ``backfill`` for the rows migration 0013 made from the levels stored then.
+    """
+
+    __tablename__ = "label_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(300))
+    channel: Mapped[str] = mapped_column(String(20))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    job_item_id: Mapped[int] = mapped_column(ForeignKey("job_items.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(500))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    from_level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    rationale: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(300))

@@ -24,9 +24,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from cenr.portal import api, auth, jobs, models, reviews, signin
+from cenr.portal import api, auth, history, jobs, models, reviews, signin
 from exporters import rendering
-from schema.errors import CenrError, DatabaseUnavailable, NotFound, QueueFull
+from schema.errors import CenrError, DatabaseUnavailable, NotFound, NotPermitted, QueueFull
 from worker.settings import Settings, get_settings
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +35,7 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PUBLIC = signin.PUBLIC
-ROUTERS = (signin.router, jobs.router, reviews.router, models.router, api.router)
+ROUTERS = (signin.router, jobs.router, reviews.router, models.router, history.router, api.router)
 
 
 def templates() -> Jinja2Templates:
@@ -134,6 +134,8 @@ def status_of(exc: CenrError) -> int:
     """The HTTP status of an error a user can meet."""
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, NotPermitted):
+        return 403
     if isinstance(exc, DatabaseUnavailable | QueueFull):
         return 503
     return 400

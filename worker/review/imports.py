@@ -12,7 +12,9 @@ and filter. The workbook must carry this service's format and a job this databas
 every level is checked against the model's codebook. Importing the same file twice
 changes nothing; a job's several workbooks (split by size, or dealt to reviewers) import
 in any order, each row stored under its reviewer, the one the workbook was dealt to when
-the Reviewer cell is empty.
+the Reviewer cell is empty. Every level stored, replaced or removed is also a
+:class:`LabelEvent` (:mod:`worker.review.history`), in the same transaction. Messages name
+the workbook by its base name only: an uploaded file's server path stays private.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from sqlalchemy.orm import Session
 from exporters.discussion import FORMAT as DISCUSSION_FORMAT
 from exporters.workbook import FORMAT as REVIEW_FORMAT
 from schema.codebook import Codebook
-from schema.errors import CenrError, InputFileError
+from schema.errors import CenrError, InputFileError, NotPermitted
 from schema.tables import Adjudication, Job, JobItem, ModelVersion, Review
 from worker.model_store import codebook_of
+from worker.review import history
 from worker.store import now
 
 
@@ -94,14 +97,15 @@ def read_review_workbook(path: Path) -> tuple[dict[str, str], Layout, list[Revie
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
+        raise InputFileError(f"{path.name}: no such file") from None
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise InputFileError(f"{path}: not a readable .xlsx workbook ({exc})") from exc
+        why = str(exc).replace(str(path), path.name)  # an OSError names the whole path
+        raise InputFileError(f"{path.name}: not a readable .xlsx workbook ({why})") from exc
     try:
         if "_cenr" not in book.sheetnames:
             raise InputFileError(
-                f"{path}: not a review workbook exported by cenr (no Review and _cenr sheets); "
-                "export one with `cenr export JOB --xlsx FILE`"
+                f"{path.name}: not a review workbook exported by cenr (no Review and _cenr "
+                "sheets); export one with `cenr export JOB --xlsx FILE`"
             )
         identity = {
             str(key): str(value)
@@ -111,17 +115,17 @@ def read_review_workbook(path: Path) -> tuple[dict[str, str], Layout, list[Revie
         layout = LAYOUTS.get(identity.get("format", ""))
         if layout is None or not identity.get("job"):
             raise InputFileError(
-                f"{path}: workbook format {identity.get('format')!r}, this cenr reads "
+                f"{path.name}: workbook format {identity.get('format')!r}, this cenr reads "
                 f"{' and '.join(repr(f) for f in LAYOUTS)}"
             )
         if layout.sheet not in book.sheetnames:
-            raise InputFileError(f"{path}: the {layout.sheet} sheet is missing")
+            raise InputFileError(f"{path.name}: the {layout.sheet} sheet is missing")
         rows = book[layout.sheet].iter_rows(values_only=True)
         header = [str(v) if v is not None else "" for v in next(rows, ())]
         missing = [c for c in layout.columns if c not in header]
         if missing:
             raise InputFileError(
-                f"{path}: the {layout.sheet} sheet has no column {', '.join(missing)}"
+                f"{path.name}: the {layout.sheet} sheet has no column {', '.join(missing)}"
             )
         at = {name: header.index(name) for name in layout.columns}
         found = []
@@ -163,6 +167,9 @@ def import_reviews(
     reviewer: str | None = None,
     job_id: str | None = None,
     as_user: bool = False,
+    actor: str | None = None,
+    channel: str = "cli",
+    may_adjudicate: bool = True,
 ) -> ImportReport:
     """Store the levels of a returned review or Discussion workbook; rows that cannot be
     stored are reported. Levels are checked against the codebook of the job's model.
@@ -172,9 +179,19 @@ def import_reviews(
         job_id: the job the workbook must belong to (the portal's job page).
         as_user: every decision is ``reviewer``'s, whatever the name column says (a
             signed-in portal user cannot file levels under another name).
+        actor: who imports, for the label history (the signed-in user; on the command
+            line ``--reviewer`` and the operating-system user); default ``reviewer``.
+        channel: ``portal`` or ``cli``, for the label history.
+        may_adjudicate: False refuses a Discussion workbook (NotPermitted): adjudicated
+            levels are an admin's.
     """
     expected = job_id
     identity, layout, rows = read_review_workbook(path)
+    if not may_adjudicate and not layout.one_per_person:
+        raise NotPermitted(
+            f"{path.name}: a Discussion workbook sets adjudicated levels, which only an "
+            "admin may import"
+        )
     job_id = identity["job"]
     dealt_to = identity.get("reviewer", "")  # a workbook dealt to one reviewer
     if expected is not None and job_id != expected:
@@ -184,14 +201,14 @@ def import_reviews(
     job = session.get(Job, job_id)
     if job is None:
         raise InputFileError(
-            f"{path}: exported for job {job_id}, which this database does not have "
+            f"{path.name}: exported for job {job_id}, which this database does not have "
             "(another installation, or another CENR_DATABASE_URL?)"
         )
     model = session.get(ModelVersion, job.model_version_id)
     assert model is not None  # a foreign key
     codebook = codebook_of(session, model.id)
     kind = "review" if layout.one_per_person else "adjudication"
-    report = ImportReport(job=job_id, file=str(path), kind=kind)
+    report = ImportReport(job=job_id, file=path.name, kind=kind)
     table = layout.table
 
     def key(item_id: int, name: str) -> tuple[int, str]:
@@ -225,11 +242,15 @@ def import_reviews(
         ):
             report.unchanged += 1
             continue
+        before = None if stored is None else stored.level_code
         if stored is None:
             stored = table(job_id=job_id, job_item_id=item.id, document_id=item.document_id)
             session.add(stored)
             existing[key(item.id, name)] = stored
         stored.level_code, stored.rationale, stored.reviewer = decision
         stored.source, stored.imported_at = str(path)[:2000], now()
+        action = (history.STORED if before is None else history.CHANGED)[table.__tablename__]
+        history.record(session, stored, item, action, before, actor or name, channel,
+                       path.name, at=stored.imported_at)  # fmt: skip
         report.imported += 1
     return report
