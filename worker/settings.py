@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         default=200.0, ge=0, description="refuse new submissions when CENR_HOME's disk has "
         "less free space than this",
     )  # fmt: skip
+    watch_settle_seconds: float = Field(
+        default=5.0, gt=0, description="`cenr watch`: seconds a file's size and modification "
+        "time must hold still before it is taken (a copy pausing for longer is taken early, "
+        "then again, as a new version, once it is whole: late, never lost)",
+    )  # fmt: skip
     task_time_limit: int = Field(
         default=15, ge=1, description="seconds an extraction or classification step may run "
         "before it is stopped and its protocols marked failed (killed 10 s later if stuck)",

@@ -42,6 +42,9 @@ def watch(args: argparse.Namespace) -> int:
     settings = get_settings()
     if not args.inbox.is_dir():
         raise InputFileError(f"{args.inbox}: not a folder")
+    settle = settings.watch_settle_seconds if args.settle is None else args.settle
+    if settle <= 0:
+        raise ConfigError(f"--settle {args.settle}: must be a positive number of seconds")
     engine = open_engine(settings)
     ctx, runner = pipeline_context(settings, engine)
     watcher = Watcher(
@@ -50,7 +53,7 @@ def watch(args: argparse.Namespace) -> int:
         out_root=(args.out or settings.exports_dir).resolve(),
         model=args.model,
         options=job_options(args),
-        settle_seconds=args.settle,
+        settle_seconds=settle,
         after_submit=runner.drain if runner is not None else None,
     )
     # what the watcher does with each file (submitted, filed away) is worth seeing
