@@ -13,6 +13,8 @@ too busy or without its database 503.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +102,9 @@ def _wants_json(request: Request) -> bool:
 def error(
     request: Request, message: str, status: int, headers: dict[str, str] | None = None
 ) -> Response:
-    """An error as JSON (``{"error": ...}``) under ``/api``, else as a page."""
+    """An error as JSON (``{"error": ...}``) under ``/api``, else as a page; never with
+    a server path in it (:func:`without_server_paths`)."""
+    message = without_server_paths(message, request.app.state.settings)
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     templates: Jinja2Templates = request.app.state.templates
@@ -108,6 +112,17 @@ def error(
         request, "error.html", {"message": message, "user": None}, status_code=status,
         headers=headers,
     )  # fmt: skip
+
+
+def without_server_paths(message: str, settings: Settings) -> str:
+    """``message`` with every path under the data folder (CENR_HOME, the uploads folder in
+    it) or the temporary folder cut to its last part, the file's own name: what a user
+    uploaded is named as they named it, and the server's layout stays private."""
+    roots = {settings.home, settings.uploads_dir, Path(tempfile.gettempdir())}
+    names = {str(p).rstrip("/") for root in roots for p in (root, root.resolve())} - {""}
+    pattern = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    # folders under a root (mkdtemp's among them) hold no spaces; a file's name may
+    return re.sub(rf"(?:{pattern})/(?:[^/\s]+/)*", "", message)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
