@@ -4,8 +4,9 @@ append-only."""
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
+import pwd
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,21 @@ def _import(
 
 
 def test_every_change_of_a_level_is_in_the_history(
-    exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    exported: Path,
+    sqlite_service: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """ana imports two levels, changes one (the unchanged one is no event), ben rates the
     same protocol without --reviewer, ana's other level is removed, cy adjudicates and
     changes her mind: `cenr review history --json` lists each, oldest first, with the level
-    before and after, the actor (the name given and the operating-system user), the
-    workbook's base name and the channel; --protocol narrows it; the text is one line an
-    event."""
-    os_user = getpass.getuser()
+    before and after, the actor (the name given and the operating-system user, whatever
+    USER says), the workbook's base name and the channel; --protocol narrows it; the text
+    is one line an event."""
+    os_user = pwd.getpwuid(os.getuid()).pw_name
+    for name in ("USER", "LOGNAME"):  # what anyone can set is not who they are
+        monkeypatch.setenv(name, "mallory")
     rows = list(load_workbook(exported)["Review"].iter_rows(min_row=2, max_row=3, values_only=True))
     (first, p1), (second, p2) = [(int(r[0]), str(r[1])) for r in rows]  # type: ignore[arg-type]
     ana_says = {first: ("2", "first look", "ana"), second: ("3", "partners named", "ana")}

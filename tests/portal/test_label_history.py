@@ -5,7 +5,6 @@ Discussion workbook is refused with 403 and changes nothing."""
 from __future__ import annotations
 
 import csv
-import getpass
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from cenr.cli import main
 from tests.exporters.conftest import fill_in
 from tests.portal.conftest import Portal
 from tests.portal.test_portal import _csrf, _three_protocol_job
+from worker.review.history import os_user
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ADJUDICATION = ("Adjudicated level", "Rationale", "Adjudicator")
@@ -107,7 +107,7 @@ def test_the_portal_records_who_changed_which_level_and_shows_admins(
     assert main(["review", "remove", job, "--protocol", str(protocol), "--reviewer", "alice"]) == 0
 
     events = _events(alice, job)
-    cli = f"alice (os: {getpass.getuser()})"
+    cli = f"alice (os: {os_user()})"
     assert [(e["action"], e["protocol"], e["reviewer"], e["from_level"], e["to_level"],
              e["actor"], e["channel"], e["source"]) for e in events] == [
         ("imported", protocol, "rob", None, "2", "rob", "portal", "rob.xlsx"),

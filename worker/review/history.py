@@ -31,13 +31,23 @@ FIELDS = (
 )  # fmt: skip
 
 
+def os_user() -> str:
+    """The operating-system account running this process, from its user id: not from
+    ``USER`` or ``LOGNAME``, which anyone can set."""
+    try:
+        import pwd
+    except ImportError:  # Windows: no user ids, the login name is what there is
+        return getpass.getuser()
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a user id without a password entry (a bare container)
+        return f"uid {os.getuid()}"
+
+
 def cli_actor(reviewer: str | None) -> str:
     """Who acts on the command line: the ``--reviewer`` name, which anyone may type, with
     the operating-system user, which they cannot (``ana (os: root)``)."""
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no login name and no password entry (a bare container)
-        user = f"uid {os.getuid()}"
+    user = os_user()
     return f"{reviewer} (os: {user})" if reviewer else f"os: {user}"
 
 
