@@ -192,6 +192,7 @@ def review_next(args: argparse.Namespace) -> int:
     """The protocols most worth a reviewer's time, as review workbooks."""
     from exporters.dealing import check_reviewers
     from schema.database import session_scope
+    from worker.export import Kept
     from worker.review.next_round import write_next
 
     if args.n < 1:
@@ -201,8 +202,11 @@ def review_next(args: argparse.Namespace) -> int:
     try:
         with session_scope(engine) as session:
             job_ids = _job_ids(session, args.jobs)
+            kept: list[Kept] = []  # workbooks holding levels never imported: not written over
             try:
-                written = write_next(session, job_ids, args.n, args.xlsx, reviewers, args.overlap)
+                written = write_next(
+                    session, job_ids, args.n, args.xlsx, reviewers, args.overlap, kept
+                )
             except OSError as exc:
                 raise InputFileError(f"cannot write {args.xlsx}: {exc}") from exc
             not_users = [assign_dealt(session, job_id, reviewers) for job_id in job_ids]
@@ -212,6 +216,8 @@ def review_next(args: argparse.Namespace) -> int:
         raise InputFileError(f"job(s) {', '.join(job_ids)} have no classified protocols to review")
     for path, n in written:
         print(f"{path}: {n} protocol(s), highest priority first")
+    for each in kept:
+        print(terminal_safe(f"kept: {each.note}"))
     if reviewers:
         for job_id, missing in zip(job_ids, not_users, strict=True):
             print(assignment_note(job_id, reviewers, missing))

@@ -71,11 +71,12 @@ def test_cenr_run_again_keeps_a_filled_in_workbook_byte_for_byte(
     assert _levels(workbook) == [None] * N
 
 
-def test_cenr_export_keeps_levels_changed_after_the_import(
+def test_cenr_export_and_review_next_keep_levels_not_imported(
     sqlite_service: str, inbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`cenr export --xlsx FILE` over a workbook whose levels were imported, then one of them
-    changed (or one typed that is not a level): kept, the new one beside it."""
+    changed (or one typed that is not a level): kept, the new one beside it; `cenr review
+    next --xlsx FILE` over a filled-in workbook of its own too."""
     assert main(["run", str(inbox), "--out", str(tmp_path / "out")]) == 0
     target = tmp_path / "mine.xlsx"
     assert main(["export", "--xlsx", str(target)]) == 0
@@ -99,6 +100,18 @@ def test_cenr_export_keeps_levels_changed_after_the_import(
     fill_in(target, target, {ids[0]: ("Level 9", "", "ana")})  # not a level: kept
     assert main(["export", "--xlsx", str(target)]) == 0
     assert f"kept: {target} holds 1 reviewer level(s)" in capsys.readouterr().out
+
+    # `cenr review next --xlsx FILE` writes review workbooks too
+    chosen = tmp_path / "next.xlsx"
+    assert main(["review", "next", "--n", "3", "--xlsx", str(chosen)]) == 0
+    fill_in(chosen, chosen, {_ids(chosen)[0]: ("2", "", "ben")})
+    picked = chosen.read_bytes()
+    capsys.readouterr()
+    assert main(["review", "next", "--n", "3", "--xlsx", str(chosen)]) == 0
+    printed = capsys.readouterr().out
+    assert chosen.read_bytes() == picked
+    assert f"kept: {chosen} holds 1 reviewer level(s) never imported" in printed
+    assert f"{tmp_path / 'next (2).xlsx'}: 3 protocol(s)" in printed
 
 
 def test_a_distributed_export_task_keeps_a_filled_in_workbook(

@@ -24,10 +24,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from schema.views import LabelCheckReport, ReviewData, ReviewRow
+
+if TYPE_CHECKING:
+    from worker.export import Kept
 
 
 @dataclass(frozen=True)
@@ -121,16 +125,21 @@ def write_next(
     path: Path,
     reviewers: Sequence[str] = (),
     overlap: float = 0.0,
+    kept: list[Kept] | None = None,
 ) -> list[tuple[Path, int]]:
     """The chosen protocols as review workbooks (``path``; ``path-JOB.xlsx`` each when
     they come from several jobs), dealt to ``reviewers`` as ``cenr export`` deals; the
-    files and how many protocols each holds. They import back with ``cenr review import``."""
+    files and how many protocols each holds. They import back with ``cenr review import``.
+    A workbook there holding levels never imported is kept, the new one written beside it
+    (:func:`worker.export.free_target`; ``kept`` collects them)."""
     from exporters.workbook import write_review_workbooks
+    from worker.export import free_target
     from worker.model_store import codebook_of
     from worker.results import token_spans
 
     chosen = next_for_review(session, job_ids, n)
     written = []
+    held: list[Kept] = [] if kept is None else kept
     for data, priorities in chosen:
         target = (
             path if len(chosen) == 1 else path.with_name(f"{path.stem}-{data.job_id}{path.suffix}")
@@ -143,6 +152,7 @@ def write_next(
         files = write_review_workbooks(
             target, data, codebook, lambda pid: token_spans(session, pid),
             per_workbook=max(1, len(data.rows)), reviewers=reviewers, overlap=overlap,
+            target_of=lambda target: free_target(session, target, held),
         )  # fmt: skip
         written += [(file, len(data.rows)) for file in files]
     return written
