@@ -5,6 +5,7 @@ with the environment the file gives it, comes up and runs the pipeline end to en
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -234,7 +235,10 @@ def test_every_service_runs_natively_with_the_files_environment(
     with the rabbitmq profile: a file dropped in the inbox is processed and its workbook can be
     downloaded through the web service."""
     profile = RABBITMQ_PROFILE if broker == "rabbitmq" else {}
-    compose = interpolate(load_yaml(), {**read_env_file(), **profile})
+    # .env as an office fills it in: a key of its own (`cenr serve` refuses the example's
+    # placeholder), and the explicit opt-out of Secure cookies this plain-HTTP run needs
+    filled = {"CENR_SECRET_KEY": secrets.token_urlsafe(48), "CENR_SECURE_COOKIES": "false"}
+    compose = interpolate(load_yaml(), {**read_env_file(), **filled, **profile})
     data, inbox = tmp_path / "data", tmp_path / "inbox"
     inbox.mkdir()
     port = free_port()
