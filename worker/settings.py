@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         "bombs); a year's export of 150 MB of text as XLSX unpacks to about 175 MB",
     )  # fmt: skip
     max_rows: int = Field(default=50_000, ge=1, description="most protocols read from one table")
+    max_request_mb: float = Field(
+        default=0.0, ge=0, description="largest request body the portal reads (an upload's "
+        "files together): a bigger one is answered 413 as soon as it passes this, before "
+        "the rest is read; 0: derived, the largest file the portal accepts (CENR_MAX_TABLE_MB, "
+        "CENR_MAX_FILE_MB, or CENR_MAX_UNZIPPED_MB for a model zip) + 1 MB for the form",
+    )  # fmt: skip
     per_workbook: int = Field(
         default=100, ge=1, description="most protocols in one review workbook: a bigger job "
         "is split, least certain first (100 of about 2,600 tokens: 0.5 MB, loaded by "
@@ -132,6 +138,15 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="portal cookies only over HTTPS (set behind a TLS proxy)"
     )
+    portal_heavy_concurrency: int = Field(
+        default=2, ge=1, le=64, description="portal: downloads written per request (a job's "
+        "workbook, HTML bundle or next round) at once; one that waits longer than a few "
+        "seconds for a turn is answered 503 with Retry-After",
+    )  # fmt: skip
+    portal_hash_concurrency: int = Field(
+        default=2, ge=1, le=64, description="portal: password hashes (Argon2id, 64 MiB "
+        "each) computed at once; a sign-in that waits longer than a few seconds is 503",
+    )  # fmt: skip
 
     @field_validator("home")
     @classmethod
@@ -193,6 +208,14 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body the portal reads (``max_request_mb``, or derived)."""
+        if self.max_request_mb:
+            return int(self.max_request_mb * 2**20)
+        largest = max(self.max_table_mb, self.max_file_mb, self.max_unzipped_mb)
+        return int((largest + 1) * 2**20)
 
     @property
     def size_limits(self) -> SizeLimits:

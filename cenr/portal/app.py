@@ -26,7 +26,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from cenr.portal import api, auth, history, jobs, models, reviews, signin
+from cenr.portal import api, auth, bounds, history, jobs, limits, models, reviews, signin
 from exporters import rendering
 from schema.errors import CenrError, DatabaseUnavailable, NotFound, NotPermitted, QueueFull
 from worker.settings import Settings, get_settings
@@ -66,6 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = open_database(settings.resolved_database_url)
     app.state.templates = templates()
+    bounds.configure(settings)
+    # Added before the session's, so it runs inside it (scope["session"] decoded) and
+    # before the routes parse a form: no body from strangers, none past the limit.
+    app.add_middleware(limits.BoundedBodies, error=error, sign_in=sign_in)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -59,16 +59,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def extra_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """A test module's own settings for the server: its ``portal_env`` fixture, if it has
+    one (a limit sized for the test, the server's TMPDIR)."""
+    try:
+        return dict(request.getfixturevalue("portal_env"))
+    except pytest.FixtureLookupError:
+        return {}
+
+
 @pytest.fixture
 def portal(
-    sqlite_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_service: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Portal]:
     monkeypatch.setenv("CENR_SECRET_KEY", SECRET)
     for name, role in (("alice", "admin"), ("rob", "reviewer")):
         monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORDS[name] + "\n"))
         assert main(["users", "add", name, "--role", role, "--password-stdin"]) == 0
     port = free_port()
-    env = {**os.environ, "CENR_MAX_FILE_MB": "1"}
+    env = {**os.environ, "CENR_MAX_FILE_MB": "1", **extra_env(request)}
     process = Process(["serve", "--port", str(port)], env, tmp_path / "serve.log")
     url = f"http://127.0.0.1:{port}"
 

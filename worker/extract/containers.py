@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
+from pathlib import Path
 from xml.parsers.expat import ExpatError
 
 from defusedxml.common import DefusedXmlException
@@ -36,18 +37,38 @@ def damaged(name: str, what: str, exc: BaseException) -> InputFileError:
     return InputFileError(f"{name}: damaged {what} ({type(exc).__name__}: {exc})")
 
 
-def check_zip(name: str, raw: bytes, max_unzipped_bytes: int) -> zipfile.ZipFile:
-    """Open a zip container (DOCX, XLSX), refusing encrypted, damaged or bomb archives."""
-    if raw.startswith(b"\xd0\xcf\x11\xe0"):
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4)
+    except OSError as exc:
+        raise InputFileError(f"{path.name}: cannot be read ({exc.strerror})") from exc
+
+
+def check_zip(name: str, raw: bytes | Path, max_unzipped_bytes: int) -> zipfile.ZipFile:
+    """Open a zip container (DOCX, XLSX; its bytes, or its file, of which only the
+    directory is read), refusing encrypted, damaged or bomb archives. The unpacked size
+    is the sum its directory declares: zipfile never unpacks a member past its declared
+    size, so a directory that lies gets a damaged file, not more bytes."""
+    head = raw[:4] if isinstance(raw, bytes) else _head(raw)
+    if head == b"\xd0\xcf\x11\xe0":
         raise InputFileError(
             f"{name}: the file is password-protected (encrypted) or an old binary Office "
             "format; save it again without a password as .docx or .xlsx"
         )
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-        members = archive.infolist()
+        archive = zipfile.ZipFile(io.BytesIO(raw) if isinstance(raw, bytes) else raw)
     except (*ZIP_ERRORS, ValueError) as exc:
         raise InputFileError(f"{name}: damaged or not an Office file ({exc})") from exc
+    try:
+        _check_members(name, archive.infolist(), max_unzipped_bytes)
+    except InputFileError:
+        archive.close()  # a file's handle, not left to the garbage collector
+        raise
+    return archive
+
+
+def _check_members(name: str, members: list[zipfile.ZipInfo], max_unzipped_bytes: int) -> None:
     total = sum(m.file_size for m in members)
     if total > max_unzipped_bytes:
         raise InputFileError(
@@ -57,4 +78,3 @@ def check_zip(name: str, raw: bytes, max_unzipped_bytes: int) -> zipfile.ZipFile
         )
     if any(m.flag_bits & 0x1 for m in members):
         raise InputFileError(f"{name}: the archive is password-protected")
-    return archive

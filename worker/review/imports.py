@@ -92,8 +92,16 @@ def read_review_workbook(path: Path) -> tuple[dict[str, str], Layout, list[Revie
     """The identity (``job``, ``format``, and for one of a job's several workbooks its
     ``part`` and ``reviewer``), the layout and the decision columns of a workbook this
     service exported (a review workbook or a Discussion workbook)."""
+    import zipfile
+
     from openpyxl import load_workbook
 
+    from worker.extract.containers import check_zip
+    from worker.settings import get_settings
+
+    if zipfile.is_zipfile(path):  # a zip bomb or an encrypted part: refused before unpacking
+        limit = int(get_settings().max_unzipped_mb * 2**20)  # (what is no zip, openpyxl names)
+        check_zip(path.name, path, limit).close()
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
