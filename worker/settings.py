@@ -143,10 +143,6 @@ class Settings(BaseSettings):
         "workbook, HTML bundle or next round) at once; one that waits longer than a few "
         "seconds for a turn is answered 503 with Retry-After",
     )  # fmt: skip
-    portal_hash_concurrency: int = Field(
-        default=2, ge=1, le=64, description="portal: password hashes (Argon2id, 64 MiB "
-        "each) computed at once; a sign-in that waits longer than a few seconds is 503",
-    )  # fmt: skip
 
     @field_validator("home")
     @classmethod

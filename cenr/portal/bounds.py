@@ -1,23 +1,22 @@
-"""How much heavy work the portal does at once: a few numbered slots per kind of work.
+"""How much heavy work the portal does at once: a few slots per kind of work.
 
 A request that writes a download (a job's review workbook, HTML bundle or next round:
-seconds of CPU and tens of MB each) or hashes a password (Argon2id: 64 MiB and tens of
-milliseconds each) takes a slot of its kind for that work, and gives it back after. With
-every slot taken it waits up to ``WAIT_SECONDS`` for one, then gives up with
-:class:`Busy` (the portal's 503 with Retry-After), so a burst of such requests queues
-briefly or is refused instead of running all at once and exhausting memory and CPU.
+seconds of CPU and tens of MB each) takes a slot of its kind for that work and gives it
+back after. With every slot taken it waits up to ``WAIT_SECONDS`` for one, then gives up
+with :class:`Busy` (the portal's 503 with Retry-After), so a burst of such requests
+queues briefly or is refused instead of running all at once and exhausting memory and
+CPU. (Password hashing has its own turn, :func:`cenr.portal.auth.hashing`.)
 
 Use it around the heavy call only, from a route's worker thread (a ``def`` route or
 ``run_in_threadpool``), never on the event loop: waiting for a slot blocks the thread::
 
     with bounded("download"):
         path = export_html(...)
-    with bounded("hash"):
-        user.password_hash = hasher.hash(password)
 
-The sizes come from ``CENR_PORTAL_HEAVY_CONCURRENCY`` (downloads) and
-``CENR_PORTAL_HASH_CONCURRENCY`` (hashes); :func:`configure` sets them (``create_app``
-calls it), and until then each kind has ``DEFAULT_SLOTS``.
+The number of slots comes from ``CENR_PORTAL_HEAVY_CONCURRENCY``; :func:`configure` sets
+it (``create_app`` calls it), and until then each kind has ``DEFAULT_SLOTS``. Another
+kind of heavy work is one more name in ``Kind`` and ``WHAT`` and its size in
+:func:`configure`.
 """
 
 from __future__ import annotations
@@ -30,10 +29,10 @@ from typing import Literal
 from schema.errors import QueueFull
 from worker.settings import Settings
 
-Kind = Literal["download", "hash"]
+Kind = Literal["download"]
 DEFAULT_SLOTS = 2
 WAIT_SECONDS = 5.0  # longer than a typical download's writing, far shorter than a timeout
-WHAT: dict[Kind, str] = {"download": "writing other downloads", "hash": "checking other sign-ins"}
+WHAT: dict[Kind, str] = {"download": "writing other downloads"}
 
 _lock = threading.Lock()
 _slots: dict[Kind, threading.BoundedSemaphore] = {}
@@ -47,10 +46,7 @@ class Busy(QueueFull):
 def configure(settings: Settings) -> None:
     """Size each kind's slots from the settings (work holding an old slot still gives it
     back to the old set)."""
-    sizes: dict[Kind, int] = {
-        "download": settings.portal_heavy_concurrency,
-        "hash": settings.portal_hash_concurrency,
-    }
+    sizes: dict[Kind, int] = {"download": settings.portal_heavy_concurrency}
     with _lock:
         for kind, size in sizes.items():
             _slots[kind] = threading.BoundedSemaphore(size)
