@@ -58,9 +58,8 @@ def main() -> None:
     for row in range(2, sheet.max_row + 1, 10):
         sheet.cell(row, level).value = "3"
     book.save(saved)
-    print(
-        f"{args.protocols} protocols of {args.tokens} tokens ({target.stat().st_size / 2**20:.1f} MB)"
-    )
+    size = target.stat().st_size / 2**20
+    print(f"{args.protocols} protocols of {args.tokens} tokens ({size:.1f} MB)")
     for name, path in (("as exported", target), ("saved by a spreadsheet", saved)):
         for how, read in (("streamed", filled_levels), ("openpyxl", _with_openpyxl)):
             seconds, levels = _timed(read, path)
