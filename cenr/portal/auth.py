@@ -2,7 +2,7 @@
 kept on the server so that they can be ended, and CSRF tokens on every state-changing
 request.
 
-Passwords are hashed with Argon2id (argon2-cffi), at most ``HASHING_AT_ONCE`` at a time
+Passwords are hashed with Argon2id (argon2-cffi), at most ``bounds.HASH_SLOTS`` at a time
 (each takes 64 MiB: forty parallel sign-ins must not take a gigabyte); a sign-in for an
 unknown user still spends the time of one hash, so response times do not tell which
 names exist. A password needs ``MIN_PASSWORD`` characters and must not be blank,
@@ -38,10 +38,8 @@ import hmac
 import logging
 import re
 import secrets
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,7 +50,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
-from schema.errors import ConfigError, QueueFull
+from cenr.portal.bounds import bounded
+from schema.errors import ConfigError
 from schema.tables import User, UserSession
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,6 @@ MIN_SECRET = 32
 MIN_SECRET_GUESSES_LOG10 = 30
 PLACEHOLDERS = ("change-me", "changeme", "change_me", "placeholder", "example", "your-secret")
 CLOCK_SKEW = 60  # seconds a sign-in time may lie ahead of this server's clock
-HASHING_AT_ONCE = 2  # Argon2 hashes in flight (64 MiB each); more wait their turn
 HASHING_WAIT = 30.0  # seconds a sign-in waits for its turn before a 503
 LOGIN_COOKIE = "cenr_login"  # the sign-in form's pre-session token, signed
 LOGIN_PATH = "/login"  # the only path the browser sends it to
@@ -73,7 +71,6 @@ LOGIN_HOURS = 1  # how long a sign-in form stays usable
 _LOGIN_SALT = "cenr.portal.login-csrf"  # not the session's signer: one cookie is not the other
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a password anyone has: equalises sign-in timing")
-_HASHING = threading.BoundedSemaphore(HASHING_AT_ONCE)
 KEY_RECIPE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
@@ -117,16 +114,10 @@ def check_password(password: str, username: str) -> str:
     return password
 
 
-@contextmanager
-def hashing() -> Iterator[None]:
-    """A turn at Argon2 (at most ``HASHING_AT_ONCE`` at once); QueueFull (503) when none
-    comes within ``HASHING_WAIT`` seconds."""
-    if not _HASHING.acquire(timeout=HASHING_WAIT):
-        raise QueueFull("the portal is busy signing other people in; try again shortly")
-    try:
-        yield
-    finally:
-        _HASHING.release()
+def hashing() -> AbstractContextManager[None]:
+    """A turn at Argon2 (:mod:`cenr.portal.bounds`, ``HASH_SLOTS`` at once); a 503 when
+    none comes within ``HASHING_WAIT`` seconds."""
+    return bounded("hash", wait=HASHING_WAIT)
 
 
 def _now() -> datetime:

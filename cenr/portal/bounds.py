@@ -29,10 +29,11 @@ from typing import Literal
 from schema.errors import QueueFull
 from worker.settings import Settings
 
-Kind = Literal["download"]
+Kind = Literal["download", "hash"]
 DEFAULT_SLOTS = 2
+HASH_SLOTS = 2  # Argon2id at 64 MiB each: forty parallel sign-ins cost 0.9 GB unbounded
 WAIT_SECONDS = 5.0  # longer than a typical download's writing, far shorter than a timeout
-WHAT: dict[Kind, str] = {"download": "writing other downloads"}
+WHAT: dict[Kind, str] = {"download": "writing other downloads", "hash": "signing other people in"}
 
 _lock = threading.Lock()
 _slots: dict[Kind, threading.BoundedSemaphore] = {}
@@ -46,7 +47,7 @@ class Busy(QueueFull):
 def configure(settings: Settings) -> None:
     """Size each kind's slots from the settings (work holding an old slot still gives it
     back to the old set)."""
-    sizes: dict[Kind, int] = {"download": settings.portal_heavy_concurrency}
+    sizes: dict[Kind, int] = {"download": settings.portal_heavy_concurrency, "hash": HASH_SLOTS}
     with _lock:
         for kind, size in sizes.items():
             _slots[kind] = threading.BoundedSemaphore(size)

@@ -51,6 +51,7 @@ SIGNED_IN: dict[int | str, dict[str, Any]] = {
 }
 CHECKED: dict[int | str, dict[str, Any]] = {
     **SIGNED_IN,
+    413: _error("The request is larger than CENR_MAX_REQUEST_MB: refused as it streams in."),
     403: _error("The CSRF token (X-CSRF-Token header) is missing or stale, or the role "
                 "does not allow this."),
 }  # fmt: skip
@@ -72,7 +73,8 @@ PAGE_SIGNED_IN: dict[int | str, dict[str, Any]] = {
     503: html("The database is unreachable; try again shortly."),
 }
 PAGE_CHECKED: dict[int | str, dict[str, Any]] = {
-    **PAGE_SIGNED_IN, 403: html("The form's security token is missing or stale.")
+    **PAGE_SIGNED_IN, 403: html("The form's security token is missing or stale."),
+    413: html("The request is larger than CENR_MAX_REQUEST_MB: refused as it streams in."),
 }  # fmt: skip
 PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: html("No job of that id.")}
 

@@ -27,6 +27,7 @@ from cenr.portal.deps import (
     UploadFolder,
     VisibleJob,
     engine_of,
+    html,
     page,
     settings_of,
 )
@@ -204,7 +205,8 @@ def workbook_download(session: Db, user: SignedIn, job_id: VisibleJob, part: int
 
 @router.get(
     "/jobs/{job_id}/next.xlsx", tags=["downloads"], response_class=FileResponse,
-    responses={200: {"content": {XLSX: {}}, "description": "The workbook."}, **DOWNLOADS},
+    responses={200: {"content": {XLSX: {}}, "description": "The workbook."}, **DOWNLOADS,
+               403: html("Signed in as a reviewer: this needs an admin.")},
 )  # fmt: skip
 def next_download(
     session: Db, user: Admin, job_id: VisibleJob, n: Annotated[int, Query(ge=1, le=1000)] = 20

@@ -106,6 +106,7 @@ def login_form(request: Request) -> Response:
         303: {"description": "Signed in: to the jobs page, with the session cookie."},
         401: html("Wrong user name or password: the form again."),
         403: html("The sign-in token is missing, stale or already used."),
+        413: html("A sign-in form larger than 64 KB."),
         429: html("Too many failed sign-ins for this name or address: Retry-After says "
                   "when to try again."),
         503: html("The database is unreachable, or too many sign-ins at once."),
