@@ -115,8 +115,8 @@ def read_review_workbook(path: Path) -> tuple[dict[str, str], Layout, list[Revie
                 f"{path.name}: not a review workbook exported by cenr (no Review and _cenr "
                 "sheets); export one with `cenr export JOB --xlsx FILE`"
             )
-        identity = {
-            str(key): str(value)
+        identity = {  # an empty cell (a workbook dealt to nobody) is "", never "None"
+            str(key): "" if value is None else str(value)
             for key, value, *_ in book["_cenr"].iter_rows(values_only=True)
             if key is not None
         }
