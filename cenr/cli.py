@@ -192,6 +192,11 @@ def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--html", type=Path, metavar="FILE.zip",
         help="the HTML bundle: offline pages with every protocol's heat-map, zipped",
     )  # fmt: skip
+    p.add_argument(
+        "--blind", action="store_true",
+        help="a blind round: the workbooks (and bundle) hold the protocol text alone, "
+        "nothing the model said; their levels are imported marked blind",
+    )  # fmt: skip
     p.set_defaults(func=jobs.export)
 
     p = sub.add_parser("requeue", help="queue a job's unfinished work again (lost messages)")

@@ -57,4 +57,25 @@ def agreement_lines(report: Mapping[str, Any]) -> list[str]:
         f"Cohen's kappa {_show(row['cohen_kappa'])} (n={row['n']})"
         for row in report["model_vs_reviewer"]
     ]
-    return lines
+    return lines + _blind_lines(report.get("blind_vs_sighted"))
+
+
+def _against(figures: Mapping[str, Any]) -> str:
+    return (
+        f"agreement {_show(figures['agreement'])}, linear kappa "
+        f"{_show(figures['linear_kappa'])} (n={figures['n']})"
+    )
+
+
+def _blind_lines(rounds: Mapping[str, Any] | None) -> list[str]:
+    """The model against blind and sighted reviews, side by side (a blind round)."""
+    if rounds is None:
+        return []
+    if not rounds["blind_reviews"]:
+        return ["model / blind reviews: no blind reviews (`cenr export JOB --blind ...`)"]
+    rows = [("all reviewers", rounds["overall"])]
+    rows += [(row["reviewer"], row) for row in rounds["reviewers"]]
+    return [
+        f"model / {name}, blind: {_against(row['blind'])}; sighted: {_against(row['sighted'])}"
+        for name, row in rows
+    ]

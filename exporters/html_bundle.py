@@ -11,6 +11,11 @@ One folder ``cenr-JOB/`` inside the zip:
                         confusion matrix as a picture (``assets/confusion.svg``), codebook;
 ``assets/``             one stylesheet and one script, shared by every page.
 
+A *blind* bundle (a blind round, ``blind=True``) is the same writer leaving out all the
+model said: the index lists ID and title in Protocol ID order, each page the protocol's
+fields unshaded, and there is no model card, level, confidence, probability, verdict,
+evidence, legend or other reviewer's level.
+
 The pages are Jinja2 templates (``exporters/templates``, :mod:`exporters.rendering`) with
 autoescaping: everything that comes from a document (or a file name) is escaped where it
 is printed. The protocol page's body is ``shared/protocol.html``, which the portal's
@@ -56,6 +61,7 @@ INDEX_HEADINGS = (
     ("#", "number"), ("Protocol ID", "text"), ("Title", "text"), ("Level", "text"),
     ("Confidence", "number"), ("Faithfulness", "number"), ("Reviewer level", "text"),
 )  # fmt: skip
+BLIND_HEADINGS = INDEX_HEADINGS[:3]  # a blind round: #, Protocol ID, Title
 
 
 def _asset(name: str) -> str:
@@ -87,8 +93,12 @@ class HtmlBundle:
         data: ReviewData,
         codebook: Codebook,
         spans_of: Callable[[int], list[TokenSpan]],
+        blind: bool = False,
     ) -> None:
         self.data = data
+        # a blind round: nothing the model said (see the module), in Protocol ID order
+        self.blind = blind
+        self.rows = sorted(data.rows, key=lambda r: r.protocol_id) if blind else data.rows
         self.codebook = codebook
         self.spans_of = spans_of
         self.root = f"cenr-{data.job_id}"
@@ -100,13 +110,15 @@ class HtmlBundle:
 
         put("assets/cenr.css", stylesheet())
         put("assets/cenr.js", script())
-        put("assets/confusion.svg", self.confusion_svg())
-        put("assets/reliability.svg", reliability_svg(self.reliability_series()))
+        if not self.blind:
+            put("assets/confusion.svg", self.confusion_svg())
+            put("assets/reliability.svg", reliability_svg(self.reliability_series()))
+            put("model.html", render("bundle/model.html", **self.model_context()))
         put("index.html", render("bundle/index.html", **self.index_context()))
-        put("model.html", render("bundle/model.html", **self.model_context()))
-        rows = self.data.rows
+        rows = self.rows
         for number, row in enumerate(rows, start=1):
-            context = self.protocol_context(row, self.spans_of(row.prediction_id))
+            spans = [] if self.blind else self.spans_of(row.prediction_id)
+            context = self.protocol_context(row, spans)
             context.update(
                 csp=CSP_ATTRIBUTE, up="../", before=number - 1 or None,
                 after=number + 1 if number < len(rows) else None,
@@ -122,19 +134,23 @@ class HtmlBundle:
              "level": self.codebook.levels[row.level_index], "confidence": row.confidence,
              "faithfulness": row.faithfulness,
              "reviews": reviewer_levels(data.reviews.get(row.item_id, []))}
-            for number, row in enumerate(data.rows, start=1)
+            for number, row in enumerate(self.rows, start=1)
         ]  # fmt: skip
         return {
             "csp": CSP_ATTRIBUTE, "up": "", "job_id": data.job_id, "model": data.model,
             "attention": data.attention, "rows": rows, "failures": data.failures,
-            "exported": _now(), "headings": INDEX_HEADINGS,
+            "exported": _now(), "headings": BLIND_HEADINGS if self.blind else INDEX_HEADINGS,
             "level_counts": [(lv, counts.get(lv.code, 0)) for lv in self.codebook.levels],
+            "blind": self.blind,
         }  # fmt: skip
 
     # -- one protocol ----------------------------------------------------------------
     def protocol_context(self, row: ReviewRow, spans: Sequence[TokenSpan]) -> dict[str, Any]:
         """What ``shared/protocol.html`` shows of one protocol (the bundle's page and the
-        portal's): its facts, strongest passages, probabilities and shaded text."""
+        portal's): its facts, strongest passages, probabilities and shaded text (blind:
+        the facts of the file and the text alone)."""
+        if self.blind:
+            return self._blind_context(row)
         level = self.codebook.levels[row.level_index]
         faith = row.faithfulness
         tokens = f"{row.n_tokens}" + (f", {row.tokens_cut} cut" if row.tokens_cut else "")
@@ -159,6 +175,14 @@ class HtmlBundle:
             "explanation": FAITHFULNESS_EXPLANATION,
             "probabilities": list(zip(self.codebook.levels, row.probabilities, strict=False)),
             "fields": self.fields(row, spans),
+            "blind": False,
+        }  # fmt: skip
+
+    def _blind_context(self, row: ReviewRow) -> dict[str, Any]:
+        """A blind round's page: the protocol's fields unshaded, its file, nothing else."""
+        return {
+            "protocol_id": row.protocol_id, "title": row.title, "blind": True,
+            "facts": [("File", row.file, "")], "fields": self.fields(row, []),
         }  # fmt: skip
 
     def fields(self, row: ReviewRow, spans: Iterable[TokenSpan]) -> list[tuple[str, Markup]]:
@@ -290,11 +314,13 @@ def write_html_bundle(
     data: ReviewData,
     codebook: Codebook,
     spans_of: Callable[[int], list[TokenSpan]],
+    blind: bool = False,
 ) -> Path:
-    """Write the job's HTML bundle as a zip at ``path`` (a temporary name, then renamed)."""
+    """Write the job's HTML bundle as a zip at ``path`` (a temporary name, then renamed);
+    ``blind``: nothing the model said (a blind round)."""
 
     def build(out: BinaryIO) -> None:
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            HtmlBundle(data, codebook, spans_of).write(archive)
+            HtmlBundle(data, codebook, spans_of, blind=blind).write(archive)
 
     return write_zip_atomically(path, build)

@@ -23,6 +23,11 @@ Sheets, in order:
 ``_cenr``     (hidden) the job ID and format, so an import can check where a file came
               from, and which part of the job it holds and for whom.
 
+A *blind* workbook (a blind round: ``blind=True``) is the same writer leaving out all the
+model said: the Review sheet keeps the row ID, Protocol ID, title, the text (uncoloured)
+and the reviewer's columns, in Protocol ID order; no Heatmap or Model sheet, no counts
+per level; ``_cenr`` says ``blind``, and the import marks the levels so.
+
 A job's protocols may be split over several workbooks (:mod:`exporters.dealing`): each
 is written by :class:`ReviewWorkbook` from its own rows, and says which part it is.
 
@@ -81,10 +86,20 @@ EXCEL_ROWS = 1_048_576
 TOKENS_PER_ROW = 16
 HEATMAP_RUNS = 4  # runs of TOKENS_PER_ROW tokens per protocol in the Heatmap sheet
 ROW_HEIGHT = 120  # points: about eight lines of a protocol's text, the rest scrolls in the cell
+BLIND_NOTE = (
+    "A blind round: the protocol text alone, nothing the model said. Give your own level "
+    "in Reviewer level, and why in Rationale."
+)
 
 
-def rich_text(fields: dict[str, str], spans: Sequence[TokenSpan], n_tokens: int) -> CellRichText:
-    """The protocol's fields, each word's font coloured (and the strongest bold) by weight."""
+PLAIN = -1  # the font of a blind workbook's text: black, whatever the weights
+
+
+def rich_text(
+    fields: dict[str, str], spans: Sequence[TokenSpan], n_tokens: int, plain: bool = False
+) -> CellRichText:
+    """The protocol's fields, each word's font coloured (and the strongest bold) by weight;
+    ``plain``: all of it black (a blind workbook, with no spans)."""
     by_field: dict[str, list[TokenSpan]] = {}
     for span in spans:
         by_field.setdefault(span.field, []).append(span)
@@ -94,7 +109,7 @@ def rich_text(fields: dict[str, str], spans: Sequence[TokenSpan], n_tokens: int)
             continue
         text = clean(value)
         pieces.append((None, f"{name}: " if not pieces else f"\n\n{name}: "))
-        cursor, current = 0, 0
+        cursor, current = 0, PLAIN if plain else 0
         for span in sorted(by_field.get(name, []), key=lambda s: s.start):
             if span.start < cursor or span.end > len(text):
                 continue
@@ -111,6 +126,8 @@ def _inline_font(level: int | None) -> InlineFont:
     """One font object per shade, shared by every run (building them is not cheap)."""
     if level is None:
         return InlineFont(b=True)
+    if level == PLAIN:
+        return InlineFont(color=Color("000000"))
     return InlineFont(color=Color(FONTS[level]), b=level >= 4 or None)
 
 
@@ -182,6 +199,7 @@ class ReviewWorkbook:
         all_levels: bool = False,
         share: Share[ReviewRow] | None = None,
         total: int | None = None,
+        blind: bool = False,
     ) -> None:
         self.data = data
         self.codebook = codebook
@@ -193,6 +211,9 @@ class ReviewWorkbook:
         # many protocols the job has
         self.share = share
         self.total = len(data.rows) if total is None else total
+        # a blind round: the protocol text alone, nothing the model said (no level,
+        # confidence, evidence, shading, Heatmap or Model sheet), in Protocol ID order
+        self.blind = blind
         self.book = Workbook(write_only=True)
         self.cells = StyledCells()
 
@@ -200,22 +221,22 @@ class ReviewWorkbook:
     def write(self, out: BinaryIO) -> None:
         codes = self.codebook.codes
         review = self.book.create_sheet("Review")
-        heatmap = self.book.create_sheet("Heatmap")
+        heatmap = None if self.blind else self.book.create_sheet("Heatmap")
         self._review_layout(review, codes)
-        heat_rows = self._heatmap_intro(heatmap)
+        heat_rows = self._heatmap_intro(heatmap) if heatmap is not None else 0
         wrap = Alignment(wrap_text=True, vertical="top")
         heat_full = False
         review_row = 1
         reviewer = self.share.reviewer if self.share else None  # their name, filled in
-        for row in self.data.rows:
-            spans = self.spans_of(row.prediction_id)
+        rows = self.data.rows
+        if self.blind:  # least certain first would tell the reviewer the model's doubt
+            rows = sorted(rows, key=lambda r: r.protocol_id)
+        for row in rows:
+            spans = [] if self.blind else self.spans_of(row.prediction_id)
             level = self.codebook.levels[row.level_index]
-            rich: Any = rich_text(row.fields, spans, row.n_tokens)
+            rich: Any = rich_text(row.fields, spans, row.n_tokens, plain=self.blind)
             text_cell = WriteOnlyCell(review, value=rich)
             text_cell.alignment = wrap
-            strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens if w >= 0.0005)
-            evidence = evidence_for(row, spans)
-            passages = "\n\n".join(f"{name}: {text}" for name, text in evidence.quoted())
             review_row += 1
             review.row_dimensions[review_row].height = ROW_HEIGHT  # set before the row
             review.append(
@@ -223,26 +244,14 @@ class ReviewWorkbook:
                     self.cells.cell(review, row.item_id),
                     self.cells.cell(review, row.protocol_id, "top"),
                     self.cells.cell(review, row.title, "wrap"),
-                    self.cells.cell(review, level.code, "top"),
-                    self.cells.cell(review, level.name, "wrap"),
-                    self.cells.cell(review, evidence.describe(), "wrap"),
-                    self.cells.cell(review, passages, "wrap"),
-                    self.cells.cell(review, round(row.confidence, 4), "fraction"),
-                    *[self.cells.cell(review, round(p, 4), "fraction") for p in row.probabilities],
-                    self.cells.cell(
-                        review,
-                        round(row.faithfulness, 2) if row.faithfulness is not None else None,
-                        "fraction",
-                    ),
-                    self.cells.cell(review, row.faithfulness_verdict, "wrap"),
-                    self.cells.cell(review, strongest, "wrap"),
+                    *([] if self.blind else self._model_cells(review, row, spans)),
                     text_cell,
                     self.cells.cell(review, None, "editable"),
                     self.cells.cell(review, None, "editable"),
                     self.cells.cell(review, reviewer, "editable"),
                 ]
             )
-            if not heat_full:
+            if heatmap is not None and not heat_full:
                 per_chunk = 1 + (len(self.codebook.levels) if self.all_levels else 1)
                 runs = evidence_windows(spans, TOKENS_PER_ROW, HEATMAP_RUNS)
                 needed = 2 + per_chunk * max(len(runs), 1)
@@ -262,7 +271,8 @@ class ReviewWorkbook:
                     heat_rows += self._heatmap_block(heatmap, row, level.code, spans, runs)
         self._summary()
         write_codebook_sheet(self.book, self.cells, self.codebook)
-        self._model_sheet()
+        if not self.blind:
+            self._model_sheet()
         self._failed_sheet()
         write_identity_sheet(
             self.book,
@@ -272,9 +282,30 @@ class ReviewWorkbook:
                 ("model", self.data.model),
                 ("exported_at", datetime.now(UTC).isoformat()),
                 *self._part_identity(),
+                *([("blind", True)] if self.blind else []),
             ],
         )
         self.book.save(out)
+
+    def _model_cells(self, sheet: Worksheet, row: ReviewRow, spans: list[TokenSpan]) -> list[Any]:
+        """What the model said of a row: level, evidence, confidence, probabilities,
+        faithfulness and strongest tokens (the columns a blind workbook leaves out)."""
+        level = self.codebook.levels[row.level_index]
+        strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens if w >= 0.0005)
+        evidence = evidence_for(row, spans)
+        passages = "\n\n".join(f"{name}: {text}" for name, text in evidence.quoted())
+        faithfulness = round(row.faithfulness, 2) if row.faithfulness is not None else None
+        return [
+            self.cells.cell(sheet, level.code, "top"),
+            self.cells.cell(sheet, level.name, "wrap"),
+            self.cells.cell(sheet, evidence.describe(), "wrap"),
+            self.cells.cell(sheet, passages, "wrap"),
+            self.cells.cell(sheet, round(row.confidence, 4), "fraction"),
+            *[self.cells.cell(sheet, round(p, 4), "fraction") for p in row.probabilities],
+            self.cells.cell(sheet, faithfulness, "fraction"),
+            self.cells.cell(sheet, row.faithfulness_verdict, "wrap"),
+            self.cells.cell(sheet, strongest, "wrap"),
+        ]
 
     def _part_identity(self) -> list[tuple[str, object]]:
         """What the ``_cenr`` sheet says of the part: which, of how many, for whom."""
@@ -292,29 +323,32 @@ class ReviewWorkbook:
     def _part_note(self) -> str:
         """The Summary sheet's first line: what this workbook holds of the job."""
         n, share, chosen = len(self.data.rows), self.share, self.data.chosen_by
+        order = "in Protocol ID order (blind)" if self.blind else "least certain first"
         if share is None or (share.parts == 1 and share.reviewer is None):
             if chosen:
                 return f"{n:,} protocols of job {self.data.job_id}, {chosen}."
-            return f"All {n:,} classified protocols of job {self.data.job_id}, least certain first."
+            return f"All {n:,} classified protocols of job {self.data.job_id}, {order}."
         whose = f"{share.reviewer}'s workbook" if share.reviewer else "Workbook"
         note = (
             f"{whose} {share.part} of {share.parts}: {n:,} of the job's {self.total:,} "
-            "protocols, least certain first"
+            f"protocols, {order}"
         )
         if share.shared:
             note += f"; {share.shared:,} of them are reviewed by every reviewer (agreement)"
         return note + (f". The protocols were {chosen}." if chosen else ".")
 
     def _review_layout(self, sheet: Worksheet, codes: list[str]) -> None:
-        names = [
-            "Row ID", "Protocol ID", "Title", "Level", "Level name",
-            "Evidence by field", "Strongest passages", "Confidence",
+        model = [
+            "Level", "Level name", "Evidence by field", "Strongest passages", "Confidence",
             *[f"P({code})" for code in codes],
             "Faithfulness", "What the heat-map shows", "Strongest tokens",
-            "Protocol text",
-            "Reviewer level", "Rationale", "Reviewer",
         ]  # fmt: skip
-        widths = [8, 16, 32, 7, 22, 26, 50, 11, *[7] * len(codes), 12, 34, 30, 90, 14, 40, 14]
+        model_widths = [7, 22, 26, 50, 11, *[7] * len(codes), 12, 34, 30]
+        if self.blind:
+            model, model_widths = [], []
+        names = ["Row ID", "Protocol ID", "Title", *model, "Protocol text",
+                 "Reviewer level", "Rationale", "Reviewer"]  # fmt: skip
+        widths = [8, 16, 32, *model_widths, 90, 14, 40, 14]
         set_widths(sheet, widths)
         sheet.column_dimensions["A"].hidden = True
         sheet.freeze_panes = "C2"
@@ -402,6 +436,9 @@ class ReviewWorkbook:
         sheet.column_dimensions["B"].width = 14
         counts = Counter(row.level_code for row in self.data.rows)
         sheet.append([self.cells.cell(sheet, self._part_note(), "bold")])
+        if self.blind:  # the counts per level and the legend are the model's
+            sheet.append([self.cells.cell(sheet, BLIND_NOTE)])
+            return
         sheet.append(self.cells.header(sheet, ["Level", "Protocols"]))
         for level in self.codebook.levels:
             sheet.append([f"{level.code} {level.name}", counts.get(level.code, 0)])
@@ -495,12 +532,14 @@ def write_review_workbooks(
     all_levels: bool = False,
     only: Collection[int] | None = None,
     target_of: Callable[[Path], Path] | None = None,
+    blind: bool = False,
 ) -> list[Path]:
     """The job's review workbooks as :func:`exporters.dealing.deal` splits it: ``path``
     itself when one workbook holds the job, else ``path``'s name with the part's suffix
     (``review-2.xlsx``, ``review-alice.xlsx``, ``review-alice-2.xlsx``); with ``only``,
     just those of them (0-based, in dealing order), for exports written in parallel.
-    ``target_of`` may move a file elsewhere (beside a workbook a reviewer filled in)."""
+    ``target_of`` may move a file elsewhere (beside a workbook a reviewer filled in);
+    ``blind`` leaves out everything the model said (:class:`ReviewWorkbook`)."""
     written = []
     for index, share in enumerate(deal(data.rows, per_workbook, reviewers, overlap)):
         if only is not None and index not in only:
@@ -509,7 +548,7 @@ def write_review_workbooks(
         target = target_of(target) if target_of is not None else target
         book = ReviewWorkbook(
             replace(data, rows=share.rows), codebook, spans_of, all_levels=all_levels,
-            share=share, total=len(data.rows),
+            share=share, total=len(data.rows), blind=blind,
         )  # fmt: skip
         written.append(write_zip_atomically(target, book.write))
     return written

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -247,6 +248,9 @@ class Review(_Decision, Base):
 
     __tablename__ = "reviews"
     __table_args__ = (UniqueConstraint("job_item_id", "reviewer"),)
+
+    # from a blind workbook (the protocol text alone, nothing the model said)
+    blind: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Adjudication(_Decision, Base):

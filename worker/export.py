@@ -79,12 +79,14 @@ def export_workbooks(
     inputs: tuple[Any, Any, Callable[[int], Any]] | None = None,
     only: Collection[int] | None = None,
     kept: list[Kept] | None = None,
+    blind: bool = False,
 ) -> list[Path]:
     """The job's review workbooks, at most ``per_workbook`` protocols each (default:
     :func:`per_workbook_of`), dealt to ``reviewers`` with a shared ``overlap`` when given:
     :mod:`exporters.dealing`. ``path`` names the first; ``only`` picks some of them. A
     workbook holding reviewer levels never imported is never written over
-    (:func:`free_target`); ``kept`` collects those left in place."""
+    (:func:`free_target`); ``kept`` collects those left in place. ``blind``: the
+    protocol text alone, nothing the model said (a blind round)."""
     from exporters.workbook import write_review_workbooks
 
     if per_workbook is None:
@@ -93,7 +95,7 @@ def export_workbooks(
     held: list[Kept] = [] if kept is None else kept
     return write_review_workbooks(
         path, data, codebook, spans_of, per_workbook, reviewers, overlap, all_levels, only,
-        target_of=lambda target: free_target(session, target, held),
+        target_of=lambda target: free_target(session, target, held), blind=blind,
     )  # fmt: skip
 
 
@@ -177,12 +179,17 @@ def _workbook_inputs(
 
 
 def export_html(
-    session: Any, job_id: str, path: Path, inputs: tuple[Any, Any, Any] | None = None
+    session: Any,
+    job_id: str,
+    path: Path,
+    inputs: tuple[Any, Any, Any] | None = None,
+    blind: bool = False,
 ) -> Path:
-    """The job's HTML bundle (a zip) at ``path``."""
+    """The job's HTML bundle (a zip) at ``path``; ``blind``: the text alone."""
     from exporters.html_bundle import write_html_bundle
 
-    return write_html_bundle(path, *(inputs or review_inputs(session, job_id)))
+    data, codebook, spans_of = inputs or review_inputs(session, job_id)
+    return write_html_bundle(path, data, codebook, spans_of, blind=blind)
 
 
 # -- a job's exports, in one process or two ------------------------------------------

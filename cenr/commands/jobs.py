@@ -203,6 +203,12 @@ def export(args: argparse.Namespace) -> int:
 
     if not (args.xlsx or args.csv or args.html):
         raise ConfigError("say what to write: --xlsx FILE, --html FILE.zip and/or --csv FILE")
+    if args.blind and not (args.xlsx or args.html):
+        raise ConfigError(
+            "--blind hides the model from reviewers: add --xlsx FILE or --html FILE.zip"
+        )
+    if args.blind and args.all_levels:
+        raise ConfigError("--all-levels shows the model's weights, which --blind leaves out")
     for option, given in (
         ("--all-levels", args.all_levels), ("--per-workbook", args.per_workbook),
         ("--reviewers", args.reviewers), ("--overlap", args.overlap),
@@ -223,11 +229,11 @@ def export(args: argparse.Namespace) -> int:
             if args.xlsx:
                 written += export_workbooks(
                     session, job_id, args.xlsx, args.per_workbook, reviewers, args.overlap,
-                    args.all_levels, kept=kept,
+                    args.all_levels, kept=kept, blind=args.blind,
                 )  # fmt: skip
                 not_users = assign_dealt(session, job_id, reviewers)
             if args.html:
-                written.append(export_html(session, job_id, args.html))
+                written.append(export_html(session, job_id, args.html, blind=args.blind))
     except OSError as exc:
         raise InputFileError(f"cannot write the export: {exc}") from exc
     finally:

@@ -46,9 +46,10 @@ function setupIndex() {
   const search = document.getElementById("filter");
   const level = document.getElementById("level-filter");
   const shown = document.getElementById("shown");
-  const update = () => filterTable(table, search.value, level.value, shown);
+  // a blind round's index has no level filter
+  const update = () => filterTable(table, search.value, level ? level.value : "", shown);
   search.addEventListener("input", update);
-  level.addEventListener("change", update);
+  if (level) level.addEventListener("change", update);
   update();
 }
 

@@ -6,14 +6,15 @@ Stage: none (the read side of reviews). Reads the reviews and adjudications and 
 Downstream of :mod:`worker.review.imports` (which stores the decisions): Cohen's kappa
 per pair of reviewers, Fleiss' kappa overall, the ordinal figures (weighted kappas,
 Krippendorff's alpha; :mod:`worker.review.ratings` computes them all), the model against
-each reviewer; the protocols they disagree on, for the Discussion workbook; and the
+each reviewer, and apart for reviews given blind and sighted (:func:`blind_vs_sighted`);
+the protocols they disagree on, for the Discussion workbook; and the
 agreed label of each protocol - its adjudicated level if it has one, else the level all
 its reviewers gave - which is what ``cenr train --from-reviews`` learns from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -162,6 +163,50 @@ def _ordinal(
     }
 
 
+def _against_model(pairs: list[tuple[int, int]], n_levels: int) -> dict[str, Any]:
+    """Reviewer against model over (reviewer's, model's) level indices: the share equal
+    and the linear weighted kappa."""
+    theirs, ours = [a for a, _ in pairs], [b for _, b in pairs]
+    return {
+        "n": len(pairs),
+        "agreement": sum(a == b for a, b in pairs) / len(pairs) if pairs else None,
+        "linear_kappa": weighted_kappa(theirs, ours, n_levels, "linear"),
+    }
+
+
+def blind_vs_sighted(
+    session: Session, job: Job, codebook: Codebook, model: dict[int, str]
+) -> dict[str, Any]:
+    """The model's agreement with reviews given blind (the model's level unseen) and with
+    those given sighted, side by side, per reviewer and overall: agreement with the model
+    is only evidence for it where the reviewer could not be led by it."""
+    rounds: dict[str, dict[str, list[tuple[int, int]]]] = {"blind": {}, "sighted": {}}
+    for item_id, reviewer, code, blind in session.execute(
+        select(Review.job_item_id, Review.reviewer, Review.level_code, Review.blind).where(
+            Review.job_id == job.id
+        )
+    ):
+        if item_id not in model:
+            continue
+        theirs = stored_level(codebook, code, reviewer, job.id, item_id)
+        ours = stored_level(codebook, model[item_id], "the model", job.id, item_id)
+        kind = "blind" if blind else "sighted"
+        rounds[kind].setdefault(reviewer, []).append((theirs, ours))
+    n_levels = len(codebook.levels)
+
+    def side_by_side(pairs_of: Callable[[str], list[tuple[int, int]]]) -> dict[str, Any]:
+        return {kind: _against_model(pairs_of(kind), n_levels) for kind in rounds}
+
+    return {
+        "blind_reviews": sum(len(pairs) for pairs in rounds["blind"].values()),
+        "reviewers": [
+            {"reviewer": name, **side_by_side(lambda kind: rounds[kind].get(name, []))}  # noqa: B023
+            for name in sorted(set(rounds["blind"]) | set(rounds["sighted"]))
+        ],
+        "overall": side_by_side(lambda kind: [p for ps in rounds[kind].values() for p in ps]),
+    }
+
+
 def agreement(session: Session, job_id: str) -> dict[str, Any]:
     """Agreement between the job's reviewers, and between the model and each reviewer.
 
@@ -235,6 +280,7 @@ def agreement(session: Session, job_id: str) -> dict[str, Any]:
         },
         "coarse_levels": [c.name for c in codebook.coarse],
         "model_vs_reviewer": versus_model,
+        "blind_vs_sighted": blind_vs_sighted(session, job, codebook, model),
         "disagreements": disagreements,
         "adjudicated": sorted(i for i in disagreements if i in adjudicated),
     }

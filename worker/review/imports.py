@@ -12,7 +12,8 @@ and filter. The workbook must carry this service's format and a job this databas
 every level is checked against the model's codebook. Importing the same file twice
 changes nothing; a job's several workbooks (split by size, or dealt to reviewers) import
 in any order, each row stored under its reviewer, the one the workbook was dealt to when
-the Reviewer cell is empty. Every level stored, replaced or removed is also a
+the Reviewer cell is empty. A blind round's workbook (``_cenr`` says ``blind``) stores its
+levels marked blind (:attr:`Review.blind`). Every level stored, replaced or removed is also a
 :class:`LabelEvent` (:mod:`worker.review.history`), in the same transaction. Messages name
 the workbook by its base name only: an uploaded file's server path stays private.
 """
@@ -202,6 +203,7 @@ def import_reviews(
         )
     job_id = identity["job"]
     dealt_to = identity.get("reviewer", "")  # a workbook dealt to one reviewer
+    blind = identity.get("blind", "").lower() == "true"  # a blind round's workbook
     if expected is not None and job_id != expected:
         raise InputFileError(
             f"{path.name}: this workbook belongs to job {job_id}, not to job {expected}"
@@ -247,6 +249,7 @@ def import_reviews(
         if (
             stored is not None
             and (stored.level_code, stored.rationale, stored.reviewer) == decision
+            and getattr(stored, "blind", blind) == blind
         ):
             report.unchanged += 1
             continue
@@ -257,6 +260,8 @@ def import_reviews(
             existing[key(item.id, name)] = stored
         stored.level_code, stored.rationale, stored.reviewer = decision
         stored.source, stored.imported_at = str(path)[:2000], now()
+        if isinstance(stored, Review):
+            stored.blind = blind
         action = (history.STORED if before is None else history.CHANGED)[table.__tablename__]
         history.record(session, stored, item, action, before, actor or name, channel,
                        path.name, at=stored.imported_at)  # fmt: skip
