@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TextIO
+from typing import Literal, TextIO
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
@@ -48,9 +48,11 @@ def out_of_fold_probabilities(
     codebook: Codebook,
     options: TrainingOptions,
     folds: int = 5,
-    progress: TextIO | None = sys.stderr,
+    progress: TextIO | Literal["stderr"] | None = "stderr",
 ) -> OutOfFold:
-    """Each protocol's probabilities from a model trained on the other folds.
+    """Each protocol's probabilities from a model trained on the other folds; a line a fold
+    to ``progress`` (``"stderr"``: the process's standard error when called, not when this
+    module was imported, which under a test's capture may be a stream since closed).
 
     Raises:
         TrainingDataError: fewer than two levels, a level with fewer than
@@ -75,7 +77,7 @@ def out_of_fold_probabilities(
         if progress is not None:
             print(
                 f"fold {number}/{k}: training on {len(kept)} protocol(s), scoring {len(held)}",
-                file=progress,
+                file=sys.stderr if progress == "stderr" else progress,
             )
         # early stopping's validation share must hold one of every level: on a few dozen
         # protocols the model's 15% may not

@@ -14,10 +14,9 @@ same text on both sides of a fold would make the check in-sample.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Literal, TextIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -105,7 +104,7 @@ def check_labels(
     job_ids: Sequence[str],
     folds: int = 5,
     epochs: int | None = None,
-    progress: TextIO | None = sys.stderr,
+    progress: TextIO | Literal["stderr"] | None = "stderr",
 ) -> LabelCheckReport:
     """Cross-validate the jobs' reviewed protocols, score every label, store the run.
 
