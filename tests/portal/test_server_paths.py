@@ -9,16 +9,11 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import httpx
 from openpyxl import load_workbook
 
 from tests.exporters.conftest import fill_in
 from tests.portal.conftest import Portal
-from tests.worker.cluster import wait_until
-
-
-def _csrf(client: httpx.Client) -> dict[str, str]:
-    return {"X-CSRF-Token": client.get("/api/me").json()["csrf_token"]}
+from tests.portal.test_portal import _csrf, _three_protocol_job
 
 
 def _server_paths(home: Path) -> list[str]:
@@ -34,16 +29,6 @@ def _no_server_path(text: str, home: Path) -> None:
         assert prefix not in text, (prefix, text)
 
 
-def _job(admin: httpx.Client) -> str:
-    files = [("files", (f"p{i}.txt", f"community partners co-lead study {i}".encode(),
-                        "text/plain")) for i in range(3)]  # fmt: skip
-    created = admin.post("/api/jobs", files=files, headers=_csrf(admin))
-    assert created.status_code == 201, created.text
-    job: str = created.json()["job"]
-    assert wait_until(lambda: admin.get(f"/api/jobs/{job}").json()["status"] == "done", 120)
-    return job
-
-
 def test_upload_errors_and_import_reports_name_files_not_server_paths(
     portal: Portal, tmp_path: Path
 ) -> None:
@@ -52,7 +37,7 @@ def test_upload_errors_and_import_reports_name_files_not_server_paths(
     CENR_HOME (its uploads folder) or the temporary folder."""
     home = Path(os.environ["CENR_HOME"])
     alice = portal.client("alice")
-    job = _job(alice)
+    job = _three_protocol_job(alice)
     headers = _csrf(alice)
 
     garbage = {"workbook": ("my review.xlsx", b"not a workbook", "application/octet-stream")}

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from cenr.cli import main
 from tests.portal.conftest import PASSWORDS, Portal, login_token
-from tests.portal.test_portal import _csrf, _routes, _wait_done
+from tests.portal.test_portal import _csrf, _routes, _three_protocol_job, _wait_done
 
 ROLES = ("anonymous", "reviewer, not assigned", "reviewer, assigned", "admin")
 README = Path(__file__).parents[2] / "README.md"
@@ -56,12 +56,9 @@ def _sign_in(portal: Portal, user: str, password: str) -> httpx.Client:
 
 
 def _job(admin: httpx.Client) -> tuple[str, int]:
-    files = [("files", ("p.txt", b"community partners co-lead the study", "text/plain"))]
-    created = admin.post("/api/jobs", files=files, headers=_csrf(admin))
-    assert created.status_code == 201, created.text
-    job: str = created.json()["job"]
-    detail = _wait_done(admin, job)
-    return job, int(detail["protocols"][0]["item"])
+    """A finished job of three protocols, and the item of its first."""
+    job = _three_protocol_job(admin)
+    return job, int(_wait_done(admin, job)["protocols"][0]["item"])
 
 
 def _request(
