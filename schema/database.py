@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +22,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from schema.errors import DatabaseError, DatabaseUnavailable
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time in UTC: SQLite gives ``DateTime(timezone=True)`` columns back without
+    their zone (PostgreSQL keeps it); every time this service stores is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Text, and_, false, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
+from schema.database import aware
 from schema.errors import ConfigError, NotFound
 from schema.evidence import Evidence, Passage
 from schema.states import FileState, ItemState, JobState
@@ -31,10 +32,6 @@ from schema.tables import (
 )
 from schema.views import JobStatus, ResultRow, ReviewData, ReviewRow, TokenSpan
 from worker.store import chunks
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def latest_job_id(session: Session) -> str:
@@ -63,8 +60,8 @@ def job_status(session: Session, job_id: str, lost_after: float | None = None) -
     queued = items[ItemState.WAITING] + items[ItemState.QUEUED] + files[FileState.QUEUED]
     running, done = items[ItemState.RUNNING], items[ItemState.DONE]
     failed = items[ItemState.FAILED] + files[FileState.FAILED]
-    started = _aware(job.created_at)
-    end = _aware(job.finished_at) if job.finished_at else datetime.now(UTC)
+    started = aware(job.created_at)
+    end = aware(job.finished_at) if job.finished_at else datetime.now(UTC)
     elapsed = (end - started).total_seconds()
     rate = done / elapsed if done and elapsed > 0 else None
     left = (queued + running) / rate if rate else None
@@ -78,7 +75,7 @@ def job_status(session: Session, job_id: str, lost_after: float | None = None) -
             )
         ).one()  # fmt: skip
         if lost and oldest is not None:
-            waited, left = round((datetime.now(UTC) - _aware(oldest)).total_seconds(), 1), None
+            waited, left = round((datetime.now(UTC) - aware(oldest)).total_seconds(), 1), None
     return JobStatus(
         job=job.id,
         status=job.status,
@@ -90,7 +87,7 @@ def job_status(session: Session, job_id: str, lost_after: float | None = None) -
         failed=failed,
         files=sum(files.values()),
         created_at=started.isoformat(),
-        finished_at=_aware(job.finished_at).isoformat() if job.finished_at else None,
+        finished_at=aware(job.finished_at).isoformat() if job.finished_at else None,
         docs_per_second=round(rate, 3) if rate else None,
         seconds_left=round(left, 1) if left is not None else None,
         out_dir=job.out_dir,
@@ -261,7 +258,7 @@ def review_data(
         job_id=job_id,
         model=model.name,
         model_metrics=dict(model.metrics or {}),
-        model_created_at=_aware(model.created_at).isoformat(),
+        model_created_at=aware(model.created_at).isoformat(),
         data_fingerprint=model.data_fingerprint,
         rows=rows,
         failures=failures,

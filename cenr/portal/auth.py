@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from cenr.portal.bounds import bounded
+from schema.database import aware
 from schema.errors import ConfigError
 from schema.tables import User, UserSession
 
@@ -214,10 +215,6 @@ def end_session(session: Session, store: dict[str, Any], why: str = "signed out"
     store.clear()
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def session_user(session: Session, store: dict[str, Any], max_hours: float) -> User | None:
     """The user of a cookie's session, or None: no session, ended on the server, older
     than ``max_hours``, signed in at a time still to come, or the user disabled."""
@@ -232,7 +229,7 @@ def session_user(session: Session, store: dict[str, Any], max_hours: float) -> U
     if (
         row is None
         or row.ended_at is not None
-        or _now() - _aware(row.created_at) > timedelta(hours=max_hours)
+        or _now() - aware(row.created_at) > timedelta(hours=max_hours)
     ):
         store.clear()
         return None

@@ -19,8 +19,7 @@ from cenr.portal.deps import (
     settings_of,
 )
 from cenr.portal.uploads import WORKBOOK_TYPES, save_upload
-from schema.errors import NotFound
-from schema.tables import Job, User
+from schema.tables import User
 
 router = APIRouter()
 
@@ -28,11 +27,10 @@ router = APIRouter()
 def import_workbook(
     request: Request, session: Session, job_id: str, upload: UploadFile, user: User
 ) -> Any:
-    """Import the uploaded workbook's levels into ``job_id`` as ``user``; the report."""
+    """Import the uploaded workbook's levels into ``job_id`` (a :data:`VisibleJob`: one the
+    user may see, checked by the route) as ``user``; the report."""
     from worker.review.imports import import_reviews
 
-    if session.get(Job, job_id) is None:  # before the upload is read
-        raise NotFound(f"no job {job_id!r}")
     settings = settings_of(request)
     with UploadFolder(settings) as folder:
         path = save_upload(upload.file, upload.filename or "", folder,

@@ -20,16 +20,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from schema.database import aware
 from schema.tables import SignInFailure
 
 log = logging.getLogger("cenr.portal.signin")
 WINDOW = timedelta(minutes=15)
 ACCOUNT_FREE, ACCOUNT_CAP = 5, 60.0
 CLIENT_FREE, CLIENT_CAP = 10, 15 * 60.0
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _wait(
@@ -48,7 +45,7 @@ def _wait(
     if len(times) < free:
         return 0.0
     wait = min(cap, 2.0 ** (len(times) - free))
-    return max(0.0, (_aware(times[0]) + timedelta(seconds=wait) - now).total_seconds())
+    return max(0.0, (aware(times[0]) + timedelta(seconds=wait) - now).total_seconds())
 
 
 def retry_after(session: Session, username: str, client: str) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schema.database import aware
 from schema.errors import NotFound
 from schema.tables import Adjudication, Job, JobItem, LabelEvent, Review
 from worker.store import now
@@ -102,7 +103,7 @@ def remove_review(
 
 def _iso(at: datetime) -> str:
     """An event's time in UTC (SQLite hands it back without its zone)."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return aware(at).astimezone(UTC).isoformat()
 
 
 def as_dict(event: LabelEvent) -> dict[str, Any]:
