@@ -10,6 +10,7 @@ trained with, so its class indices always mean the same levels.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -44,10 +45,39 @@ class Codebook:
     levels: tuple[Level, ...]
     version: str = ""
     coarse: tuple[CoarseLevel, ...] = ()
+    # The fields in which the codebook's evidence belongs (CEnR: Partners and Study
+    # design); empty for a codebook without fields, such as a set of topics. A prediction
+    # above the first level whose weight lies mostly outside them is flagged for a look.
+    evidence_fields: tuple[str, ...] = ()
+    # Headings for the protocols' fields (``StudyDesign`` -> ``Study design``); a field
+    # not named here is headed by :func:`humanise` of its column name.
+    field_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def codes(self) -> list[str]:
         return [level.code for level in self.levels]
+
+    def choice(self, index: int) -> str:
+        """A level as the drop-downs offer it and the import reads it: ``4 Consult``."""
+        level = self.levels[index]
+        return f"{level.code} {level.name}"
+
+    @property
+    def choices(self) -> list[str]:
+        return [self.choice(index) for index in range(len(self.levels))]
+
+    def field_name(self, field: str) -> str:
+        """The heading a reviewer reads for a field (``StudyDesign`` -> ``Study design``)."""
+        key = field_key(field)
+        for name, display in self.field_names:
+            if field_key(name) == key:
+                return display
+        return humanise(field)
+
+    def is_evidence_field(self, field: str) -> bool:
+        """Whether ``field`` is one of :attr:`evidence_fields` (spelling aside:
+        ``StudyDesign``, ``Study design`` and ``study_design`` are one field)."""
+        return field_key(field) in {field_key(f) for f in self.evidence_fields}
 
     def index_of(self, label: object) -> int:
         """Class index of a label as written in a data file (``3``, ``"3"``, ``3.0``).
@@ -58,6 +88,9 @@ class Codebook:
         code = normalise_label(label)
         for index, level in enumerate(self.levels):
             if level.code == code:
+                return index
+        for index, choice in enumerate(self.choices):  # "4 Consult", as the drop-down has it
+            if " ".join(str(label).split()).casefold() == choice.casefold():
                 return index
         raise CodebookError(
             f"label {label!r} is not a level of the codebook '{self.name}' "
@@ -83,6 +116,8 @@ class Codebook:
                     for c in self.coarse
                 ]
             },
+            "evidence_fields": list(self.evidence_fields),
+            "field_names": dict(self.field_names),
         }
 
     @classmethod
@@ -107,11 +142,17 @@ class Codebook:
                 )
                 for item in coarse_items
             )
+            evidence_fields = tuple(str(f) for f in data.get("evidence_fields") or ())
+            field_names = tuple(
+                (str(k), str(v)) for k, v in (data.get("field_names") or {}).items()
+            )
             codebook = cls(
                 name=str(data.get("name", "codebook")),
                 version=str(data.get("version", "")),
                 levels=levels,
                 coarse=coarse,
+                evidence_fields=evidence_fields,
+                field_names=field_names,
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise CodebookError(f"{source}: malformed codebook ({exc!r} missing or wrong)") from exc
@@ -135,6 +176,22 @@ def normalise_label(label: object) -> str:
     except ValueError:
         return text
     return str(int(number)) if number.is_integer() else text
+
+
+def field_key(field: str) -> str:
+    """A field's name with case, spaces and punctuation aside: how fields are matched."""
+    return re.sub(r"[^0-9a-z]", "", field.casefold())
+
+
+def humanise(field: str) -> str:
+    """A column name as a heading: ``StudyDesign`` -> ``Study design``, ``aims_goals`` ->
+    ``Aims goals``; a name with spaces already is kept as it is."""
+    if " " in field.strip():
+        return field.strip()
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", field.replace("_", " ")).split()
+    if not words:
+        return field
+    return " ".join([words[0][:1].upper() + words[0][1:]] + [w.lower() for w in words[1:]])
 
 
 def default_codebook() -> Codebook:
