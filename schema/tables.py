@@ -393,3 +393,19 @@ class LabelEvent(Base):
     to_level: Mapped[str | None] = mapped_column(String(20), nullable=True)
     rationale: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(300))
+
+
+class ReviewRound(Base):
+    """A job's current review round, dealt from the portal: the reviewers its workbooks
+    go to, the share every one of them reviews (``overlap``) and whether it is blind (each
+    reviewer's workbook, bundle and pages hold the protocol text alone, nothing the model
+    said). Dealing again replaces it."""
+
+    __tablename__ = "review_rounds"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    reviewers: Mapped[list[str]] = mapped_column(JSON)
+    overlap: Mapped[float] = mapped_column(Float)
+    blind: Mapped[bool] = mapped_column(Boolean)
+    dealt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    dealt_by: Mapped[str] = mapped_column(String(200))
