@@ -39,4 +39,17 @@ if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null
   fi
   command -v chromedriver >/dev/null 2>&1 || { echo "error: the browser tests need Chromium and ChromeDriver; install them (apt-get install chromium chromium-driver)" >&2; exit 1; }
 fi
-echo "services: PostgreSQL $PGHOST:$PGPORT and Redis 127.0.0.1:$REDIS_PORT are up"
+# The workbook is rendered as a reviewer's spreadsheet program shows it (tests and `make
+# pictures`): LibreOffice Calc, headless, its Python bridge for scripts, and poppler's
+# pdftoppm to turn its PDF into pictures.
+lo_there() { command -v soffice >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 && /usr/bin/python3 -c "import uno" 2>/dev/null; }  # the system Python: python3-uno is its package
+if ! lo_there; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "LibreOffice is missing: installing libreoffice-calc, python3-uno and poppler-utils" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends libreoffice-calc python3-uno poppler-utils >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends libreoffice-calc python3-uno poppler-utils >/dev/null; }
+  fi
+  lo_there || { echo "error: the workbook renderings need LibreOffice Calc, its Python bridge and pdftoppm; install them (apt-get install libreoffice-calc python3-uno poppler-utils)" >&2; exit 1; }
+fi
+echo "services: PostgreSQL $PGHOST:$PGPORT and Redis 127.0.0.1:$REDIS_PORT are up; Chromium and LibreOffice are installed"

@@ -30,13 +30,13 @@ ORDER BY mean_weight DESC LIMIT 20
 
 
 def readme_sql(starting: str) -> str:
-    """The README's example query that starts with ``starting``, run as written."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    """docs/database.md's example query that starts with ``starting``, run as written."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "database.md").read_text()
     for block in readme.split("```sql\n")[1:]:
         query = block.split("```")[0]
         if query.startswith(starting):
             return query.rstrip().rstrip(";")
-    raise AssertionError(f"README has no SQL example starting {starting!r}")
+    raise AssertionError(f"docs/database.md has no SQL example starting {starting!r}")
 
 
 def make_inbox(root: Path) -> tuple[Path, dict[str, str]]:
