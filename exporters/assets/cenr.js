@@ -62,7 +62,7 @@ function setupLevels() {
     for (const token of tokens) {
       const shade = token.dataset.s.charAt(index);
       const weight = token.dataset.w.split(" ")[index];
-      token.className = "s" + shade;
+      token.className = shade === "0" ? "" : "s" + shade; // below an even share: unshaded
       token.title = "weight " + weight + " for level " + choice.selectedOptions[0].dataset.code;
     }
     document.getElementById("showing").textContent = choice.selectedOptions[0].textContent;
