@@ -190,7 +190,8 @@ def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--csv", type=Path, metavar="FILE", help="one row per protocol")
     p.add_argument(
         "--html", type=Path, metavar="FILE.zip",
-        help="the HTML bundle: offline pages with every protocol's heat-map, zipped",
+        help="the reviewer's package: offline pages with every protocol's heat-map and "
+        "the workbooks --xlsx writes, zipped (each row's Protocol ID opens its page)",
     )  # fmt: skip
     p.add_argument(
         "--blind", action="store_true",

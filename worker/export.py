@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+import zipfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -305,7 +306,8 @@ def write_exports(
 ) -> list[Path]:
     """The job's exports: ``predictions.csv``, the review workbook ``review.xlsx`` (or
     ``review-1.xlsx``, ``review-2.xlsx``, ... for a job over its ``--per-workbook``) and
-    the HTML bundle ``review-html.zip``.
+    the reviewer's package ``review-html.zip``: the HTML bundle with the workbooks in it
+    (:func:`package`, once they are all written).
 
     With ``processes`` > 1 (``cenr run``: CENR_EXPORT_PROCESSES) the files are written by
     that many spawned processes at once, each reading the job from ``database_url``, so
@@ -327,7 +329,22 @@ def write_exports(
             results = [future.result() for future in futures]
         written = [Path(p) for paths, _ in results for p in paths]
         kept += [k for _, child_kept in results for k in child_kept]
-    return in_order(written)
+    return package(in_order(written))
+
+
+def package(written: Sequence[Path]) -> list[Path]:
+    """Make the written bundle the reviewer's package: the written review workbooks go
+    into it beside its pages (:func:`exporters.package.add_workbooks`), so that after
+    unzipping each row's link opens its protocol's page. Called once every piece is
+    written (the workbooks and the bundle come from different processes); ``written``
+    is returned as it is."""
+    from exporters.package import add_workbooks
+
+    bundles = [p for p in written if p.name == BUNDLE]
+    workbooks = [p for p in written if p.suffix.lower() == ".xlsx"]
+    for bundle in bundles:
+        add_workbooks(bundle, [p for p in workbooks if p.parent == bundle.parent])
+    return list(written)
 
 
 def in_order(paths: Iterable[Path]) -> list[Path]:
@@ -378,7 +395,7 @@ def _write_all(ctx: Context, session: Any, job: Job) -> None:
             database_url=ctx.settings.resolved_database_url, kept=kept,
         )  # fmt: skip
         log.info("job %s: exported in %.2f s", job.id, time.perf_counter() - started)
-    except OSError as exc:
+    except (OSError, zipfile.BadZipFile) as exc:
         record_error(session, job.id, "export", f"cannot write the exports to {job.out_dir}: {exc}")
         written = []
     job.exports = [str(p) for p in written]
@@ -435,6 +452,11 @@ def _piece_finished(
         job.exports = [str(p) for p in in_order(exports)]
         _note_kept(job, kept)
         if finished >= set(options.get("export_plan", [])):
+            try:  # the last piece: every workbook is written, the package can be made
+                package(in_order(exports))
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                record_error(session, job_id, "export", f"cannot add the workbooks to the "
+                             f"HTML bundle: {exc}")  # fmt: skip
             job.status = JobState.DONE
             job.finished_at = now()
 

@@ -197,6 +197,7 @@ def assignment_note(job_id: str, reviewers: list[str], not_users: list[str]) -> 
 def export(args: argparse.Namespace) -> int:
     """Write a job's review workbooks, HTML bundle or CSV where asked."""
     from exporters.dealing import check_reviewers
+    from exporters.package import add_workbooks
     from schema.database import session_scope
     from worker.export import Kept, export_csv, export_html, export_workbooks
     from worker.results import latest_job_id
@@ -233,7 +234,10 @@ def export(args: argparse.Namespace) -> int:
                 )  # fmt: skip
                 not_users = assign_dealt(session, job_id, reviewers)
             if args.html:
-                written.append(export_html(session, job_id, args.html, blind=args.blind))
+                bundle = export_html(session, job_id, args.html, blind=args.blind)
+                # the reviewer's package: the workbooks just written go in beside the pages
+                add_workbooks(bundle, [p for p in written if p.suffix.lower() == ".xlsx"])
+                written.append(bundle)
     except OSError as exc:
         raise InputFileError(f"cannot write the export: {exc}") from exc
     finally:
