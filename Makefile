@@ -11,7 +11,7 @@ export CENR_HOME
 DEMO_COLUMNS := --text-column StudyTitle --text-column AimsGoals --text-column Background \
 	--text-column StudyDesign --text-column Partners --label-column Level --id-column "Protocol ID"
 
-.PHONY: setup demo check test lint audit lock services bench clean
+.PHONY: setup demo check test lint audit lock services bench pictures clean
 
 # Every version pinned and every file's hash checked (requirements-dev.lock, from
 # `make lock`), then the project itself, editable, without resolving again.
@@ -65,6 +65,11 @@ bench: setup
 	$(BIN)/python bench/service_throughput.py
 	$(BIN)/python bench/workbook_export.py
 	$(BIN)/python bench/backlog.py  # 6,000 long protocols, embedded and distributed (--docs N)
+
+# README's pictures (docs/pictures/), from the demo model's exports in a throwaway
+# CENR_HOME: LibreOffice renders the workbook, headless Chromium the protocol pages.
+pictures: setup
+	$(BIN)/python docs/pictures.py $(DEMO_COLUMNS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
