@@ -141,17 +141,38 @@ def _written_for_request(write: Callable[[Path], Path]) -> Response:
     )  # fmt: skip
 
 
-def download(session: Session, job_id: str, kind: str, user: User, part: int = 1) -> Response:
+def download(
+    session: Session,
+    job_id: str,
+    kind: str,
+    user: User,
+    part: int = 1,
+    workbooks: Callable[[Path], list[Path]] | None = None,
+    blind: bool = False,
+) -> Response:
     """The job's review workbook (``xlsx``; of a job split by ``--per-workbook``, workbook
-    ``part``) or HTML bundle, written for this request; a reviewer's holds their own levels
-    and no one else's."""
+    ``part``) or reviewer's package (the HTML bundle with the review workbooks in it, each
+    row's Protocol ID a link to its page: :mod:`exporters.package`), written for this
+    request; a reviewer's holds their own levels and no one else's. ``workbooks`` writes
+    the package's workbooks into a folder (default: all of the job's, with the user's
+    levels); ``blind``: the pages leave out the model (a blind round's reviewer)."""
+    from exporters.package import add_workbooks
     from worker.export import export_html, export_workbooks, review_inputs, workbook_count
 
     inputs = review_inputs(session, job_id, own_only(user))
 
     def write(folder: Path) -> Path:
         if kind != "xlsx":
-            return export_html(session, job_id, folder / f"review-{job_id}-html.zip", inputs)
+            books = folder / "workbooks"  # beside the bundle, never in its way
+            books.mkdir()
+            if workbooks is not None:
+                written = workbooks(books)
+            else:
+                written = export_workbooks(
+                    session, job_id, books / f"review-{job_id}.xlsx", inputs=inputs
+                )
+            bundle = folder / f"review-{job_id}-html.zip"
+            return add_workbooks(export_html(session, job_id, bundle, inputs, blind), written)
         parts = workbook_count(session, job_id)
         if not 1 <= part <= parts:
             raise NotFound(f"job {job_id} has {parts} review workbook(s): no workbook {part}")
@@ -228,11 +249,13 @@ def next_download(
 @router.get(
     "/jobs/{job_id}/review-html.zip", tags=["downloads"], response_class=FileResponse,
     responses={
-        200: {"content": {"application/zip": {}}, "description": "The bundle."}, **DOWNLOADS
+        200: {"content": {"application/zip": {}}, "description": "The package."}, **DOWNLOADS
     },
 )  # fmt: skip
 def bundle_download(session: Db, user: SignedIn, job_id: VisibleJob) -> Response:
-    """The job's HTML bundle (offline pages with every heat-map)."""
+    """The reviewer's package: the job's HTML bundle (offline pages with every heat-map)
+    with its review workbook(s) inside, each row linked to its protocol's page; unzipped,
+    one folder. A reviewer's holds their own levels only."""
     return download(session, job_id, "html", user)
 
 
