@@ -19,6 +19,21 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from exporters.files import write_zip_atomically
+from exporters.review_format import (
+    ADJUDICATED_LEVEL,
+    ADJUDICATOR,
+    DISCUSSION_SHEET,
+    KEY_EXPORTED_AT,
+    KEY_FORMAT,
+    KEY_JOB,
+    KEY_MODEL,
+    PROTOCOL_ID,
+    PROTOCOL_TEXT,
+    RATIONALE,
+    ROW_ID,
+    TITLE,
+)
+from exporters.review_format import DISCUSSION_FORMAT as FORMAT
 from exporters.sheets import (
     StyledCells,
     fit_to_width,
@@ -31,7 +46,7 @@ from exporters.sheets import (
 from schema.codebook import Codebook
 from schema.views import DiscussionData
 
-FORMAT = "cenr-discussion/1"
+__all__ = ["FORMAT", "write_discussion_workbook"]
 
 
 def _plain_text(fields: dict[str, str]) -> str:
@@ -42,13 +57,13 @@ def write_discussion_workbook(path: Path, data: DiscussionData, codebook: Codebo
     """Write the job's Discussion workbook to ``path`` (a temporary name, then renamed)."""
     book = Workbook(write_only=True)
     cells = StyledCells()
-    sheet = book.create_sheet("Discussion")
-    names = ["Row ID", "Protocol ID", "Title", "Model level"]
+    sheet = book.create_sheet(DISCUSSION_SHEET)
+    names = [ROW_ID, PROTOCOL_ID, TITLE, "Model level"]
     widths: list[float] = [8, 16, 32, 9]
     for reviewer in data.reviewers:
         names += [f"{reviewer}: level", f"{reviewer}: rationale"]
         widths += [10, 36]
-    names += ["Protocol text", "Adjudicated level", "Rationale", "Adjudicator"]
+    names += [PROTOCOL_TEXT, ADJUDICATED_LEVEL, RATIONALE, ADJUDICATOR]
     widths += [80, 14, 40, 14]
     set_widths(sheet, widths)
     sheet.column_dimensions["A"].hidden = True
@@ -57,7 +72,7 @@ def write_discussion_workbook(path: Path, data: DiscussionData, codebook: Codebo
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(names))}{n + 1}"
     level_column = get_column_letter(len(names) - 2)
     column = f"{level_column}2:{level_column}{max(n + 1, 2)}"
-    sheet.data_validations.append(level_choice(codebook, column, "Adjudicated level"))
+    sheet.data_validations.append(level_choice(codebook, column, ADJUDICATED_LEVEL))
     lock_all_but_editable(sheet)
     fit_to_width(sheet)
     sheet.row_dimensions[1].height = 30
@@ -90,10 +105,10 @@ def write_discussion_workbook(path: Path, data: DiscussionData, codebook: Codebo
     write_identity_sheet(
         book,
         [
-            ("format", FORMAT),
-            ("job", data.job_id),
-            ("model", data.model),
-            ("exported_at", datetime.now(UTC).isoformat()),
+            (KEY_FORMAT, FORMAT),
+            (KEY_JOB, data.job_id),
+            (KEY_MODEL, data.model),
+            (KEY_EXPORTED_AT, datetime.now(UTC).isoformat()),
         ],
     )
     return write_zip_atomically(path, book.save)

@@ -22,9 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from exporters.workbook import FORMAT
+from exporters.review_format import (
+    FORMAT,
+    IDENTITY_SHEET,
+    KEY_FORMAT,
+    KEY_JOB,
+    KEY_REVIEWER,
+    REVIEW_SHEET,
+    REVIEWER,
+    REVIEWER_LEVEL,
+    ROW_ID,
+)
 
-COLUMNS = ("Row ID", "Reviewer level", "Reviewer")
+COLUMNS = (ROW_ID, REVIEWER_LEVEL, REVIEWER)
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -67,11 +77,11 @@ def filled_levels(path: Path) -> FilledWorkbook | None:
 # -- the fast path: the sheet XML, streamed ------------------------------------------
 def _fast(archive: zipfile.ZipFile) -> FilledWorkbook | None:
     sheets = _sheet_paths(archive)
-    if "_cenr" not in sheets or "Review" not in sheets:
+    if IDENTITY_SHEET not in sheets or REVIEW_SHEET not in sheets:
         return None
     strings = _Strings(archive)
     pairs: dict[int, dict[int, Any]] = {}
-    for row, column, node in _cell_nodes(archive, sheets["_cenr"]):
+    for row, column, node in _cell_nodes(archive, sheets[IDENTITY_SHEET]):
         if column <= 2:
             pairs.setdefault(row, {})[column] = _value(node)
     identity = {
@@ -79,19 +89,19 @@ def _fast(archive: zipfile.ZipFile) -> FilledWorkbook | None:
         for key, value in strings.resolve([(p.get(1), p.get(2)) for p in pairs.values()])
         if key is not None and value is not None
     }
-    if identity.get("format") != FORMAT or not identity.get("job"):
+    if identity.get(KEY_FORMAT) != FORMAT or not identity.get(KEY_JOB):
         return None
-    rows = _review_rows(archive, sheets["Review"], strings)
+    rows = _review_rows(archive, sheets[REVIEW_SHEET], strings)
     if rows is None:
-        return FilledWorkbook(identity["job"], [])
-    dealt_to = identity.get("reviewer", "")
+        return FilledWorkbook(identity[KEY_JOB], [])
+    dealt_to = identity.get(KEY_REVIEWER, "")
     found = []
     for number, (item, level, name) in zip(rows, strings.resolve(rows.values()), strict=True):
         if level is None or str(level).strip() == "":
             continue
         reviewer = str(name or "").strip() or dealt_to
         found.append(FilledLevel(number, item, level, reviewer))
-    return FilledWorkbook(identity["job"], found)
+    return FilledWorkbook(identity[KEY_JOB], found)
 
 
 def _review_rows(
@@ -247,17 +257,17 @@ def _with_openpyxl(path: Path) -> FilledWorkbook | None:
     except Exception:  # missing, unreadable or not a workbook: nothing of ours to keep
         return None
     try:
-        if "_cenr" not in book.sheetnames or "Review" not in book.sheetnames:
+        if IDENTITY_SHEET not in book.sheetnames or REVIEW_SHEET not in book.sheetnames:
             return None
         identity = {
             str(row[0]): str(row[1])
-            for row in book["_cenr"].iter_rows(max_col=2, values_only=True)
+            for row in book[IDENTITY_SHEET].iter_rows(max_col=2, values_only=True)
             if len(row) > 1 and row[0] is not None and row[1] is not None
         }
-        if identity.get("format") != FORMAT or not identity.get("job"):
+        if identity.get(KEY_FORMAT) != FORMAT or not identity.get(KEY_JOB):
             return None
         return FilledWorkbook(
-            identity["job"], _levels(book["Review"], identity.get("reviewer", ""))
+            identity[KEY_JOB], _levels(book[REVIEW_SHEET], identity.get(KEY_REVIEWER, ""))
         )
     finally:
         book.close()

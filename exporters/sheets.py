@@ -21,10 +21,13 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from exporters.palette import level_swatches
+from exporters.review_format import CHOICE_COLUMN, CODEBOOK_COLUMNS, CODEBOOK_SHEET
 from exporters.scale import FILLS, FONTS
 from schema.codebook import Codebook
 
 MAX_CELL = 32_767
+SHARE_FORMAT = "[<0.01]0.0%;[>0.99]0.0%;0%"  # 0.9958 shows 99.6%, never 100%
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -62,6 +65,16 @@ def style_attributes(name: str | None) -> dict[str, Any]:
             "font": Font(size=8, color="FFFFFF" if level >= 4 else "595959"),
             "number_format": "0.0000",
         }
+    if name.startswith(("swatch:", "share:")):  # a level's or a band's fill: "swatch:FILL:TEXT"
+        kind, fill, text = name.split(":")
+        attributes: dict[str, Any] = {
+            "fill": PatternFill("solid", fgColor=fill),
+            "font": Font(color=text),
+            "alignment": Alignment(vertical="top", wrap_text=kind == "swatch"),
+        }
+        if kind == "share":
+            attributes["number_format"] = SHARE_FORMAT
+        return attributes
     if name.startswith("fill"):
         return {"fill": PatternFill("solid", fgColor=FILLS[int(name[4:])])}
     if name.startswith("word"):
@@ -81,6 +94,13 @@ def style_attributes(name: str | None) -> dict[str, Any]:
             "alignment": wrap,
             "fill": PatternFill("solid", fgColor="FFF8DC"),
         },
+        "link": {  # the protocol's page in the reviewer's package
+            "font": Font(color="0563C1", underline="single"),
+            "alignment": Alignment(vertical="top"),
+        },
+        "nats": {"number_format": "0.00", "alignment": Alignment(vertical="top")},
+        "percent": {"number_format": SHARE_FORMAT, "alignment": Alignment(vertical="top")},
+        "diagonal": {"font": Font(bold=True), "fill": PatternFill("solid", fgColor="EFEFEF")},
         "bold": {"font": Font(bold=True)},
         "italic": {"font": Font(italic=True)},
         "warning": {"font": Font(bold=True, color="C00000")},
@@ -137,13 +157,14 @@ def set_widths(sheet: Worksheet, widths: Iterable[float]) -> None:
 
 def level_choice(codebook: Codebook, cells: str, title: str) -> DataValidation:
     """A drop-down of the codebook's levels (read from the Codebook sheet) for ``cells``."""
+    column = CHOICE_COLUMN
     choice = DataValidation(
         type="list",
-        formula1=f"=Codebook!$A$2:$A${len(codebook.levels) + 1}",
+        formula1=f"={CODEBOOK_SHEET}!${column}$2:${column}${len(codebook.levels) + 1}",
         allow_blank=True,
         showErrorMessage=True,
         errorTitle="Not a level",
-        error="Choose a level of the codebook (see the Codebook sheet).",
+        error="Choose a level from the list (the Codebook sheet defines each).",
         promptTitle=title,
         prompt=f"Your level for this protocol ({title.lower()})",
         showInputMessage=True,
@@ -163,17 +184,29 @@ def lock_all_but_editable(sheet: Worksheet) -> None:
     protection.formatRows = False
 
 
+def open_but_structure(sheet: Worksheet) -> None:
+    """Leave the sheet unprotected: reviewers sort, filter, highlight, resize and insert
+    columns (Excel sorts no locked cell of a protected sheet, LibreOffice no protected
+    sheet at all). The workbook's structure is locked instead (no sheet deleted or
+    renamed); the import reads only the row ID and the reviewer's columns, by header."""
+    sheet.protection.sheet = False
+
+
 def write_codebook_sheet(book: Workbook, cells: StyledCells, codebook: Codebook) -> None:
-    """``Codebook``: the levels and their definitions (the drop-downs' source)."""
-    sheet = book.create_sheet("Codebook")
-    set_widths(sheet, (8, 34, 100))
-    sheet.append(cells.header(sheet, ["Code", "Level", "Definition"]))
-    for level in codebook.levels:
+    """``Codebook``: the levels and their definitions; its last column, the levels as the
+    drop-downs offer them (``4 Consult``), is their source."""
+    sheet = book.create_sheet(CODEBOOK_SHEET)
+    set_widths(sheet, (8, 34, 100, 24))
+    sheet.append(cells.header(sheet, list(CODEBOOK_COLUMNS)))
+    swatches = level_swatches(len(codebook.levels))
+    for index, level in enumerate(codebook.levels):
+        swatch = swatches[index]
         sheet.append(
             [
                 cells.cell(sheet, level.code),
                 cells.cell(sheet, level.name, "wrap"),
                 cells.cell(sheet, level.definition, "wrap"),
+                cells.cell(sheet, codebook.choice(index), f"swatch:{swatch.fill}:{swatch.text}"),
             ]
         )
 

@@ -44,6 +44,11 @@ GOOD_TEXT = (
     "and co-authors every publication with the research team."
 )
 CHART_RANGE = re.compile(r"'?\w+'?!\$?[A-Z]+\$?\d+(:\$?[A-Z]+\$?\d+)?")
+OWN_LINK = re.compile(r"protocols/[0-9]{5}\.html")
+_REFERENCE = r"(?:Review!)?\$?[A-Z]{1,3}\$?[0-9]+(?::\$?[A-Z]{1,3}\$?[0-9]+)?"
+OWN_FORMULA = re.compile(  # the Summary's own: counts over the Review sheet, nothing else
+    rf'=(?:(?:COUNT|COUNTA|COUNTIF|COUNTIFS|SUMPRODUCT|SUM)\(|\)|,|[-+*=]|"\?\*"|""|{_REFERENCE}|[0-9]+)+'
+)
 INJECTED = "script:not([src]), [onerror], [onload], img[src='x'], a[href^='javascript']"
 ALERT_SPY = "window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));"
 
@@ -102,29 +107,39 @@ def _xlsx_parts(path: Path) -> dict[str, str]:
 
 
 def check_workbook(path: Path, expect_in_cells: list[str]) -> None:
-    """No formula and no hyperlink anywhere in the workbook; payloads kept as text."""
+    """No formula and no hyperlink of a document's anywhere in the workbook; payloads kept as
+    text. The workbook's own are allowed, and only those: links to a protocol's page in the
+    reviewer's package (``protocols/00012.html``) and the Summary's counting formulas over
+    the Review sheet (no string in them but ``"?*"`` and ``""``)."""
     book = load_workbook(path)
     texts: list[str] = []
     for sheet in book.worksheets:
-        assert not sheet._hyperlinks, sheet.title  # type: ignore[attr-defined]
+        for link in sheet._hyperlinks:  # type: ignore[attr-defined]
+            assert OWN_LINK.fullmatch(link.target or ""), (sheet.title, link.target)
+            assert not link.location, (sheet.title, link.location)
         for row in sheet.iter_rows():
             for cell in row:
                 where = f"{sheet.title}!{cell.coordinate}"
-                assert cell.data_type != "f", f"{where} is a formula: {cell.value!r}"
-                assert cell.hyperlink is None, where
-                if isinstance(cell.value, str):
+                if cell.data_type == "f":
+                    assert sheet.title == "Summary", f"{where} is a formula: {cell.value!r}"
+                    assert OWN_FORMULA.fullmatch(str(cell.value)), (where, cell.value)
+                if cell.hyperlink is not None:
+                    assert OWN_LINK.fullmatch(cell.hyperlink.target or ""), where
+                if isinstance(cell.value, str) and cell.data_type != "f":
                     texts.append(cell.value)
         for validation in sheet.data_validations.dataValidation:  # our own level lists
-            assert validation.formula1 == "=Codebook!$A$2:$A$7", validation.formula1
+            assert validation.formula1 == "=Codebook!$D$2:$D$7", validation.formula1
     for payload in expect_in_cells:
         assert any(payload.strip() in text for text in texts), payload
     for name, xml in _xlsx_parts(path).items():
-        assert "relationships/hyperlink" not in xml, name
+        for target in re.findall(r'Type="[^"]*relationships/hyperlink"[^>]*Target="([^"]*)"', xml):
+            assert OWN_LINK.fullmatch(target), (name, target)
         formulas = re.findall(r"<(?:\w+:)?f(?: [^>]*)?>([^<]*)<", xml)
         if name.startswith("xl/charts/"):  # a chart's own series: ranges of its sheets
             assert all(CHART_RANGE.fullmatch(f) for f in formulas), (name, formulas)
         else:
-            assert not formulas, f"{name} holds formulas: {formulas}"
+            unescaped = [f.replace("&quot;", '"').replace("&amp;", "&") for f in formulas]
+            assert all(OWN_FORMULA.fullmatch("=" + f) for f in unescaped), (name, formulas)
         assert "externalLink" not in xml, name
 
 

@@ -27,8 +27,9 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exporters.discussion import FORMAT as DISCUSSION_FORMAT
-from exporters.workbook import FORMAT as REVIEW_FORMAT
+from exporters.review_format import DECISIONS, DISCUSSION_FORMAT, Decisions, ReviewedRow
+from exporters.review_format import FORMAT as REVIEW_FORMAT
+from exporters.review_format import read_review_workbook as read_decisions
 from schema.codebook import Codebook
 from schema.errors import CenrError, InputFileError, NotPermitted
 from schema.tables import Adjudication, Job, JobItem, ModelVersion, Review
@@ -39,24 +40,33 @@ from worker.store import now
 
 @dataclass(frozen=True)
 class Layout:
-    """Where a returned workbook keeps its decisions, and where they are stored."""
+    """Where a returned workbook keeps its decisions (:mod:`exporters.review_format`), and
+    where they are stored."""
 
-    sheet: str
-    level: str  # the column of the level
-    person: str  # the column of who decided
+    decisions: Decisions
     table: type[Review] | type[Adjudication]
     one_per_person: bool  # reviews: one per (protocol, reviewer); adjudication: per protocol
 
     @property
+    def sheet(self) -> str:
+        return self.decisions.sheet
+
+    @property
+    def level(self) -> str:
+        return self.decisions.level
+
+    @property
+    def person(self) -> str:
+        return self.decisions.person
+
+    @property
     def columns(self) -> tuple[str, ...]:
-        return ("Row ID", self.level, "Rationale", self.person)
+        return self.decisions.columns
 
 
 LAYOUTS = {
-    REVIEW_FORMAT: Layout("Review", "Reviewer level", "Reviewer", Review, True),
-    DISCUSSION_FORMAT: Layout(
-        "Discussion", "Adjudicated level", "Adjudicator", Adjudication, False
-    ),
+    REVIEW_FORMAT: Layout(DECISIONS[REVIEW_FORMAT], Review, True),
+    DISCUSSION_FORMAT: Layout(DECISIONS[DISCUSSION_FORMAT], Adjudication, False),
 }
 
 
@@ -80,80 +90,22 @@ class ImportReport:
         }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ReviewedRow:
-    row: int  # as the spreadsheet numbers it
-    item_id: object
-    level: object
-    rationale: str
-    reviewer: str
-
-
 def read_review_workbook(path: Path) -> tuple[dict[str, str], Layout, list[ReviewedRow]]:
     """The identity (``job``, ``format``, and for one of a job's several workbooks its
     ``part`` and ``reviewer``), the layout and the decision columns of a workbook this
-    service exported (a review workbook or a Discussion workbook)."""
+    service exported (a review workbook or a Discussion workbook): the archive checked
+    here (a zip bomb or an encrypted part refused before unpacking), then read by
+    :func:`exporters.review_format.read_review_workbook`."""
     import zipfile
-
-    from openpyxl import load_workbook
 
     from worker.extract.containers import check_zip
     from worker.settings import get_settings
 
-    if zipfile.is_zipfile(path):  # a zip bomb or an encrypted part: refused before unpacking
-        limit = int(get_settings().max_unzipped_mb * 2**20)  # (what is no zip, openpyxl names)
+    if zipfile.is_zipfile(path):  # (what is no zip, openpyxl names)
+        limit = int(get_settings().max_unzipped_mb * 2**20)
         check_zip(path.name, path, limit).close()
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise InputFileError(f"{path.name}: no such file") from None
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        why = str(exc).replace(str(path), path.name)  # an OSError names the whole path
-        raise InputFileError(f"{path.name}: not a readable .xlsx workbook ({why})") from exc
-    try:
-        if "_cenr" not in book.sheetnames:
-            raise InputFileError(
-                f"{path.name}: not a review workbook exported by cenr (no Review and _cenr "
-                "sheets); export one with `cenr export JOB --xlsx FILE`"
-            )
-        identity = {  # an empty cell (a workbook dealt to nobody) is "", never "None"
-            str(key): "" if value is None else str(value)
-            for key, value, *_ in book["_cenr"].iter_rows(values_only=True)
-            if key is not None
-        }
-        layout = LAYOUTS.get(identity.get("format", ""))
-        if layout is None or not identity.get("job"):
-            raise InputFileError(
-                f"{path.name}: workbook format {identity.get('format')!r}, this cenr reads "
-                f"{' and '.join(repr(f) for f in LAYOUTS)}"
-            )
-        if layout.sheet not in book.sheetnames:
-            raise InputFileError(f"{path.name}: the {layout.sheet} sheet is missing")
-        rows = book[layout.sheet].iter_rows(values_only=True)
-        header = [str(v) if v is not None else "" for v in next(rows, ())]
-        missing = [c for c in layout.columns if c not in header]
-        if missing:
-            raise InputFileError(
-                f"{path.name}: the {layout.sheet} sheet has no column {', '.join(missing)}"
-            )
-        at = {name: header.index(name) for name in layout.columns}
-        found = []
-        for number, values in enumerate(rows, start=2):
-            cells = list(values) + [None] * (len(header) - len(values))
-            if all(v is None for v in cells):
-                continue
-            found.append(
-                ReviewedRow(
-                    row=number,
-                    item_id=cells[at["Row ID"]],
-                    level=cells[at[layout.level]],
-                    rationale=str(cells[at["Rationale"]] or "").strip(),
-                    reviewer=str(cells[at[layout.person]] or "").strip(),
-                )
-            )
-    finally:
-        book.close()
-    return identity, layout, found
+    identity, _, rows = read_decisions(path, tuple(LAYOUTS))
+    return identity, LAYOUTS[identity["format"]], rows
 
 
 def _checked_level(
