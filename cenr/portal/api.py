@@ -102,6 +102,32 @@ def api_assign(session: Db, user: Admin, job_id: VisibleJob, body: Assignment) -
     return {"job": job_id, "reviewers": reviewers}
 
 
+class Round(BaseModel):
+    """A review round to deal: its reviewers (portal users, each assigned the job), the
+    share of the protocols every one of them reviews, and whether it is blind."""
+
+    reviewers: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=200
+    )
+    overlap: float = Field(0.0, ge=0.0, le=1.0, description="0.2: a fifth reviewed by all")
+    blind: bool = Field(False, description="the workbooks hold the protocol text alone")
+
+
+@router.post(
+    "/jobs/{job_id}/rounds", tags=["jobs"], dependencies=[Checked],
+    responses={**CHECKED, **ADMIN, **NOT_FOUND, **BAD_INPUT},
+)  # fmt: skip
+def api_round(session: Db, user: Admin, job_id: VisibleJob, body: Round) -> dict[str, Any]:
+    """Deal the job's review workbooks to reviewers, as `cenr export --reviewers --overlap
+    [--blind]` does (admins): each is assigned the job, and their workbook download
+    (``/jobs/{job_id}/review.xlsx``) is their part of the round; blind, it holds nothing
+    the model said. Dealing again replaces the round. Returns the round, with each
+    reviewer's number of workbooks."""
+    from cenr.portal.rounds import deal_round
+
+    return deal_round(session, job_id, body.reviewers, body.overlap, body.blind, user.username)
+
+
 @router.get("/models", tags=["models"], responses=ADMIN)
 def api_models(session: Db, user: Admin) -> list[dict[str, Any]]:
     """Registered model versions (admins)."""

@@ -26,7 +26,18 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from cenr.portal import api, auth, bounds, history, jobs, limits, models, reviews, signin
+from cenr.portal import (
+    api,
+    auth,
+    bounds,
+    history,
+    jobs,
+    limits,
+    models,
+    reviews,
+    rounds,
+    signin,
+)
 from exporters import rendering
 from schema.errors import CenrError, DatabaseUnavailable, NotFound, NotPermitted, QueueFull
 from worker.settings import Settings, get_settings
@@ -37,14 +48,24 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PUBLIC = signin.PUBLIC
-ROUTERS = (signin.router, jobs.router, reviews.router, models.router, history.router, api.router)
+ROUTERS = (
+    signin.router, jobs.router, reviews.router, rounds.router, models.router, history.router,
+    api.router,
+)  # fmt: skip
 
 
 def templates() -> Jinja2Templates:
     """The portal's templates, and the exporters' shared ones (a protocol's page body),
     rendered with the exporters' escaping."""
     loader = ChoiceLoader([FileSystemLoader(HERE / "templates"), rendering.loader()])
-    return Jinja2Templates(env=rendering.configure(Environment(loader=loader, autoescape=True)))
+    env = rendering.configure(Environment(loader=loader, autoescape=True))
+    env.filters["minute"] = minute
+    return Jinja2Templates(env=env)
+
+
+def minute(value: object) -> str:
+    """A stored time (ISO 8601, UTC) to the minute: ``2026-12-04 23:41``."""
+    return str(value or "")[:16].replace("T", " ")
 
 
 def api_routes() -> list[APIRoute]:

@@ -63,8 +63,13 @@ def jobs_overview(session: Session, lost_after: float | None, user: User) -> lis
 def job_detail(
     session: Session, job_id: str, lost_after: float | None, user: User
 ) -> dict[str, Any]:
-    """A job's counts, its protocols and, for an admin, its reviewers, their agreement
-    and the suspect labels (a reviewer sees the model's output, not others' levels)."""
+    """A job's counts, its protocols and, for an admin, its reviewers, their agreement,
+    the suspect labels, the round dealt and how far it has come (a reviewer sees the
+    model's output, not others' levels; a reviewer of a blind round, not the model's).
+    Each classified protocol's ``model``: its level as ``4 Consult``, confidence as a
+    percentage and its band, the heat-map's strength and the reasons for a second look."""
+    from cenr.portal.overview import model_views
+    from cenr.portal.rounds import blind_for, current_round, parts_of, round_dict
     from exporters.agreement_text import agreement_lines
     from exporters.label_checks import label_check_lines
     from worker.results import job_rows, job_status
@@ -73,15 +78,30 @@ def job_detail(
     from worker.review.label_checks import latest_label_check
 
     status = public(job_status(session, job_id, lost_after).to_dict())
+    blind = blind_for(session, job_id, user)
+    seen: dict[str, Any] = {"views": {}, "levels": 0, "progress": None}
+    if not blind and status["done"]:
+        seen = model_views(session, job_id, own_only(user))
     status["protocols"] = [  # "item": the protocol's page, for those classified
         {"item": r.item_id if r.status == ItemState.DONE else None, "file": r.file,
          "row": r.position, "protocol_id": r.protocol_id, "status": r.status,
          "level": r.level_code, "confidence": r.confidence,
-         "faithfulness": r.faithfulness, "error": r.error}
+         "faithfulness": r.faithfulness, "error": r.error,
+         "model": seen["views"].get(r.item_id)}
         for r in job_rows(session, job_id)
     ]  # fmt: skip
+    if blind:  # a blind round: the protocols alone, nothing the model said
+        for protocol in status["protocols"]:
+            protocol.update(level=None, confidence=None, faithfulness=None)
+    status["blind"] = blind
+    status["levels"] = seen["levels"]
     if user.role != "admin":
         return status
+    found = current_round(session, job_id)
+    status["round"] = round_dict(found)
+    if found is not None:
+        status["round"]["workbooks"] = parts_of(session, job_id, found)
+    status["progress"] = seen["progress"]
     status["reviewers"] = assigned_to(session, job_id)
     status["agreement"] = agreement(session, job_id)
     status["agreement_lines"] = agreement_lines(status["agreement"])
@@ -204,10 +224,17 @@ async def upload_page(
 
 @router.get("/jobs/{job_id}", include_in_schema=False)
 def job_page(request: Request, session: Db, user: SignedIn, job_id: VisibleJob) -> Response:
+    from cenr.portal.rounds import parts_of, round_of
     from worker.export import workbook_count
 
     detail = job_detail(session, job_id, settings_of(request).lost_after, user)
-    return page(request, "job.html", user, job=detail, workbooks=workbook_count(session, job_id))
+    found = round_of(session, job_id, user)
+    workbooks = (
+        parts_of(session, job_id, found).get(user.username, 1)
+        if found is not None
+        else workbook_count(session, job_id)
+    )
+    return page(request, "job.html", user, job=detail, workbooks=workbooks)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -220,8 +247,16 @@ DOWNLOADS = {**PAGE_SIGNED_IN, **PAGE_NOT_FOUND}
 )  # fmt: skip
 def workbook_download(session: Db, user: SignedIn, job_id: VisibleJob, part: int = 1) -> Response:
     """The job's review workbook, with every level imported so far; a job over its
-    ``--per-workbook`` has several, least certain first: ``?part=N``."""
-    return download(session, job_id, "xlsx", user, part)
+    ``--per-workbook`` has several, least certain first: ``?part=N``. A reviewer of a
+    round dealt from the job page gets their part of it (blind: the protocol text alone)."""
+    from cenr.portal.rounds import round_of, round_workbook
+
+    found = round_of(session, job_id, user)
+    if found is None:
+        return download(session, job_id, "xlsx", user, part)
+    return _written_for_request(
+        lambda folder: round_workbook(session, job_id, user, found, part, folder)
+    )
 
 
 @router.get(

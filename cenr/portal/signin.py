@@ -27,9 +27,20 @@ from cenr.portal.deps import (
 from exporters.html_bundle import script, stylesheet
 
 HERE = Path(__file__).resolve().parent
+
+
+def portal_css() -> str:
+    """The portal's stylesheet, then the one palette of level and confidence-band colours
+    the workbook and the HTML pages use (``.level{i}``, ``.band-high``/``-medium``/``-low``)."""
+    from exporters.palette import palette_css
+
+    own = (HERE / "static" / "portal.css").read_text()
+    return f"{own}\n/* exporters.palette: the workbook's and the pages' colours */\n{palette_css()}"
+
+
 PUBLIC = {"/login", "/health", "/static/portal.css"}
 STATIC: dict[str, tuple[Callable[[], str], str]] = {
-    "portal.css": (lambda: (HERE / "static" / "portal.css").read_text(), "text/css"),
+    "portal.css": (portal_css, "text/css"),
     "portal.js": (lambda: (HERE / "static" / "portal.js").read_text(), "text/javascript"),
     "cenr.css": (stylesheet, "text/css"),  # the HTML bundle's, so protocol pages match it
     "cenr.js": (script, "text/javascript"),

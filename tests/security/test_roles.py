@@ -88,6 +88,10 @@ def _request(
         if path.startswith("/api/"):
             return client.post(url, json={"users": ["rob"]}, headers=headers)
         return client.post(url, data={"users": "rob", "action": "assign"}, headers=headers)
+    if path.endswith("/rounds"):
+        if path.startswith("/api/"):
+            return client.post(url, json={"reviewers": ["rob"]}, headers=headers)
+        return client.post(url, data={"reviewers": "rob", "overlap": "0"}, headers=headers)
     if path.endswith("/models"):
         upload = ("model.zip", b"not a zip", "application/zip")
         return client.post(url, files={"archive": upload}, headers=headers)
