@@ -49,7 +49,7 @@ PX = 2540 / 96  # LibreOffice's page sizes are in 1/100 mm; a CSS pixel is 1/96 
 # sheet -> (picture, width and height in pixels): what a reviewer sees on opening it
 SHEETS = {
     "Review": ("review-sheet.png", 1600, 900),
-    "Summary": ("summary-sheet.png", 1200, 800),
+    "Summary": ("summary-sheet.png", 1400, 800),
 }
 PAGE_SIZE = (1280, 1400)  # the protocol pages' screenshots
 
@@ -152,9 +152,12 @@ def render_sheets(workbook: Path, pdf_dir: Path, scratch: Path) -> None:
             sheets = document.Sheets
             wanted = sheets.getByName(name)
             wanted.IsVisible = True
+            document.CurrentController.setActiveSheet(wanted)  # the active one will not hide
             for other in sheets.ElementNames:
                 if other != name:
-                    sheets.getByName(other).IsVisible = False
+                    hidden = sheets.getByName(other)
+                    hidden.IsVisible = False
+                    hidden.setPrintAreas(())  # a hidden sheet's print area is printed all the same
             style = document.StyleFamilies.getByName("PageStyles").getByName(wanted.PageStyle)
             width, height = fitted(wanted, width, height)
             style.IsLandscape = width > height
