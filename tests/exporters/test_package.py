@@ -180,8 +180,10 @@ def test_every_page_of_a_run_puts_the_evidence_first_and_links_its_passages(
     for path in pages:
         text = path.read_text(encoding="utf-8")
         page = Page(text)
-        assert page.headings[:2] == ["Partners", "Study design"], path.name
-        assert page.headings.index("Background") > 1
+        evidence = [h for h in ("Partners", "Study design") if h in page.headings]
+        assert evidence, path.name  # (a protocol may leave one of them empty)
+        assert page.headings[: len(evidence)] == evidence, path.name
+        assert page.headings.index("Background") >= len(evidence)
         assert not SHADED_SPAN.search(text), "a token below an even share is plain text"
         links = [h for h in page.hrefs if h.startswith("#passage-")]
         assert links, path.name
