@@ -183,7 +183,7 @@ def _job_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--xlsx", type=Path, metavar="FILE", help="the colour-coded review workbook")
     p.add_argument(
         "--all-levels", action="store_true",
-        help="label-wise models: the Heatmap sheet shows every level's weights",
+        help="check the job's model is label-wise (every level's weights: the HTML bundle)",
     )  # fmt: skip
     _per_workbook(p)
     _dealing(p)

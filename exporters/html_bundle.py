@@ -53,9 +53,10 @@ from markupsafe import Markup
 from exporters.evidence import evidence_for
 from exporters.files import write_zip_atomically
 from exporters.links import page_path
+from exporters.model_card import model_card
 from exporters.palette import palette_css
 from exporters.reliability import reliability_svg
-from exporters.rendering import escape, fraction, render
+from exporters.rendering import escape, render
 from exporters.scale import FILLS, shade, shade_css
 from schema.codebook import Codebook, field_key
 from schema.evidence import Passage
@@ -495,33 +496,17 @@ class HtmlBundle:
 
     # -- model card ------------------------------------------------------------------
     def model_context(self) -> dict[str, Any]:
+        """The model card (:func:`exporters.model_card.model_card`): plain facts first,
+        the technical figures under their own heading at the bottom."""
         data = self.data
         metrics = data.model_metrics
-        calibration = metrics.get("calibration", {})
-        training = metrics.get("training", {})
-        facts = [
-            ("Model version", data.model),
-            ("Attention", data.attention),
-            ("Linear part (TF-IDF words and pairs)", training.get("linear", "none")),
-            ("Weight of the attention part beside it", training.get("attention_weight")),
-            ("Trained at", data.model_created_at),
-            ("Training data fingerprint (SHA-256)", data.data_fingerprint),
-            ("Held-out protocols", metrics.get("n")),
-            ("Held-out accuracy", fraction(metrics.get("accuracy"))),
-            ("Held-out macro-F1", fraction(metrics.get("macro_f1"))),
-            ("Held-out ECE (calibrated)", fraction(metrics.get("ece"))),
-            ("Calibration temperature", f"{fraction(calibration.get('temperature'))} "
-             f"({calibration.get('method', 'fitted')})"),
-            ("Validation ECE before / after", f"{fraction(calibration.get('ece_before'))} / "
-             f"{fraction(calibration.get('ece_after'))}"),
-        ]  # fmt: skip
+        card = model_card(data, self.codebook)
         return {
-            "csp": CSP_ATTRIBUTE, "up": "", "model": data.model, "facts": facts,
-            "per_class": list(metrics.get("per_class", {}).items()),
+            "csp": CSP_ATTRIBUTE, "up": "", "model": data.model, "facts": card.facts,
+            "per_level": card.per_level, "technical": card.technical,
             "levels": self.codebook.levels,
             "has_matrix": bool(metrics.get("confusion_matrix")),
             "has_reliability": any(points for _, points in self.reliability_series()),
-            "note": calibration.get("note") or "",
         }  # fmt: skip
 
     def reliability_series(self) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -10,12 +10,12 @@ Sheets, in order:
               is a drop-down of the codebook). Prediction columns are locked, reviewer
               columns editable; header frozen, filters on. Column A (hidden) holds the row
               ID that ``cenr review import`` reads back: reviewers may sort and filter.
-``Heatmap``   per protocol, its evidence: the runs of tokens around its strongest
-              tokens (at most :data:`HEATMAP_RUNS` of :data:`TOKENS_PER_ROW`), one token
-              per cell filled by its weight, the weight below (for a label-wise model,
-              optionally every level's weights, each row shaded). Every token's weight
-              is in the HTML bundle and the database; a sheet of every token of a
-              year's protocols would be millions of rows no one reads.
+``Heatmap``   a row per strongest passage (at most three a protocol): Protocol ID,
+              the model's level, the field, the passage's share of the weight and the
+              passage, its strongest words coloured (:mod:`exporters.passages_sheet`).
+              Every token's weight (every level's, for a label-wise model) is in the
+              HTML bundle and the database; a sheet of every token of a year's
+              protocols would be millions of rows no one reads.
 ``Summary``   counts per level with a bar chart, and the colour legend.
 ``Codebook``  the levels and their definitions (the drop-down's source).
 ``Model``     the model version, its training-data fingerprint, metrics and calibration.
@@ -63,8 +63,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.functions import Element, SubElement, whitespace
 
 from exporters.dealing import Share, deal
-from exporters.evidence import evidence_for, evidence_windows
+from exporters.evidence import evidence_for
 from exporters.files import write_zip_atomically
+from exporters.model_card import model_card, write_model_sheet
+from exporters.passages_sheet import PassagesSheet
 from exporters.scale import FONTS, legend_rows, shade
 from exporters.sheets import (
     MAX_CELL,
@@ -83,8 +85,6 @@ from schema.views import ReviewData, ReviewRow, TokenSpan
 
 FORMAT = "cenr-review/1"
 EXCEL_ROWS = 1_048_576
-TOKENS_PER_ROW = 16
-HEATMAP_RUNS = 4  # runs of TOKENS_PER_ROW tokens per protocol in the Heatmap sheet
 ROW_HEIGHT = 120  # points: about eight lines of a protocol's text, the rest scrolls in the cell
 BLIND_NOTE = (
     "A blind round: the protocol text alone, nothing the model said. Give your own level "
@@ -205,7 +205,8 @@ class ReviewWorkbook:
         self.codebook = codebook
         self.spans_of = spans_of
         self.heatmap_row_limit = heatmap_row_limit
-        # label-wise models: a row of weights per level under each row of tokens
+        # label-wise models: every level's weights are in the HTML bundle; the workbook
+        # shows the predicted level's evidence, as for any model
         self.all_levels = all_levels
         # which of the job's workbooks this is (None: the whole job in one), and of how
         # many protocols the job has
@@ -221,11 +222,11 @@ class ReviewWorkbook:
     def write(self, out: BinaryIO) -> None:
         codes = self.codebook.codes
         review = self.book.create_sheet("Review")
-        heatmap = None if self.blind else self.book.create_sheet("Heatmap")
+        passages = None
+        if not self.blind:
+            passages = PassagesSheet(self.book, self.cells, self.codebook, self.heatmap_row_limit)
         self._review_layout(review, codes)
-        heat_rows = self._heatmap_intro(heatmap) if heatmap is not None else 0
         wrap = Alignment(wrap_text=True, vertical="top")
-        heat_full = False
         review_row = 1
         reviewer = self.share.reviewer if self.share else None  # their name, filled in
         rows = self.data.rows
@@ -233,7 +234,6 @@ class ReviewWorkbook:
             rows = sorted(rows, key=lambda r: r.protocol_id)
         for row in rows:
             spans = [] if self.blind else self.spans_of(row.prediction_id)
-            level = self.codebook.levels[row.level_index]
             rich: Any = rich_text(row.fields, spans, row.n_tokens, plain=self.blind)
             text_cell = WriteOnlyCell(review, value=rich)
             text_cell.alignment = wrap
@@ -251,24 +251,8 @@ class ReviewWorkbook:
                     self.cells.cell(review, reviewer, "editable"),
                 ]
             )
-            if heatmap is not None and not heat_full:
-                per_chunk = 1 + (len(self.codebook.levels) if self.all_levels else 1)
-                runs = evidence_windows(spans, TOKENS_PER_ROW, HEATMAP_RUNS)
-                needed = 2 + per_chunk * max(len(runs), 1)
-                if heat_rows + needed > self.heatmap_row_limit:
-                    heat_full = True
-                    heatmap.append(
-                        [
-                            self.cells.cell(
-                                heatmap,
-                                "The sheet is full (Excel's row limit): the remaining "
-                                "protocols are in the Review sheet and the HTML bundle.",
-                                "warning",
-                            )
-                        ]
-                    )
-                else:
-                    heat_rows += self._heatmap_block(heatmap, row, level.code, spans, runs)
+            if passages is not None:
+                passages.add(row, spans)
         self._summary()
         write_codebook_sheet(self.book, self.cells, self.codebook)
         if not self.blind:
@@ -363,73 +347,6 @@ class ReviewWorkbook:
         fit_to_width(sheet)
         sheet.append(self.cells.header(sheet, names))
 
-    def _heatmap_intro(self, sheet: Worksheet) -> int:
-        fit_to_width(sheet)
-        for column in range(1, TOKENS_PER_ROW + 2):
-            sheet.column_dimensions[get_column_letter(column)].width = 13
-        sheet.append(
-            [
-                self.cells.cell(
-                    sheet,
-                    "Each protocol's evidence: the runs of tokens around its strongest "
-                    f"tokens (at most {HEATMAP_RUNS} of {TOKENS_PER_ROW}, strongest first, "
-                    "each with its place in the text). Each token's cell is shaded by its "
-                    "weight relative to an even share (weight x number of tokens); the row "
-                    "below gives the weight itself. Every token's weight: the HTML bundle. "
-                    "Legend: Summary sheet.",
-                    "italic",
-                )
-            ]
-        )
-        sheet.append([])
-        return 2
-
-    def _heatmap_block(
-        self,
-        sheet: Worksheet,
-        row: ReviewRow,
-        level_code: str,
-        spans: list[TokenSpan],
-        runs: list[tuple[int, int]],
-    ) -> int:
-        sheet.append(
-            [
-                self.cells.cell(sheet, row.protocol_id, "bold"),
-                self.cells.cell(sheet, f"level {level_code}", "bold"),
-                self.cells.cell(sheet, f"confidence {row.confidence:.2f}"),
-                self.cells.cell(sheet, f"{row.n_tokens} tokens"),
-            ]
-        )
-        written = 1
-        levels = self.codebook.levels
-        for first, end in runs:
-            chunk = spans[first:end]
-            place = f"tokens {first + 1:,}-{end:,} of {len(spans):,}"
-            tokens = [self.cells.cell(sheet, place, "weight")]
-            for span in chunk:
-                level = shade(span.weight * row.n_tokens)
-                tokens.append(self.cells.cell(sheet, span.token, f"token{level}"))
-            sheet.append(tokens)
-            written += 1
-            if not self.all_levels:
-                weights = [self.cells.cell(sheet, None)]
-                for span in chunk:
-                    weights.append(self.cells.cell(sheet, round(span.weight, 5), "weight"))
-                sheet.append(weights)
-                written += 1
-                continue
-            for index, other in enumerate(levels):  # each level's evidence, shaded
-                mark = " (predicted)" if index == row.level_index else ""
-                cells = [self.cells.cell(sheet, f"level {other.code}{mark}", "weight")]
-                for span in chunk:
-                    weight = (span.level_weights or [])[index : index + 1] or [0.0]
-                    step = shade(weight[0] * row.n_tokens)
-                    cells.append(self.cells.cell(sheet, round(weight[0], 5), f"levelweight{step}"))
-                sheet.append(cells)
-                written += 1
-        sheet.append([])
-        return written + 1
-
     def _summary(self) -> None:
         sheet = self.book.create_sheet("Summary")
         sheet.column_dimensions["A"].width = 34
@@ -472,25 +389,8 @@ class ReviewWorkbook:
         sheet.append([self.cells.cell(sheet, FAITHFULNESS_EXPLANATION)])
 
     def _model_sheet(self) -> None:
-        sheet = self.book.create_sheet("Model")
-        sheet.column_dimensions["A"].width = 30
-        sheet.column_dimensions["B"].width = 70
-        metrics = self.data.model_metrics
-        calibration = metrics.get("calibration", {})
-        rows: list[tuple[str, object]] = [
-            ("model version", self.data.model),
-            ("trained at", self.data.model_created_at),
-            ("training data fingerprint (SHA-256)", self.data.data_fingerprint),
-            ("held-out accuracy", metrics.get("accuracy")),
-            ("held-out macro-F1", metrics.get("macro_f1")),
-            ("calibration temperature", calibration.get("temperature")),
-            ("validation ECE before calibration", calibration.get("ece_before")),
-            ("validation ECE after calibration", calibration.get("ece_after")),
-            ("held-out ECE", metrics.get("ece")),
-        ]
-        sheet.append(self.cells.header(sheet, ["Property", "Value"]))
-        for name, value in rows:
-            sheet.append([self.cells.cell(sheet, name), self.cells.cell(sheet, value)])
+        """``Model``: the model card in plain words, the technical figures last."""
+        write_model_sheet(self.book, self.cells, model_card(self.data, self.codebook))
 
     def _failed_sheet(self) -> None:
         sheet = self.book.create_sheet("Failed")

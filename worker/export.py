@@ -53,8 +53,8 @@ def review_inputs(
 
 def export_workbook(session: Any, job_id: str, path: Path, all_levels: bool = False) -> Path:
     """The job's review workbook at ``path``, every protocol in one, in the codebook of
-    the job's model; with ``all_levels`` (label-wise models only) the Heatmap shows every
-    level's weights."""
+    the job's model; ``all_levels`` insists on a label-wise model (every level's weights
+    are in the HTML bundle; the workbook shows the predicted level's passages)."""
     from exporters.workbook import write_review_workbook
 
     data, codebook, spans_of = _workbook_inputs(session, job_id, all_levels)

@@ -11,9 +11,8 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from sqlalchemy import create_engine, text
 
 from cenr.cli import main
-from exporters.scale import FILLS, FONTS, shade
+from exporters.scale import FONTS, shade
 from exporters.sheets import MAX_CELL
-from exporters.workbook import ReviewWorkbook
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
 from tests.exporters.conftest import fill_in
@@ -173,41 +172,6 @@ def get_letter(index: int) -> str:
     return get_column_letter(index)
 
 
-def test_heatmap_fills_follow_the_weights_and_stop_at_the_row_limit(
-    exported: Path, sqlite_service: str, tmp_path: Path
-) -> None:
-    """Heatmap fills follow the token weights, and a heatmap with a row limit stops there with one
-    note that the sheet is full."""
-    book = load_workbook(exported)
-    heatmap = book["Heatmap"]
-    rows = list(heatmap.iter_rows(min_row=3))
-    tokens, weights = rows[1], rows[2]  # first protocol: header, tokens, weights
-    n_tokens = int(str(rows[0][3].value).split()[0])
-    for token_cell, weight_cell in zip(tokens[1:], weights[1:], strict=True):
-        if token_cell.value is None:
-            break
-        assert token_cell.fill.fgColor.rgb[-6:] == FILLS[shade(weight_cell.value * n_tokens)]
-
-    engine = open_database(sqlite_service)
-    with session_scope(engine) as session:
-        data = review_data(session, session.scalar(text("SELECT id FROM jobs")))
-        path = tmp_path / "small.xlsx"
-        with path.open("wb") as out:
-            ReviewWorkbook(
-                data, default_codebook(), lambda p: token_spans(session, p), heatmap_row_limit=60
-            ).write(out)
-    engine.dispose()
-    small = load_workbook(path)["Heatmap"]
-    notes = [
-        c.value
-        for row in small.iter_rows()
-        for c in row
-        if c.value and "sheet is full" in str(c.value)
-    ]
-    assert len(notes) == 1
-    assert small.max_row <= 61
-
-
 def test_cenr_export_writes_where_asked(
     exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -349,39 +313,6 @@ def test_import_of_several_files_reports_each_and_goes_on_past_a_bad_one(
     assert "1 imported" in captured.out
 
 
-def test_the_heatmap_shows_each_protocols_strongest_runs_only(
-    exported: Path, sqlite_service: str
-) -> None:
-    """Each protocol's Heatmap block is at most four runs of 16 tokens, each labelled with its
-    place, and the first run holds the protocol's strongest token."""
-    from exporters.workbook import HEATMAP_RUNS, TOKENS_PER_ROW
-
-    heatmap = load_workbook(exported)["Heatmap"]
-    rows = [[c.value for c in r] for r in heatmap.iter_rows(min_row=3)]
-    engine = open_database(sqlite_service)
-    with session_scope(engine) as session:
-        data = review_data(session, session.scalar(text("SELECT id FROM jobs")))
-        first = data.rows[0]
-        spans = token_spans(session, first.prediction_id)
-    engine.dispose()
-    assert rows[0][0] == first.protocol_id
-    block = []
-    for values in rows[1:]:
-        if not any(v is not None for v in values):
-            break
-        block.append(values)
-    runs = block[0::2]
-    assert 1 <= len(runs) <= HEATMAP_RUNS
-    strongest = max(spans, key=lambda s: s.weight)
-    label = str(runs[0][0])
-    assert label.startswith("tokens ")
-    assert label.endswith(f"of {len(spans):,}")
-    low, high = (int(x.replace(",", "")) for x in label.split()[1].split("-"))
-    assert low <= strongest.position + 1 <= high
-    assert high - low + 1 == TOKENS_PER_ROW
-    assert heatmap.max_row < 2 + len(data.rows) * (2 + 2 * HEATMAP_RUNS) + 5
-
-
 def test_review_import_matches_by_id_validates_and_is_idempotent(
     exported: Path, sqlite_service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -477,45 +408,6 @@ def test_review_agreement_between_reviewers_and_model(
     [vs_ana, _] = report["model_vs_reviewer"]
     agree = sum(m == a for m, a in zip(model_levels, ana.values(), strict=True)) / 4
     assert vs_ana["accuracy"] == pytest.approx(agree)
-
-
-def test_all_levels_heatmap_shades_each_levels_weights(tmp_path: Path) -> None:
-    """The all-levels heatmap gives each level its own row of weights and fills, marking the
-    predicted level."""
-    from exporters.workbook import write_review_workbook
-    from tests.exporters.labelwise import labelwise_data
-
-    data, spans = labelwise_data()
-    target = write_review_workbook(
-        tmp_path / "lw.xlsx", data, default_codebook(), spans.__getitem__, all_levels=True
-    )
-    rows = list(load_workbook(target)["Heatmap"].iter_rows(min_row=3))
-    assert rows[0][0].value == "P-1"
-    assert [c.value for c in rows[1][1:]] == [
-        "community",
-        "partners",
-        "co-lead",
-        "the",
-        "study",
-        "design",
-    ]
-    level_rows = rows[2:8]
-    assert [r[0].value for r in level_rows] == [
-        "level 0",
-        "level 1",
-        "level 2",
-        "level 3",
-        "level 4",
-        "level 5 (predicted)",
-    ]
-    for index, level_row in enumerate(level_rows):
-        for cell, span in zip(level_row[1:], spans[7], strict=False):
-            assert span.level_weights is not None
-            weight = span.level_weights[index]
-            assert cell.value == pytest.approx(weight, abs=1e-5)
-            assert cell.fill.fgColor.rgb[-6:] == FILLS[shade(weight * 6)]
-    assert level_rows[5][1].fill.fgColor.rgb[-6:] == FILLS[shade(0.9 * 6)] != FILLS[0]
-    assert level_rows[0][-1].fill.fgColor.rgb[-6:] == FILLS[shade(0.9 * 6)]
 
 
 def test_all_levels_needs_a_labelwise_model(
