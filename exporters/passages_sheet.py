@@ -66,6 +66,8 @@ def passage_pieces(
     stored text is given, black."""
     from exporters.workbook import PLAIN
 
+    if passage.end > len(field_text):  # the field is shorter than it was
+        return [(PLAIN, clean(passage.text))]
     raw = field_text[passage.start : passage.end]
     levels = [PLAIN] * len(raw)
     for span in spans:

@@ -163,13 +163,14 @@ def test_a_field_changed_since_gives_the_stored_passage_black() -> None:
     spans = _spans(fields, {"co-leads": 0.6})
     row = _row(fields, len(spans))
     row.evidence = evidence_for(row, spans)
-    row.fields = {"Partners": "Something else entirely, now. " + PARTNERS.upper()}
-    rows = _sheet_rows(_data([row]), {1: spans})
-    assert len(rows) == len(row.evidence.passages)
-    for values, passage in zip(rows, row.evidence.passages, strict=True):
-        sentence, colours = _colours(values[4])
-        assert sentence == passage.text
-        assert set(colours) == {BLACK}
+    for changed in ("Something else entirely, now. " + PARTNERS.upper(), "Short now."):
+        row.fields = {"Partners": changed}
+        rows = _sheet_rows(_data([row]), {1: spans})
+        assert len(rows) == len(row.evidence.passages)
+        for values, passage in zip(rows, row.evidence.passages, strict=True):
+            sentence, colours = _colours(values[4])
+            assert sentence == passage.text
+            assert set(colours) == {BLACK}
 
 
 def test_the_sheet_stops_at_the_row_limit_with_one_note() -> None:
