@@ -147,8 +147,8 @@ class PassagesSheet:
             )
             text = self.cells.cell(self.sheet, self._runs(pieces), "wrap")
             field = self.codebook.field_name(passage.field)
-            lines = max(  # each column's wrapped lines, a little narrower than its width
-                math.ceil(len(passage.text) / (PASSAGE_WIDTH - 5)),
+            lines = max(  # each column's wrapped lines
+                math.ceil(len(passage.text) / (PASSAGE_WIDTH * 1.1)),  # prose: narrower than 0s
                 math.ceil(len(level) / (self.widths[1] - 2)),
                 math.ceil(len(field) / (self.widths[2] - 2)),
             )
