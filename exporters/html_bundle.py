@@ -180,7 +180,7 @@ def _fold(first: str, count: int, words: int, body: str) -> str:
     what = f"{count} paragraphs" if count > 1 else "1 paragraph"
     return (
         f'<details class="fold"><summary><span class="preview">{escape(preview)}</span> '
-        f'<span class="muted">({what}, {words} words, no strong shading: open)</span>'
+        f'<span class="muted">({what}, {words} words, no strong shading: click to open)</span>'
         f"</summary>{body}</details>"
     )
 
