@@ -56,12 +56,17 @@ def band(confidence: float) -> str:
 
 
 def percent(value: float | None) -> str:
-    """``87%``; below 1% and above 99% one decimal, so 0.9958 reads 99.6%, never 100%."""
+    """``87%``; below 1% and above 99% one decimal, so 0.9958 reads 99.6%: a share is
+    ``100%`` or ``0%`` only when it is exactly that (``>99.9%``, ``<0.1%`` near them)."""
     if value is None:
         return ""
     share = value * 100
-    if 1 <= share <= 99:
+    if share in (0, 100) or 1 <= share <= 99:
         return f"{share:.0f}%"
+    if share > 99.9:
+        return ">99.9%"
+    if share < 0.1:
+        return "<0.1%"
     return f"{share:.1f}%"
 
 
