@@ -291,13 +291,16 @@ def bundle_download(session: Db, user: SignedIn, job_id: VisibleJob) -> Response
     """The reviewer's package: the job's HTML bundle (offline pages with every heat-map)
     with its review workbook(s) inside, each row linked to its protocol's page; unzipped,
     one folder. A reviewer's holds their own levels only."""
-    return download(session, job_id, "html", user)
+    from cenr.portal.rounds import package_options  # a round's reviewer: their part of it
+
+    return download(session, job_id, "html", user, **package_options(session, job_id, user))
 
 
 @router.get("/jobs/{job_id}/protocols/{item_id}", include_in_schema=False)
 def protocol_page(
     request: Request, session: Db, user: SignedIn, job_id: VisibleJob, item_id: int
 ) -> Response:
+    from cenr.portal.rounds import blind_for
     from exporters.html_bundle import HtmlBundle
     from worker.model_store import codebook_of
     from worker.results import review_data, token_spans
@@ -307,7 +310,9 @@ def protocol_page(
     if not data.rows:
         raise NotFound(f"job {job_id} has no classified protocol {item_id}")
     row = data.rows[0]
-    bundle = HtmlBundle(data, codebook_of(session, data.model_version_id), lambda p: [])
+    blind = blind_for(session, job_id, user)  # a blind round's reviewer: the text alone
+    codebook = codebook_of(session, data.model_version_id)
+    bundle = HtmlBundle(data, codebook, lambda p: [], blind=blind)
     context = bundle.protocol_context(row, token_spans(session, row.prediction_id))
     history = label_history(session, job_id, item_id=item_id) if user.role == "admin" else None
     return page(request, "protocol.html", user, job_id=job_id, history=history, **context)

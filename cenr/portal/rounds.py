@@ -111,23 +111,51 @@ def deal_round(
     return {**dealt, "workbooks": parts_of(session, job_id, found)}
 
 
-def round_workbook(
-    session: Session, job_id: str, user: User, found: ReviewRound, part: int, folder: Path
-) -> Path:
-    """``user``'s workbook ``part`` of the round (their own levels only; blind: nothing
-    the model said), written in ``folder``."""
+def round_workbooks(
+    session: Session,
+    job_id: str,
+    user: User,
+    found: ReviewRound,
+    folder: Path,
+    part: int | None = None,
+) -> list[Path]:
+    """``user``'s workbooks of the round (only ``part``, 1-based, when given), with their
+    own levels only and, blind, nothing the model said, written in ``folder``."""
     from worker.export import export_workbooks, review_inputs
 
     inputs = review_inputs(session, job_id, user.username)
     shares = _shares(session, job_id, found, inputs[0].rows)
     mine = [i for i, share in enumerate(shares) if share.reviewer == user.username]
-    if not 1 <= part <= len(mine):
-        raise NotFound(f"job {job_id} has {len(mine)} review workbook(s) for you: no {part}")
-    [path] = export_workbooks(
+    if part is not None:
+        if not 1 <= part <= len(mine):
+            raise NotFound(f"job {job_id} has {len(mine)} review workbook(s) for you: no {part}")
+        mine = [mine[part - 1]]
+    return export_workbooks(
         session, job_id, folder / f"review-{job_id}.xlsx", reviewers=found.reviewers,
-        overlap=found.overlap, inputs=inputs, only={mine[part - 1]}, blind=found.blind,
+        overlap=found.overlap, inputs=inputs, only=set(mine), blind=found.blind,
     )  # fmt: skip
-    return path
+
+
+def round_workbook(
+    session: Session, job_id: str, user: User, found: ReviewRound, part: int, folder: Path
+) -> Path:
+    """``user``'s workbook ``part`` of the round (:func:`round_workbooks`)."""
+    return round_workbooks(session, job_id, user, found, folder, part)[0]
+
+
+def package_options(session: Session, job_id: str, user: User) -> dict[str, Any]:
+    """What the reviewer's package (``review-html.zip``) of a round's reviewer holds
+    instead of the whole job's: their workbooks of the round, and pages without the
+    model when it is blind (the keywords of :func:`cenr.portal.jobs.download`)."""
+    found = round_of(session, job_id, user)
+    if found is None:
+        return {}
+
+    def workbooks(folder: Path) -> list[Path]:
+        assert found is not None
+        return round_workbooks(session, job_id, user, found, folder)
+
+    return {"workbooks": workbooks, "blind": found.blind}
 
 
 def names_of(text: str) -> list[str]:

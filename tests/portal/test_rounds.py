@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.browser import browser, open_page
 from tests.exporters.conftest import fill_in
 from tests.portal.conftest import Portal
 from tests.portal.test_portal import _csrf, _three_protocol_job, _wait_done
+from tests.worker.cluster import wait_until
 
 __all__ = ["browser"]  # the fixture, imported for pytest
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -78,7 +80,6 @@ def test_a_blind_round_dealt_from_the_job_page(
     assert mine.status_code == 200
     assert "A blind round" in mine.text
     assert "chip level" not in mine.text
-    assert "review-html.zip" not in mine.text
     detail = rob.get(f"/api/jobs/{job}").json()
     assert detail["blind"] is True
     assert all(p["level"] is None and p["confidence"] is None and p["model"] is None
@@ -119,6 +120,23 @@ def test_a_blind_round_dealt_from_the_job_page(
                 for word in (*names, *MODEL_WORDS, *figures):
                     assert word not in shown, (sheet.title, cell.coordinate, word)
 
+    # his package (pages and workbook) and his protocol page: blind too
+    package = rob.get(f"/jobs/{job}/review-html.zip")
+    assert package.status_code == 200, package.text
+    with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
+        files = archive.namelist()
+        pages = [archive.read(n).decode() for n in files if n.endswith(".html")]
+    assert [n.rsplit("/", 1)[-1] for n in files if n.endswith(".xlsx")] == [
+        f"review-{job}-rob.xlsx"
+    ]
+    assert not [n for n in files if n.endswith("model.html")]
+    item = detail["protocols"][0]["item"]
+    pages.append(rob.get(f"/jobs/{job}/protocols/{item}").text)
+    for shown in pages:
+        assert 'class="s' not in shown  # no token shaded
+        for word in (*names, "Confidence", "Probability", "heat-map", "Strongest"):
+            assert word not in shown, word
+
     # rob returns it filled in, through the portal: stored blind, under rob
     rows = list(book["Review"].iter_rows(min_row=2, values_only=True))
     first = rows[0][0]
@@ -129,9 +147,15 @@ def test_a_blind_round_dealt_from_the_job_page(
         files={"workbook": (filled.name, filled.read_bytes(), XLSX)},
     )  # fmt: skip
     assert returned.status_code == 200, returned.text
-    stored = _sql(sqlite_service, "SELECT reviewer, level_code, blind FROM reviews "
-                  "WHERE job_id = :job", job=job)  # fmt: skip
-    assert [(r[0], bool(r[2])) for r in stored] == [("rob", True)]
+    stored: list[Any] = []
+
+    def committed() -> bool:  # the session commits as the response goes out
+        stored[:] = _sql(sqlite_service, "SELECT reviewer, level_code, blind FROM reviews "
+                         "WHERE job_id = :job", job=job)  # fmt: skip
+        return bool(stored)
+
+    wait_until(committed, 10)
+    assert [(r[0], bool(r[2])) for r in stored] == [("rob", True)], returned.text
 
     after = _counts(alice.get(f"/jobs/{job}").text)
     assert after["reviewed"] == 1
@@ -236,6 +260,11 @@ def test_the_admins_job_page_in_a_browser(portal: Portal, browser: Any, tmp_path
     assert chip.value_of_css_property("background-color") not in ("", "rgba(0, 0, 0, 0)")
     assert browser.find_element(By.ID, "round-progress").is_displayed()
     shot = tmp_path / "job-page.png"  # kept by pytest for a person to look at
-    browser.set_window_size(1280, 1400)
-    browser.save_screenshot(str(shot))
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(int(height) + 120, 4000))
+    browser.execute_script("window.scrollTo(0, 0)")
+    try:
+        browser.save_screenshot(str(shot))
+    finally:
+        browser.set_window_size(1280, 1000)  # the session's browser, as the others expect
     assert shot.stat().st_size > 10_000
