@@ -114,7 +114,9 @@ def test_the_verdict_is_in_the_workbook_the_html_bundle_and_cenr_predict(
     assert sorted(shown) == sorted(verdict_of_detail(json.loads(d) if d else None) for d in stored)
     with zipfile.ZipFile(demo_run["out"] / "review-html.zip") as bundle:
         pages = [n for n in bundle.namelist() if "/protocols/" in n or n.startswith("protocols/")]
-        first = bundle.read(sorted(pages)[0]).decode("utf-8")
+        # the first row's page (pages are named by job item, not by row)
+        heading = f"<h1>{html.escape(str(rows[1][rows[0].index('Protocol ID')]))}:"
+        [first] = [t for t in (bundle.read(n).decode("utf-8") for n in pages) if heading in t]
     assert html.escape(shown[0]) in first or shown[0] in first
     monkeypatch.setenv("CENR_HOME", str(demo_run["home"]))
     capsys.readouterr()

@@ -19,12 +19,14 @@ from sqlalchemy import create_engine, text
 
 from cenr.cli import main
 from schema.faithfulness import VERDICTS
+from schema.second_look import STRENGTH_WORDS
 from tests.browser import browser
 from tests.conftest import PROTOCOLS_CSV, demo_rows, write_export
 from tests.portal.conftest import PASSWORDS, SECRET, Portal, login_token, sign_in
 from tests.worker.cluster import wait_until
 
 __all__ = ["browser"]
+STRENGTHS = {word.capitalize() for word in STRENGTH_WORDS}
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/health"), ("GET", "/static/{name}")}
 
 
@@ -393,7 +395,9 @@ def test_a_reviewer_round_trip_in_the_browser(portal: Portal, browser: Any, tmp_
     browser.find_element(By.CSS_SELECTOR, "#protocols tbody a").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "heatmap"))
     assert browser.find_elements(By.CSS_SELECTOR, "#heatmap .text span[title^='weight']")
-    assert browser.find_element(By.ID, "verdict").text in VERDICTS
+    # the erasure test's verdict, folded under Technical (the page leads with plain words)
+    assert browser.find_element(By.ID, "verdict").get_attribute("textContent") in VERDICTS
+    assert browser.find_element(By.ID, "strength").text.split(".")[0] in STRENGTHS
     assert "(rob)" in browser.page_source
 
     # the coordinator sees the agreement
