@@ -215,7 +215,8 @@ def _hand_made() -> tuple[ReviewData, dict[int, list[TokenSpan]]]:
         item_id=12, prediction_id=5, protocol_id="HM-1", file="hand.csv",
         fields={"StudyTitle": "A hand-made protocol", "Background": background,
                 "StudyDesign": "A survey of 200 adults.", "Partners": "None named."},
-        level_index=4, level_code="4", confidence=0.9958, probabilities=[0.001] * 5 + [0.9958],
+        level_index=4, level_code="4", confidence=0.9958,
+        probabilities=[0.001] * 4 + [0.9958, 0.0002],
         faithfulness=None, n_tokens=n, tokens_cut=0, top_tokens=[],
     )  # fmt: skip
     row.evidence = evidence_of(row.fields, spans, [s.weight for s in spans])  # as stored
