@@ -237,6 +237,9 @@ def test_the_job_page_colours_levels_and_flags_a_second_look(
     assert model["band"] == "low"
     assert model["percent"] == "31%"
     assert "unsure (31%)" in model["second_look"]
+    protocol = alice.get(f"/jobs/{job}/protocols/{item}").text  # the shared page's flag
+    assert "Needs a second look" in protocol
+    assert "unsure (31%)" in protocol
 
 
 def test_the_admins_job_page_in_a_browser(portal: Portal, browser: Any, tmp_path: Path) -> None:
