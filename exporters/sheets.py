@@ -52,19 +52,6 @@ def style_attributes(name: str | None) -> dict[str, Any]:
     wrap = Alignment(wrap_text=True, vertical="top")
     if name is None:
         return {}
-    if name.startswith("token"):  # heatmap token: filled by shade, white on dark
-        level = int(name[5:])
-        return {
-            "fill": PatternFill("solid", fgColor=FILLS[level]),
-            "font": Font(color="FFFFFF" if level >= 4 else "000000", bold=level >= 4),
-        }
-    if name.startswith("levelweight"):  # a level's weight under a token, shaded
-        level = int(name[11:])
-        return {
-            "fill": PatternFill("solid", fgColor=FILLS[level]),
-            "font": Font(size=8, color="FFFFFF" if level >= 4 else "595959"),
-            "number_format": "0.0000",
-        }
     if name.startswith(("swatch:", "share:")):  # a level's or a band's fill: "swatch:FILL:TEXT"
         kind, fill, text = name.split(":")
         attributes: dict[str, Any] = {
@@ -104,7 +91,6 @@ def style_attributes(name: str | None) -> dict[str, Any]:
         "bold": {"font": Font(bold=True)},
         "italic": {"font": Font(italic=True)},
         "warning": {"font": Font(bold=True, color="C00000")},
-        "weight": {"font": Font(size=8, color="595959"), "number_format": "0.0000"},
     }
     return named[name]
 
