@@ -23,6 +23,7 @@ from openpyxl.styles import Alignment
 from openpyxl.worksheet.worksheet import Worksheet
 
 from exporters.evidence import evidence_for
+from exporters.palette import level_swatches
 from exporters.scale import shade
 from exporters.sheets import StyledCells, clean, fit_to_width, set_widths
 from schema.codebook import Codebook
@@ -109,6 +110,10 @@ class PassagesSheet:
         self.codebook = codebook
         self.row_limit = row_limit
         self.sheet: Worksheet = book.create_sheet(SHEET)
+        # each level in its colour, as in the Review sheet (exporters.palette)
+        self.level_styles = [
+            f"swatch:{swatch.fill}:{swatch.text}" for swatch in level_swatches(len(codebook.levels))
+        ]
         self.full = False
         longest = max((len(choice) for choice in codebook.choices), default=10)
         names = [display for _, display in codebook.field_names]
@@ -138,8 +143,9 @@ class PassagesSheet:
             self.sheet.append([self.cells.cell(self.sheet, FULL, "warning")])
             return
         level = self.codebook.choice(row.level_index)
+        style = self.level_styles[row.level_index]
         if not passages:
-            self._append(row.protocol_id, level, None, None, None, 1)
+            self._append(row.protocol_id, (level, style), None, None, None, 1)
             return
         for passage in passages:
             pieces = passage_pieces(
@@ -153,7 +159,7 @@ class PassagesSheet:
                 math.ceil(len(field) / (self.widths[2] - 2)),
             )
             self._append(
-                row.protocol_id, level, field, round(share_of(passage, spans), 4), text,
+                row.protocol_id, (level, style), field, round(share_of(passage, spans), 4), text,
                 min(max(lines, 1), 4),
             )  # fmt: skip
         self.sheet.auto_filter.ref = f"A2:E{self.rows}"  # written with the sheet's end
@@ -165,7 +171,7 @@ class PassagesSheet:
         return cell
 
     def _append(
-        self, protocol_id: str, level: str, field: str | None, share: float | None,
+        self, protocol_id: str, level: tuple[str, str], field: str | None, share: float | None,
         text: Any, lines: int,
     ) -> None:  # fmt: skip
         self.rows += 1
@@ -176,7 +182,7 @@ class PassagesSheet:
         self.sheet.append(
             [
                 cells.cell(sheet, protocol_id, "top"),
-                cells.cell(sheet, level, "wrap"),
+                cells.cell(sheet, *level),
                 cells.cell(sheet, field, "wrap"),
                 self._share(share),
                 text,

@@ -263,3 +263,21 @@ def test_an_exported_job_shows_each_protocols_stored_passages(
         totals[protocol_id] = totals.get(protocol_id, 0) + values[3]
     assert all(total <= 1 + 1e-6 for total in totals.values())
     assert sheet.freeze_panes == "A3"
+
+
+def test_the_level_is_in_its_colour() -> None:
+    """The model's level cell has the level's swatch, as in the Review sheet."""
+    from exporters.palette import level_swatches
+
+    fields = {"Partners": PARTNERS}
+    spans = _spans(fields, {"co-leads": 0.6})
+    out = io.BytesIO()
+    data = _data([_row(fields, len(spans))])
+    ReviewWorkbook(data, default_codebook(), {1: spans}.__getitem__).write(out)
+    out.seek(0)
+    sheet = load_workbook(out)["Heatmap"]
+    swatch = level_swatches(6)[4]
+    for (cell,) in sheet.iter_rows(min_row=3, min_col=2, max_col=2):
+        assert cell.value == "4 Consult"
+        assert cell.fill.fgColor.rgb[-6:] == swatch.fill
+        assert cell.font.color.rgb[-6:] == swatch.text
