@@ -96,9 +96,7 @@ def deal_round(
     reviewers = check_reviewers(names)
     if not reviewers:
         raise ConfigError("name at least one reviewer to deal the round to")
-    overlap_positions(0, overlap)  # refuses a share outside 0..1
-    if overlap and len(reviewers) < 2:
-        raise ConfigError("an overlap is shared between reviewers: name two or more")
+    overlap_positions(0, overlap)  # refuses a share outside 0..1 (one reviewer: no effect)
     assign(session, job_id, reviewers, by)  # a name that is no portal user: 400, nothing kept
     found = current_round(session, job_id)
     if found is None:
