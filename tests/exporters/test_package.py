@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from cenr.cli import main
 from exporters.html_bundle import write_html_bundle
 from exporters.links import page_path
+from exporters.package import add_workbooks
 from schema.codebook import default_codebook
 from schema.evidence import evidence_of
 from schema.views import ReviewData, ReviewRow, TokenSpan
@@ -278,3 +279,25 @@ def test_a_reviewer_opens_a_folded_paragraph_and_follows_a_passage(
     target = browser.find_element(By.ID, "passage-1")
     assert target.is_displayed()
     assert "Community" in target.text
+
+
+def test_workbooks_added_again_replace_the_earlier_ones(tmp_path: Path) -> None:
+    """A re-export puts each workbook in the package once, the newest, the pages kept, and
+    leaves no temporary file behind."""
+    data, spans = _hand_made()
+    bundle = write_html_bundle(tmp_path / "b.zip", data, default_codebook(), spans.__getitem__)
+    pages = set(zipfile.ZipFile(bundle).namelist())
+    books = tmp_path / "books"
+    books.mkdir()
+    first, second = books / "review-1.xlsx", books / "review-2.xlsx"
+    first.write_bytes(b"one")
+    second.write_bytes(b"two")
+    add_workbooks(bundle, [first, second])
+    first.write_bytes(b"one, again")
+    add_workbooks(bundle, [first])
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        assert archive.read("cenr-hand/review-1.xlsx") == b"one, again"
+        assert archive.read("cenr-hand/review-2.xlsx") == b"two"
+    assert sorted(names) == sorted(pages | {"cenr-hand/review-1.xlsx", "cenr-hand/review-2.xlsx"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.zip", "books"]
