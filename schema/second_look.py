@@ -98,8 +98,12 @@ def evidence_outside(
     codebook: Codebook, level_index: int, shares: Sequence[tuple[str, float]]
 ) -> float | None:
     """The share of the weight outside the evidence fields when it is the most of it (a
-    prediction above the first level of a codebook with evidence fields), else None."""
+    prediction above the first level of a codebook with evidence fields, of a protocol
+    that has one of them: a plain-text file read as one field says nothing of where its
+    evidence lies), else None."""
     if not codebook.evidence_fields or level_index == 0 or not shares:
+        return None
+    if not any(codebook.is_evidence_field(name) for name, _ in shares):
         return None
     total = sum(share for _, share in shares)
     if total <= 0:

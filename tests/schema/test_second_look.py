@@ -47,13 +47,16 @@ def test_evidence_in_the_background_needs_a_second_look() -> None:
 
 def test_every_sign_joins_the_flag_and_a_codebook_without_fields_never_says_outside() -> None:
     codebook = default_codebook()
-    look = second_look(codebook, 5, 0.41, _detail(0.0, 0.0), [("Background", 1.0)])
+    shares = [("Background", 1.0), ("Partners", 0.0)]
+    look = second_look(codebook, 5, 0.41, _detail(0.0, 0.0), shares)
     assert look.describe() == (
         "unsure (41%); the shading does not explain the choice; "
         "evidence outside Partners and Study design (100% elsewhere)"
     )
     topics = Codebook("topics", (Level("a", "Sport"), Level("b", "Politics")))
     assert not second_look(topics, 1, 0.95, _detail(2.0, 2.0), [("Body", 1.0)])
+    # a protocol without any evidence field (a text file read as one field): no telling
+    assert not second_look(codebook, 4, 0.95, _detail(2.0, 2.0), [("Text", 1.0)])
 
 
 def test_the_codebook_reads_its_drop_down_names_back() -> None:
