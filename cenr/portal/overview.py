@@ -5,27 +5,35 @@ look (:mod:`schema.second_look`); for the coordinator, how far the round has com
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, true
 from sqlalchemy.orm import Session
 
 from schema.codebook import Codebook
+from schema.errors import NotFound
 from schema.second_look import band, percent, second_look, strength
-from schema.tables import Review
-from schema.views import ReviewRow
+from schema.states import ItemState
+from schema.tables import EvidenceField, Job, JobItem, Prediction, Review
+from worker.store import chunks
 
 
-def model_view(codebook: Codebook, row: ReviewRow) -> dict[str, Any]:
+def model_view(
+    codebook: Codebook,
+    level_index: int,
+    confidence: float,
+    detail: dict[str, Any] | None,
+    shares: Sequence[tuple[str, float]],
+) -> dict[str, Any]:
     """One classified protocol as the job page shows it (the numbers the API keeps too)."""
-    shares = row.evidence.fields if row.evidence is not None else []
-    look = second_look(codebook, row.level_index, row.confidence, row.faithfulness_detail, shares)
+    look = second_look(codebook, level_index, confidence, detail, shares)
     return {
-        "level_index": row.level_index,
-        "level_choice": codebook.choice(row.level_index),
-        "percent": percent(row.confidence),
-        "band": band(row.confidence),
-        "strength": strength(row.faithfulness_detail),
+        "level_index": level_index,
+        "level_choice": codebook.choice(level_index),
+        "percent": percent(confidence),
+        "band": band(confidence),
+        "strength": strength(detail),
         "second_look": look.reasons,
     }
 
@@ -33,24 +41,44 @@ def model_view(codebook: Codebook, row: ReviewRow) -> dict[str, Any]:
 def model_views(session: Session, job_id: str, reviewer: str | None) -> dict[str, Any]:
     """The job's classified protocols by job item (:func:`model_view`), the codebook's
     number of levels (their colours' scale), and the round's progress from the reviews
-    (with ``reviewer``, only theirs)."""
+    (with ``reviewer``, only theirs). Reads the predictions and their evidence by field,
+    not the protocols' text: the page of a job of thousands stays quick."""
     from worker.model_store import codebook_of
-    from worker.results import review_data
 
-    data = review_data(session, job_id, reviewer=reviewer)
-    codebook = codebook_of(session, data.model_version_id)
-    views = {row.item_id: model_view(codebook, row) for row in data.rows}
-    model_level = {row.item_id: row.level_code for row in data.rows}
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    codebook = codebook_of(session, job.model_version_id)
+    predicted = session.execute(
+        select(JobItem.id, Prediction.id, Prediction.level_index, Prediction.level_code,
+               Prediction.confidence, Prediction.faithfulness_detail)
+        .join(Prediction, and_(Prediction.document_id == JobItem.document_id,
+                               Prediction.model_version_id == job.model_version_id))
+        .where(JobItem.job_id == job_id, JobItem.status == ItemState.DONE)
+    ).all()  # fmt: skip
+    shares: dict[int, list[tuple[str, float]]] = {}
+    for part in chunks([row[1] for row in predicted]):
+        for pid, name, share in session.execute(
+            select(EvidenceField.prediction_id, EvidenceField.field, EvidenceField.share).where(
+                EvidenceField.prediction_id.in_(part)
+            )
+        ):
+            shares.setdefault(pid, []).append((name, share))
+    views = {
+        item: model_view(codebook, index, confidence, detail, shares.get(pid, []))
+        for item, pid, index, _, confidence, detail in predicted
+    }
+    model_level = {row[0]: row[3] for row in predicted}
     reviews = session.execute(
         select(Review.job_item_id, Review.level_code)
         .where(Review.job_id == job_id)
-        .where(Review.reviewer == reviewer if reviewer is not None else Review.job_id == job_id)
+        .where(Review.reviewer == reviewer if reviewer is not None else true())
     ).all()
     reviewed = {item for item, _ in reviews if item in model_level}
     progress = {
-        "protocols": len(data.rows),
+        "protocols": len(predicted),
         "reviewed": len(reviewed),
-        "left": len(data.rows) - len(reviewed),
+        "left": len(predicted) - len(reviewed),
         "second_look": sum(1 for view in views.values() if view["second_look"]),
         "reviews": len(reviews),
         "disagreements": sum(
