@@ -7,6 +7,7 @@ and a broker that is down at submission. The faults: tests/worker/test_faults.py
 from __future__ import annotations
 
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,10 @@ def test_a_jobs_exports_are_shared_by_the_workers_one_task_a_file(
     workbooks = sorted(f"review-{k}.xlsx" for k in range(1, 7))
     assert names == ["predictions.csv", *workbooks, "review-html.zip"]
     assert all(Path(p).is_file() for p in exports)
+    # the last piece made the bundle the reviewer's package: every workbook beside the pages
+    with zipfile.ZipFile(exports[-1]) as package:
+        packed = sorted(n.split("/", 1)[1] for n in package.namelist() if n.endswith(".xlsx"))
+    assert packed == workbooks
     keys = ["csv:0", "html:0", "xlsx:0", "xlsx:2", "xlsx:4"]
     assert sorted(options["export_plan"]) == sorted(options["exported"]) == sorted(keys)
     logged = [line for w in workers for line in w.output().splitlines() if "exported in" in line]
