@@ -2,22 +2,33 @@
 
 Sheets, in order:
 
-``Review``    one row per protocol, least certain first: level, then its evidence by
-              field (each field's share of the weight and the strongest passages,
-              stored with the prediction), calibrated confidence, every level's
-              probability, faithfulness, the strongest tokens, the text with
-              its words coloured by weight, then the reviewer's columns (``Reviewer level``
-              is a drop-down of the codebook). Prediction columns are locked, reviewer
-              columns editable; header frozen, filters on. Column A (hidden) holds the row
-              ID that ``cenr review import`` reads back: reviewers may sort and filter.
+``Review``    one row per protocol, least certain first, in the order of the work
+              (:func:`exporters.review_format.review_columns`): Protocol ID (a link to
+              the protocol's page in the reviewer's package), title, the model's level
+              as its name in the level's colour, confidence as a percentage filled by
+              its band, the reasons for a second look in words, the reviewer's columns
+              (``Reviewer level`` a drop-down of ``4 Consult``-style names); then the
+              evidence by field, the strongest passages and the heat-map's strength in
+              a word; then, grouped and collapsed at the right, each level's
+              probability, faithfulness and its two parts in nats, the strongest words
+              and the text with its words coloured by weight. Rows two lines high, ID
+              and title frozen, filters on; printed: the work columns, landscape, one
+              page wide, the header on every page. Nothing is protected but the
+              workbook's structure: reviewers sort, filter, highlight and add columns.
+              Column A (hidden) holds the row ID that ``cenr review import`` reads back.
 ``Heatmap``   a row per strongest passage (at most three a protocol): Protocol ID,
               the model's level, the field, the passage's share of the weight and the
               passage, its strongest words coloured (:mod:`exporters.passages_sheet`).
               Every token's weight (every level's, for a label-wise model) is in the
               HTML bundle and the database; a sheet of every token of a year's
               protocols would be millions of rows no one reads.
-``Summary``   counts per level with a bar chart, and the colour legend.
-``Codebook``  the levels and their definitions (the drop-down's source).
+``Summary``   the coordinator's page, live: formulas over the Review sheet count the
+              protocols, those reviewed and left, those needing a second look (and
+              left), where reviewers and the model agree, each model level (with a bar
+              chart) and a matrix of reviewer level by model level; then the legend of
+              every colour and word. One or two printed pages.
+``Codebook``  the levels, their definitions and their names as the drop-downs offer
+              them (the drop-downs' source).
 ``Model``     the model version, its training-data fingerprint, metrics and calibration.
 ``Failed``    files and rows that could not be classified, with the reason.
 ``_cenr``     (hidden) the job ID and format, so an import can check where a file came
@@ -26,7 +37,8 @@ Sheets, in order:
 A *blind* workbook (a blind round: ``blind=True``) is the same writer leaving out all the
 model said: the Review sheet keeps the row ID, Protocol ID, title, the text (uncoloured)
 and the reviewer's columns, in Protocol ID order; no Heatmap or Model sheet, no counts
-per level; ``_cenr`` says ``blind``, and the import marks the levels so.
+per level (the Summary counts the progress only); ``_cenr`` says ``blind``, and the
+import marks the levels so.
 
 A job's protocols may be split over several workbooks (:mod:`exporters.dealing`): each
 is written by :class:`ReviewWorkbook` from its own rows, and says which part it is.
@@ -45,7 +57,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections import Counter
+import textwrap
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -59,14 +71,46 @@ from openpyxl.cell.text import InlineFont
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Color
 from openpyxl.utils import get_column_letter
+from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.functions import Element, SubElement, whitespace
 
+from exporters import review_format
 from exporters.dealing import Share, deal
 from exporters.evidence import evidence_for
 from exporters.files import write_zip_atomically
+from exporters.links import page_path
 from exporters.model_card import model_card, write_model_sheet
+from exporters.palette import band_rows, band_swatch, level_swatches
 from exporters.passages_sheet import PassagesSheet
+from exporters.review_format import (
+    COMPREHENSIVENESS,
+    CONFIDENCE,
+    EVIDENCE,
+    FAITHFULNESS,
+    FORMAT,
+    KEY_BLIND,
+    KEY_EXPORTED_AT,
+    KEY_FORMAT,
+    KEY_JOB,
+    KEY_MODEL,
+    MODEL_LEVEL,
+    PASSAGES,
+    PROTOCOL_ID,
+    PROTOCOL_TEXT,
+    RATIONALE,
+    REVIEW_SHEET,
+    REVIEWER,
+    REVIEWER_LEVEL,
+    ROW_ID,
+    SECOND_LOOK,
+    STRENGTH,
+    STRONGEST_WORDS,
+    SUFFICIENCY,
+    TITLE,
+    review_columns,
+)
 from exporters.scale import FONTS, legend_rows, shade
 from exporters.sheets import (
     MAX_CELL,
@@ -74,18 +118,23 @@ from exporters.sheets import (
     clean,
     fit_to_width,
     level_choice,
-    lock_all_but_editable,
+    open_but_structure,
     set_widths,
     write_codebook_sheet,
     write_identity_sheet,
 )
 from schema.codebook import Codebook
 from schema.faithfulness import EXPLANATION as FAITHFULNESS_EXPLANATION
+from schema.faithfulness import Faithfulness
+from schema.second_look import STRENGTH_WORDS, band, percent, second_look, strength
 from schema.views import ReviewData, ReviewRow, TokenSpan
 
-FORMAT = "cenr-review/1"
 EXCEL_ROWS = 1_048_576
-ROW_HEIGHT = 120  # points: about eight lines of a protocol's text, the rest scrolls in the cell
+ROW_HEIGHT = 30  # points: two lines, about fifteen protocols a screen; the rest in the cell
+SUMMARY_NOTE = (
+    "The figures are formulas over the Review sheet: they follow the reviewers' work as "
+    "it is filled in."
+)
 BLIND_NOTE = (
     "A blind round: the protocol text alone, nothing the model said. Give your own level "
     "in Reviewer level, and why in Rationale."
@@ -187,6 +236,36 @@ def _runs(pieces: list[tuple[int | None, str]]) -> CellRichText:
     return _RichText(runs)  # rich text is always stored as text, never as a formula
 
 
+LINE = 120  # characters of a Summary line: the printed page's width
+
+
+class _Counted:
+    """A write-only sheet's rows, counted (openpyxl's write-only sheet does not)."""
+
+    def __init__(self, sheet: Worksheet, cells: StyledCells) -> None:
+        self.sheet, self.cells, self.n = sheet, cells, 0
+
+    def append(self, cells: list[Any]) -> int:
+        self.sheet.append(cells)
+        self.n += 1
+        return self.n
+
+    def lines(self, text: str, width: int, style: str | None = None, first: Any = None) -> None:
+        """Text a line a row, each spilling over the empty cells to its right (a printed
+        page shows them; one long cell would run off it); ``first``: a cell before the
+        first line (the lines then start in the second column)."""
+        for index, line in enumerate(textwrap.wrap(text, width)):
+            cell = self.cells.cell(self.sheet, line, style)
+            if first is None:
+                self.append([cell])
+            else:
+                self.append([first if index == 0 else None, cell])
+
+
+def _nats(value: object) -> float | None:
+    return round(value, 2) if isinstance(value, float) else None
+
+
 class ReviewWorkbook:
     """Writes one job's review workbook; call :meth:`write` once."""
 
@@ -217,6 +296,9 @@ class ReviewWorkbook:
         self.blind = blind
         self.book = Workbook(write_only=True)
         self.cells = StyledCells()
+        self.columns = review_columns(codebook, blind)
+        self.swatches = level_swatches(len(codebook.levels))
+        self.exported_at = datetime.now(UTC)
 
     # -- sheets ----------------------------------------------------------------------
     def write(self, out: BinaryIO) -> None:
@@ -239,18 +321,7 @@ class ReviewWorkbook:
             text_cell.alignment = wrap
             review_row += 1
             review.row_dimensions[review_row].height = ROW_HEIGHT  # set before the row
-            review.append(
-                [
-                    self.cells.cell(review, row.item_id),
-                    self.cells.cell(review, row.protocol_id, "top"),
-                    self.cells.cell(review, row.title, "wrap"),
-                    *([] if self.blind else self._model_cells(review, row, spans)),
-                    text_cell,
-                    self.cells.cell(review, None, "editable"),
-                    self.cells.cell(review, None, "editable"),
-                    self.cells.cell(review, reviewer, "editable"),
-                ]
-            )
+            review.append(self._review_cells(review, row, spans, text_cell, reviewer))
             if passages is not None:
                 passages.add(row, spans)
         self._summary()
@@ -261,35 +332,83 @@ class ReviewWorkbook:
         write_identity_sheet(
             self.book,
             [
-                ("format", FORMAT),
-                ("job", self.data.job_id),
-                ("model", self.data.model),
-                ("exported_at", datetime.now(UTC).isoformat()),
+                (KEY_FORMAT, FORMAT),
+                (KEY_JOB, self.data.job_id),
+                (KEY_MODEL, self.data.model),
+                (KEY_EXPORTED_AT, self.exported_at.isoformat()),
                 *self._part_identity(),
-                *([("blind", True)] if self.blind else []),
+                *([(KEY_BLIND, True)] if self.blind else []),
             ],
         )
+        self.book.security = WorkbookProtection(lockStructure=True)  # sheets stay as they are
         self.book.save(out)
 
-    def _model_cells(self, sheet: Worksheet, row: ReviewRow, spans: list[TokenSpan]) -> list[Any]:
-        """What the model said of a row: level, evidence, confidence, probabilities,
-        faithfulness and strongest tokens (the columns a blind workbook leaves out)."""
-        level = self.codebook.levels[row.level_index]
-        strongest = ", ".join(f"{t} {w:.3f}" for t, w in row.top_tokens if w >= 0.0005)
+    def _review_cells(
+        self,
+        sheet: Worksheet,
+        row: ReviewRow,
+        spans: list[TokenSpan],
+        text_cell: Any,
+        reviewer: str | None,
+    ) -> list[Any]:
+        """A protocol's row in the order of :func:`review_format.review_columns`."""
+        cell = self.cells.cell
+        link = cell(sheet, row.protocol_id, "link")
+        link.hyperlink = Hyperlink(ref="", target=page_path(row.item_id))  # never a formula
+        values: dict[str, Any] = {
+            ROW_ID: cell(sheet, row.item_id),
+            PROTOCOL_ID: link,
+            TITLE: cell(sheet, row.title, "wrap"),
+            REVIEWER_LEVEL: cell(sheet, None, "editable"),
+            RATIONALE: cell(sheet, None, "editable"),
+            REVIEWER: cell(sheet, reviewer, "editable"),
+            PROTOCOL_TEXT: text_cell,
+        }
+        if not self.blind:
+            values.update(self._model_cells(sheet, row, spans))
+        return [values[column.name] for column in self.columns]
+
+    def _model_cells(
+        self, sheet: Worksheet, row: ReviewRow, spans: list[TokenSpan]
+    ) -> dict[str, Any]:
+        """What the model said of a row, by column: level, confidence, the reasons for a
+        second look, evidence, and the technical columns (all a blind workbook leaves out)."""
+        cell, codebook = self.cells.cell, self.codebook
+        level = self.swatches[row.level_index]
         evidence = evidence_for(row, spans)
-        passages = "\n\n".join(f"{name}: {text}" for name, text in evidence.quoted())
-        faithfulness = round(row.faithfulness, 2) if row.faithfulness is not None else None
-        return [
-            self.cells.cell(sheet, level.code, "top"),
-            self.cells.cell(sheet, level.name, "wrap"),
-            self.cells.cell(sheet, evidence.describe(), "wrap"),
-            self.cells.cell(sheet, passages, "wrap"),
-            self.cells.cell(sheet, round(row.confidence, 4), "fraction"),
-            *[self.cells.cell(sheet, round(p, 4), "fraction") for p in row.probabilities],
-            self.cells.cell(sheet, faithfulness, "fraction"),
-            self.cells.cell(sheet, row.faithfulness_verdict, "wrap"),
-            self.cells.cell(sheet, strongest, "wrap"),
-        ]
+        shares = [(codebook.field_name(name), share) for name, share in evidence.fields]
+        by_field = ", ".join(f"{name} {percent(share)}" for name, share in shares if share >= 0.01)
+        quoted = "\n\n".join(
+            f"{codebook.field_name(name)}: {text}" for name, text in evidence.quoted()
+        )
+        doubt = second_look(
+            codebook, row.level_index, row.confidence, row.faithfulness_detail, evidence.fields
+        )
+        confidence_band = band_swatch(band(row.confidence))
+        record = Faithfulness.from_detail(row.faithfulness_detail)
+        strongest = ", ".join(t for t, w in row.top_tokens if w >= 0.0005)
+        probabilities = {
+            review_format.probability(codebook, index): cell(sheet, round(p, 4), "percent")
+            for index, p in enumerate(row.probabilities)
+        }
+        return {
+            MODEL_LEVEL: cell(
+                sheet, codebook.choice(row.level_index), f"swatch:{level.fill}:{level.text}"
+            ),
+            CONFIDENCE: cell(
+                sheet, round(row.confidence, 4),
+                f"share:{confidence_band.fill}:{confidence_band.text}",
+            ),
+            SECOND_LOOK: cell(sheet, doubt.describe() or None, "wrap"),
+            EVIDENCE: cell(sheet, by_field or "no words weighed", "wrap"),
+            PASSAGES: cell(sheet, quoted, "wrap"),
+            STRENGTH: cell(sheet, strength(row.faithfulness_detail), "top"),
+            **probabilities,
+            FAITHFULNESS: cell(sheet, _nats(row.faithfulness), "nats"),
+            COMPREHENSIVENESS: cell(sheet, _nats(record and record.comprehensiveness), "nats"),
+            SUFFICIENCY: cell(sheet, _nats(record and record.sufficiency), "nats"),
+            STRONGEST_WORDS: cell(sheet, strongest, "wrap"),
+        }  # fmt: skip
 
     def _part_identity(self) -> list[tuple[str, object]]:
         """What the ``_cenr`` sheet says of the part: which, of how many, for whom."""
@@ -322,71 +441,207 @@ class ReviewWorkbook:
         return note + (f". The protocols were {chosen}." if chosen else ".")
 
     def _review_layout(self, sheet: Worksheet, codes: list[str]) -> None:
-        model = [
-            "Level", "Level name", "Evidence by field", "Strongest passages", "Confidence",
-            *[f"P({code})" for code in codes],
-            "Faithfulness", "What the heat-map shows", "Strongest tokens",
-        ]  # fmt: skip
-        model_widths = [7, 22, 26, 50, 11, *[7] * len(codes), 12, 34, 30]
-        if self.blind:
-            model, model_widths = [], []
-        names = ["Row ID", "Protocol ID", "Title", *model, "Protocol text",
-                 "Reviewer level", "Rationale", "Reviewer"]  # fmt: skip
-        widths = [8, 16, 32, *model_widths, 90, 14, 40, 14]
-        set_widths(sheet, widths)
+        """Widths, the technical columns grouped and collapsed at the right, the frozen ID
+        and title, filters, the drop-down, printing; then the header row."""
+        columns = self.columns
+        set_widths(sheet, [column.width for column in columns])
         sheet.column_dimensions["A"].hidden = True
-        sheet.freeze_panes = "C2"
-        n = len(self.data.rows)
-        last = get_column_letter(len(names))
+        technical = [i for i, column in enumerate(columns, start=1) if column.part == "technical"]
+        for index in technical:  # one outline group, collapsed: a [+] above the columns
+            dimension = sheet.column_dimensions[get_column_letter(index)]
+            dimension.outlineLevel, dimension.hidden = 1, True
+        if technical:
+            sheet.column_dimensions[get_column_letter(technical[-1] + 1)].collapsed = True
+            sheet.sheet_format.outlineLevelCol = 1
+        sheet.freeze_panes = f"{self._letter(TITLE, 1)}2"  # Protocol ID and title stay in view
+        n = max(len(self.data.rows), 1)
+        last = get_column_letter(len(columns))
         sheet.auto_filter.ref = f"A1:{last}{n + 1}"
-        level_column = get_column_letter(len(names) - 2)
-        column = f"{level_column}2:{level_column}{max(n + 1, 2)}"
-        sheet.data_validations.append(level_choice(self.codebook, column, "Reviewer level"))
-        lock_all_but_editable(sheet)
-        sheet.row_dimensions[1].height = 30
+        level = self._letter(REVIEWER_LEVEL)
+        sheet.data_validations.append(
+            level_choice(self.codebook, f"{level}2:{level}{n + 1}", REVIEWER_LEVEL)
+        )
+        open_but_structure(sheet)
+        sheet.row_dimensions[1].height = 32
         fit_to_width(sheet)
-        sheet.append(self.cells.header(sheet, names))
+        sheet.print_title_rows = "1:1"
+        work = max(i for i, column in enumerate(columns, start=1) if column.part in ("id", "work"))
+        sheet.print_area = f"A1:{get_column_letter(work)}{n + 1}"  # the reviewer's columns
+        sheet.append(self.cells.header(sheet, [column.name for column in columns]))
+
+    def _formula(self, sheet: Worksheet, formula: str, style: str | None = None) -> Any:
+        """A formula of this module's own (never document text: :meth:`StyledCells.cell`
+        keeps such text as text)."""
+        cell = self.cells.cell(sheet, None, style)
+        cell.value = formula
+        assert cell.data_type == "f"
+        return cell
+
+    def _letter(self, name: str, after: int = 0) -> str:
+        """The Review sheet's column of ``name`` (``after``: the one so many to its right)."""
+        names = [column.name for column in self.columns]
+        return get_column_letter(names.index(name) + 1 + after)
+
+    def _range(self, name: str) -> str:
+        """A Review column's cells, every row of the workbook: ``Review!$G$2:$G$101``."""
+        letter, n = self._letter(name), max(len(self.data.rows), 1)
+        return f"{REVIEW_SHEET}!${letter}$2:${letter}${n + 1}"
 
     def _summary(self) -> None:
+        """The coordinator's page: progress and agreement as formulas over the Review sheet
+        (they follow the work as it is filled in), counts per model level, a matrix of the
+        reviewers' levels against the model's, and the legend of every colour."""
         sheet = self.book.create_sheet("Summary")
-        sheet.column_dimensions["A"].width = 34
-        sheet.column_dimensions["B"].width = 14
-        counts = Counter(row.level_code for row in self.data.rows)
-        sheet.append([self.cells.cell(sheet, self._part_note(), "bold")])
-        if self.blind:  # the counts per level and the legend are the model's
-            sheet.append([self.cells.cell(sheet, BLIND_NOTE)])
+        rows = _Counted(sheet, self.cells)
+        cell = self.cells.cell
+        n_levels = len(self.codebook.levels)
+        set_widths(sheet, [38, *[13] * (n_levels + 1)])
+        fit_to_width(sheet)  # before the first row: write-only sheets write it first
+        sheet.page_setup.fitToHeight = 2
+        exported = self.exported_at.strftime("%Y-%m-%d %H:%M UTC")
+        rows.lines(self._part_note(), LINE, "bold")
+        rows.lines(f"Exported {exported}. {SUMMARY_NOTE}", LINE, "italic")
+        if self.blind:
+            rows.lines(BLIND_NOTE, LINE)
+        rows.append([])
+        ids, chosen = self._range(ROW_ID), self._range(REVIEWER_LEVEL)
+        rows.append(self.cells.header(sheet, ["Progress", "Protocols"]))
+        first = rows.n + 1  # the next row's number
+        progress: list[tuple[str, str]] = [
+            ("Protocols in this workbook", f"=COUNT({ids})"),
+            ("Reviewed (a Reviewer level chosen)", f"=COUNTA({chosen})"),
+            ("Left to review", f"=B{first}-B{first + 1}"),
+        ]
+        if not self.blind:
+            flagged, model = self._range(SECOND_LOOK), self._range(MODEL_LEVEL)
+            progress += [
+                ("Need a second look", f'=COUNTIF({flagged},"?*")'),
+                ("... of them left to review", f'=COUNTIFS({flagged},"?*",{chosen},"")'),
+                ("Reviewer and model agree", f"=SUMPRODUCT(({chosen}={model})*1)"),
+                ("Reviewer and model differ", f"=B{first + 1}-B{first + 5}"),
+            ]
+        for label, formula in progress:
+            rows.append([cell(sheet, label), self._formula(sheet, formula)])
+        if self.blind:
             return
-        sheet.append(self.cells.header(sheet, ["Level", "Protocols"]))
-        for level in self.codebook.levels:
-            sheet.append([f"{level.code} {level.name}", counts.get(level.code, 0)])
-        sheet.append(["failed (see the Failed sheet)", len(self.data.failures)])
-        n = len(self.codebook.levels)
+        rows.append(
+            [cell(sheet, "Files or rows that failed (Failed sheet)"), len(self.data.failures)]
+        )
+        rows.append([])
+        self._level_counts(rows, model)
+        rows.append([])
+        self._agreement_matrix(rows, chosen, model)
+        rows.append([])
+        self._legend(rows)
+        sheet.print_area = f"A1:{get_column_letter(n_levels + 2)}{rows.n}"
+
+    def _level_counts(self, rows: _Counted, model: str) -> None:
+        """Protocols per model level (formulas), with a bar chart."""
+        sheet = rows.sheet
+        cell = self.cells.cell
+        rows.append(self.cells.header(sheet, ["Model level", "Protocols"]))
+        header = rows.n
+        for index, swatch in enumerate(self.swatches):
+            row = header + 1 + index
+            rows.append(
+                [
+                    cell(sheet, self.codebook.choice(index), f"swatch:{swatch.fill}:{swatch.text}"),
+                    self._formula(sheet, f"=COUNTIF({model},A{row})"),
+                ]
+            )
+        n = len(self.swatches)
         chart = BarChart()
-        chart.title = "Protocols per predicted level"
+        chart.title = "Protocols per model level"
         chart.y_axis.title = "protocols"
         chart.legend = None
-        chart.add_data(Reference(sheet, min_col=2, min_row=2, max_row=n + 2), titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=1, min_row=3, max_row=n + 2))
-        chart.width, chart.height = 16, 8
-        sheet.add_chart(chart, "D2")
-        sheet.append([])
-        sheet.append([self.cells.cell(sheet, "Colour legend", "bold")])
-        sheet.append(
+        chart.add_data(
+            Reference(sheet, min_col=2, min_row=header, max_row=header + n), titles_from_data=True
+        )
+        chart.set_categories(Reference(sheet, min_col=1, min_row=header + 1, max_row=header + n))
+        chart.width, chart.height = 15, 7
+        sheet.add_chart(chart, "D4")  # beside the progress and the counts
+
+    def _agreement_matrix(self, rows: _Counted, chosen: str, model: str) -> None:
+        """Reviewer level (rows) against model level (columns), counted by COUNTIFS."""
+        sheet = rows.sheet
+        cell, n = self.cells.cell, len(self.swatches)
+        sheet.row_dimensions[rows.n + 1].height = 45  # three lines of a level's name
+        rows.append(
             [
-                "Token weight relative to an even share over the protocol's tokens "
-                "(weight x number of tokens): comparable across protocols of any length."
+                cell(sheet, "Reviewer level (rows) by model level (columns)", "header"),
+                *[
+                    cell(sheet, self.codebook.choice(i), f"swatch:{s.fill}:{s.text}")
+                    for i, s in enumerate(self.swatches)
+                ],
+                cell(sheet, "Reviewed", "header"),
+            ]
+        )
+        top = rows.n
+        last = get_column_letter(n + 1)
+        for index, swatch in enumerate(self.swatches):
+            row = top + 1 + index
+            counts = [
+                self._formula(
+                    sheet,
+                    f"=COUNTIFS({chosen},$A{row},{model},{get_column_letter(c)}${top})",
+                    "diagonal" if c - 2 == index else None,
+                )
+                for c in range(2, n + 2)
+            ]
+            rows.append(
+                [
+                    cell(sheet, self.codebook.choice(index), f"swatch:{swatch.fill}:{swatch.text}"),
+                    *counts,
+                    self._formula(sheet, f"=SUM(B{row}:{last}{row})", "bold"),
+                ]
+            )
+        end = top + n
+        rows.append(
+            [
+                cell(sheet, "Reviewed", "bold"),
+                *[
+                    self._formula(sheet, f"=SUM({get_column_letter(c)}{top + 1}:"
+                                    f"{get_column_letter(c)}{end})", "bold")
+                    for c in range(2, n + 3)
+                ],
+            ]
+        )  # fmt: skip
+        rows.append(
+            [cell(sheet, "The diagonal (bold): the reviewer chose the model's level.", "italic")]
+        )
+
+    def _legend(self, rows: _Counted) -> None:
+        """What every colour and word of the Review sheet means."""
+        sheet = rows.sheet
+        cell = self.cells.cell
+        rows.append([cell(sheet, "Colour legend", "bold")])
+        rows.append([cell(sheet, "Model level: the tables above show each level's fill.")])
+        rows.append([])
+        rows.append(self.cells.header(sheet, ["Confidence", "Means"]))
+        above = None
+        for name, words, low in band_rows():
+            swatch = band_swatch(name)
+            span = f"{low:.0%} and above" if above is None else f"{low:.0%} to {above:.0%}"
+            span = span if low > 0 else f"below {above:.0%}"
+            rows.append([cell(sheet, span, f"swatch:{swatch.fill}:{swatch.text}"),
+                          cell(sheet, words)])  # fmt: skip
+            above = low
+        rows.append([])
+        rows.append(self.cells.header(sheet, ["Heat-map strength", "Means"]))
+        for word, sentence in STRENGTH_WORDS.items():
+            rows.lines(sentence, LINE - 40, first=cell(sheet, word, "top"))
+        rows.append([])
+        rows.append(
+            [
+                cell(sheet, "Word shading (Protocol text)", "bold"),
+                cell(sheet, "weight x number of words: 1x is an even share"),
             ]
         )
         for label, step in legend_rows():
-            sheet.append(
-                [
-                    self.cells.cell(sheet, label, f"fill{step}"),
-                    self.cells.cell(sheet, "word", f"word{step}"),
-                ]
-            )
-        sheet.append([])
-        sheet.append([self.cells.cell(sheet, "Faithfulness", "bold")])
-        sheet.append([self.cells.cell(sheet, FAITHFULNESS_EXPLANATION)])
+            rows.append([cell(sheet, label, f"fill{step}"), cell(sheet, "word", f"word{step}")])
+        rows.append([])
+        rows.append([cell(sheet, "Faithfulness (technical columns)", "bold")])
+        rows.lines(FAITHFULNESS_EXPLANATION, LINE)
 
     def _model_sheet(self) -> None:
         """``Model``: the model card in plain words, the technical figures last."""

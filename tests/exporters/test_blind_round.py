@@ -70,13 +70,13 @@ def test_a_blind_workbook_holds_nothing_the_model_said(
         assert book.sheetnames == ["Review", "Summary", "Codebook", "Failed", "_cenr"]
         review = book["Review"]
         header = [c.value for c in review[1]]
-        assert header == ["Row ID", "Protocol ID", "Title", "Protocol text",
-                          "Reviewer level", "Rationale", "Reviewer"]  # fmt: skip
+        assert header == ["Row ID", "Protocol ID", "Title", "Reviewer level", "Rationale",
+                          "Reviewer", "Protocol text"]  # fmt: skip
         rows = list(review.iter_rows(min_row=2, values_only=True))
         assert sorted(r[0] for r in rows) == sorted(sighted), "every protocol (overlap 1)"
         assert [r[1] for r in rows] == sorted(r[1] for r in rows), "in Protocol ID order"
-        assert {r[6] for r in rows} == {name}
-        assert all(r[4] is None and r[5] is None for r in rows)
+        assert {r[5] for r in rows} == {name}
+        assert all(r[3] is None and r[4] is None for r in rows)
         for row in rows:  # ID, title and text are the protocol's own
             assert row[1] == sighted[row[0]]["Protocol ID"]
             assert row[2] == sighted[row[0]]["Title"]

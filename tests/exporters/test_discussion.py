@@ -63,7 +63,7 @@ def test_disagreements_are_adjudicated_through_the_discussion_workbook(
     assert sheet.column_dimensions["A"].hidden
     assert sheet.protection.sheet
     [choice] = sheet.data_validations.dataValidation
-    assert choice.formula1 == "=Codebook!$A$2:$A$7"
+    assert choice.formula1 == "=Codebook!$D$2:$D$7", "the names, '4 Consult'"
     assert str(choice.sqref) == "J2:J3"
 
     # the adjudicator settles one protocol (and mistypes nothing), leaves the other open

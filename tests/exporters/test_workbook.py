@@ -15,6 +15,7 @@ from exporters.scale import FONTS, shade
 from exporters.sheets import MAX_CELL
 from schema.codebook import default_codebook
 from schema.database import open_database, session_scope
+from schema.second_look import percent
 from tests.exporters.conftest import fill_in
 from worker.results import review_data, token_spans
 
@@ -37,8 +38,9 @@ def _char_colours(value: CellRichText) -> tuple[str, list[str]]:
 
 
 def test_review_sheet_shows_what_a_reviewer_needs(exported: Path, sqlite_service: str) -> None:
-    """The review sheet lists protocols least certain first, with a hidden job-item ID, a codebook
-    drop-down, and only the reviewer's columns unlocked."""
+    """The review sheet lists protocols least certain first, with a hidden job-item ID, the
+    columns in the order of the work, a drop-down of the codebook's names, and nothing
+    protected but the workbook's structure."""
     book = load_workbook(exported, rich_text=True)
     assert book.sheetnames == [
         "Review",
@@ -52,17 +54,18 @@ def test_review_sheet_shows_what_a_reviewer_needs(exported: Path, sqlite_service
     assert book["_cenr"].sheet_state == "hidden"
     review = book["Review"]
     header = [c.value for c in review[1]]
-    assert header[:8] == [
-        "Row ID", "Protocol ID", "Title", "Level", "Level name",
-        "Evidence by field", "Strongest passages", "Confidence",
+    assert header[:12] == [
+        "Row ID", "Protocol ID", "Title", "Model level", "Confidence", "Needs a second look",
+        "Reviewer level", "Rationale", "Reviewer", "Evidence by field", "Strongest passages",
+        "Heat-map strength",
     ]  # fmt: skip
-    assert header[-3:] == ["Reviewer level", "Rationale", "Reviewer"]
+    assert header[-1] == "Protocol text"
     assert review.column_dimensions["A"].hidden
-    assert review.freeze_panes == "C2"
+    assert review.freeze_panes == "D2"
     assert review.auto_filter.ref
     rows = list(review.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 10
-    confidences = [r[7] for r in rows]
+    confidences = [r[4] for r in rows]
     assert confidences == sorted(confidences), "least certain first"
     # the evidence by field comes first, as stored with the prediction
     engine = create_engine(sqlite_service)
@@ -74,21 +77,25 @@ def test_review_sheet_shows_what_a_reviewer_needs(exported: Path, sqlite_service
                  "ORDER BY ef.share DESC, ef.field")
         ).all()  # fmt: skip
     engine.dispose()
+    codebook = default_codebook()
     for row in rows:
         largest = next((f, s) for item, f, s in stored if item == row[0])
         if largest[1] >= 0.01:
-            assert row[5].startswith(f"{largest[0]} {largest[1]:.0%}")
-        assert row[6], "each protocol quotes its strongest passages"
+            assert row[9].startswith(f"{codebook.field_name(largest[0])} {percent(largest[1])}")
+        assert row[10], "each protocol quotes its strongest passages"
+        assert row[3] in codebook.choices
+        assert row[11] in ("strong", "moderate", "weak", "not measured")
 
     # The reviewer's columns take a codebook level from a drop-down and are editable.
     [choice] = review.data_validations.dataValidation
     assert choice.type == "list"
-    assert choice.formula1 == "=Codebook!$A$2:$A$7"
-    assert review.protection.sheet
-    level_column = len(header) - 2
-    assert review.cell(2, level_column).protection.locked is False
-    assert review.cell(2, 4).protection.locked is True
-    assert [c.value for c in book["Codebook"]["A"]][1:] == default_codebook().codes
+    assert choice.formula1 == "=Codebook!$D$2:$D$7"
+    assert choice.sqref == "G2:G11"
+    assert not review.protection.sheet, "reviewers sort, filter, highlight, insert columns"
+    assert book.security.lockStructure, "no sheet deleted or renamed"
+    assert review.cell(2, 7).protection.locked is False
+    assert [c.value for c in book["Codebook"]["A"]][1:] == codebook.codes
+    assert [c.value for c in book["Codebook"]["D"]][1:] == codebook.choices
 
     # The ID in the hidden column is the job item, whatever order the rows are in.
     engine = create_engine(sqlite_service)
@@ -135,13 +142,15 @@ def test_words_are_coloured_by_their_weight(exported: Path, sqlite_service: str)
 
 
 def test_excel_limits_are_handled_not_hit(exported: Path) -> None:
-    """The workbook holds no formulas, no control characters and no cell over Excel's length limit,
-    cuts an overlong text with a note, and lists the failed file."""
+    """The workbook holds no formulas but the Summary's counts, no control characters and no
+    cell over Excel's length limit, cuts an overlong text with a note, and lists the failed
+    file."""
     book = load_workbook(exported, rich_text=True)
     for sheet in book.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
-                assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula"
+                if sheet.title != "Summary":
+                    assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula"
                 value = cell.value
                 plain = (
                     "".join(str(r) if isinstance(r, str) else r.text for r in value)
@@ -392,7 +401,7 @@ def test_review_agreement_between_reviewers_and_model(
     """`cenr review agreement` reports the reviewers' kappas, the protocols they disagree on, and
     the model's accuracy against each reviewer."""
     rows = list(load_workbook(exported)["Review"].iter_rows(min_row=2, values_only=True))
-    ids, model_levels = [r[0] for r in rows[:4]], [r[3] for r in rows[:4]]
+    ids, model_levels = [r[0] for r in rows[:4]], [r[3].split()[0] for r in rows[:4]]
     ana = dict(zip(ids, ["5", "5", "3", "3"], strict=True))
     ben = dict(zip(ids, ["5", "3", "3", "3"], strict=True))
     for name, levels in (("ana", ana), ("ben", ben)):

@@ -47,7 +47,7 @@ CHART_RANGE = re.compile(r"'?\w+'?!\$?[A-Z]+\$?\d+(:\$?[A-Z]+\$?\d+)?")
 OWN_LINK = re.compile(r"protocols/[0-9]{5}\.html")
 _REFERENCE = r"(?:Review!)?\$?[A-Z]{1,3}\$?[0-9]+(?::\$?[A-Z]{1,3}\$?[0-9]+)?"
 OWN_FORMULA = re.compile(  # the Summary's own: counts over the Review sheet, nothing else
-    rf'=(?:(?:COUNT|COUNTA|COUNTIF|COUNTIFS|SUMPRODUCT|SUM)\(|\)|,|[-+*=]|"\?\*"|""|{_REFERENCE}|[0-9]+)+'
+    rf'=(?:(?:COUNT|COUNTA|COUNTIF|COUNTIFS|SUMPRODUCT|SUM)\(|\(|\)|,|[-+*=]|"\?\*"|""|{_REFERENCE}|[0-9]+)+'
 )
 INJECTED = "script:not([src]), [onerror], [onload], img[src='x'], a[href^='javascript']"
 ALERT_SPY = "window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));"
