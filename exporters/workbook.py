@@ -69,6 +69,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Color
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
@@ -467,7 +468,13 @@ class ReviewWorkbook:
         sheet.print_title_rows = "1:1"
         work = max(i for i, column in enumerate(columns, start=1) if column.part in ("id", "work"))
         sheet.print_area = f"A1:{get_column_letter(work)}{n + 1}"  # the reviewer's columns
-        sheet.append(self.cells.header(sheet, [column.name for column in columns]))
+        header = self.cells.header(sheet, [column.name for column in columns])
+        if not self.blind:  # what each word of the strength column means, on its header
+            meaning = "\n".join(f"{word}: {sentence}" for word, sentence in STRENGTH_WORDS.items())
+            header[[c.name for c in columns].index(STRENGTH)].comment = Comment(
+                meaning, "cenr", height=260, width=420
+            )
+        sheet.append(header)
 
     def _formula(self, sheet: Worksheet, formula: str, style: str | None = None) -> Any:
         """A formula of this module's own (never document text: :meth:`StyledCells.cell`
@@ -621,7 +628,7 @@ class ReviewWorkbook:
         above = None
         for name, words, low in band_rows():
             swatch = band_swatch(name)
-            span = f"{low:.0%} and above" if above is None else f"{low:.0%} to {above:.0%}"
+            span = f"{low:.0%} and above" if above is None else f"{low:.0%} to under {above:.0%}"
             span = span if low > 0 else f"below {above:.0%}"
             rows.append([cell(sheet, span, f"swatch:{swatch.fill}:{swatch.text}"),
                           cell(sheet, words)])  # fmt: skip

@@ -98,6 +98,9 @@ def test_columns_follow_the_work(tmp_path: Path) -> None:
         "Comprehensiveness (nats)", "Sufficiency (nats)", "Strongest words", "Protocol text",
     ]  # fmt: skip
     assert header == [c.name for c in rf.review_columns(CODEBOOK)]
+    strength = review.cell(1, header.index("Heat-map strength") + 1).comment
+    assert strength.text.startswith("strong: The shading explains"), "each word explained"
+    assert "not measured: " in strength.text
     assert review.freeze_panes == "D2", "Protocol ID and title stay in view"
     assert review.column_dimensions["A"].hidden
     technical = [i for i, n in enumerate(header, 1) if n.startswith("Chance") or "nats" in n]
