@@ -40,6 +40,7 @@ from cenr.portal import (
 )
 from exporters import rendering
 from schema.errors import CenrError, DatabaseUnavailable, NotFound, NotPermitted, QueueFull
+from schema.second_look import percent
 from worker.settings import Settings, get_settings
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +61,7 @@ def templates() -> Jinja2Templates:
     loader = ChoiceLoader([FileSystemLoader(HERE / "templates"), rendering.loader()])
     env = rendering.configure(Environment(loader=loader, autoescape=True))
     env.filters["minute"] = minute
+    env.filters["percent"] = percent  # 0.87 -> 87%, as the workbook and the pages show it
     return Jinja2Templates(env=env)
 
 
