@@ -35,6 +35,7 @@ def model_view(
         "band": band(confidence),
         "strength": strength(detail),
         "second_look": look.reasons,
+        "reviews": [],  # each reviewer's level (model_views fills it)
     }
 
 
@@ -69,11 +70,21 @@ def model_views(session: Session, job_id: str, reviewer: str | None) -> dict[str
         for item, pid, index, _, confidence, detail in predicted
     }
     model_level = {row[0]: row[3] for row in predicted}
-    reviews = session.execute(
-        select(Review.job_item_id, Review.level_code)
+    found = session.execute(
+        select(Review.job_item_id, Review.level_code, Review.reviewer)
         .where(Review.job_id == job_id)
         .where(Review.reviewer == reviewer if reviewer is not None else true())
+        .order_by(Review.reviewer)
     ).all()
+    codes = codebook.codes
+    for item, code, name in found:  # each reviewer's level beside the model's
+        if item in views and code in codes:
+            views[item]["reviews"].append(
+                {"reviewer": name, "level_index": codes.index(code),
+                 "level_choice": codebook.choice(codes.index(code)),
+                 "differs": code != model_level[item]}
+            )  # fmt: skip
+    reviews = [(item, code) for item, code, _ in found]
     reviewed = {item for item, _ in reviews if item in model_level}
     progress = {
         "protocols": len(predicted),

@@ -157,7 +157,10 @@ def test_a_blind_round_dealt_from_the_job_page(
     wait_until(committed, 10)
     assert [(r[0], bool(r[2])) for r in stored] == [("rob", True)], returned.text
 
-    after = _counts(alice.get(f"/jobs/{job}").text)
+    coordinators = alice.get(f"/jobs/{job}").text
+    assert re.search(r'<span class="chip level3( differs)?" title="rob: 3 [^"]*">rob: 3</span>',
+                     coordinators)  # fmt: skip
+    after = _counts(coordinators)
     assert after["reviewed"] == 1
     assert after["left"] == 2
     model_level = next(p["level"] for p in sighted if p["item"] == first)
