@@ -255,6 +255,12 @@ def test_the_admins_job_page_in_a_browser(portal: Portal, browser: Any, tmp_path
     job = _three_protocol_job(alice)
     alice.post(f"/api/jobs/{job}/rounds", json={"reviewers": ["rob"], "blind": True},
                headers=_csrf(alice))  # fmt: skip
+    exported = tmp_path / "alice.xlsx"  # the coordinator's own level for one protocol
+    exported.write_bytes(alice.get(f"/jobs/{job}/review.xlsx").content)
+    first = next(load_workbook(exported)["Review"].iter_rows(min_row=2, values_only=True))[0]
+    fill_in(exported, tmp_path / "filled.xlsx", {first: (2, "access only", "alice")})
+    upload = {"workbook": ("filled.xlsx", (tmp_path / "filled.xlsx").read_bytes(), XLSX)}
+    alice.post(f"/api/jobs/{job}/reviews", headers=_csrf(alice), files=upload)
     browser.delete_all_cookies()
     open_page(browser, f"{portal.url}/login")
     browser.find_element(By.NAME, "username").send_keys("alice")
