@@ -21,7 +21,8 @@ import pytest
 from openpyxl import load_workbook
 
 from cenr.cli import main
-from schema.faithfulness import VERDICTS, verdict_of_detail
+from schema.faithfulness import VERDICTS
+from schema.second_look import STRENGTH_WORDS, strength
 from tests.conftest import DEMO_COLUMNS, ROOT
 
 
@@ -101,23 +102,24 @@ def test_demo_model_is_short_of_perfect_with_confidence_that_spreads(demo_run: d
 def test_the_verdict_is_in_the_workbook_the_html_bundle_and_cenr_predict(
     demo_run: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each protocol's verdict sentence, the one its stored erasure-test detail gives, is
-    in its Review row and on its HTML page, and `cenr predict` prints it."""
+    """Each protocol's heat-map strength in a word, the one its stored erasure-test detail
+    gives, is in its Review row, its sentence on its HTML page, and `cenr predict` prints
+    the verdict."""
     book = load_workbook(demo_run["out"] / "review.xlsx", read_only=True)
     rows = list(book["Review"].iter_rows(values_only=True))
-    column = rows[0].index("What the heat-map shows")
+    column = rows[0].index("Heat-map strength")
     shown = [r[column] for r in rows[1:]]
     assert len(shown) == 49
-    assert set(shown) <= set(VERDICTS)
+    assert set(shown) <= set(STRENGTH_WORDS)
     with sqlite3.connect(demo_run["home"] / "cenr.sqlite3") as db:
         stored = [row[0] for row in db.execute("SELECT faithfulness_detail FROM predictions")]
-    assert sorted(shown) == sorted(verdict_of_detail(json.loads(d) if d else None) for d in stored)
+    assert sorted(shown) == sorted(strength(json.loads(d) if d else None) for d in stored)
     with zipfile.ZipFile(demo_run["out"] / "review-html.zip") as bundle:
         pages = [n for n in bundle.namelist() if "/protocols/" in n or n.startswith("protocols/")]
         # the first row's page (pages are named by job item, not by row)
         heading = f"<h1>{html.escape(str(rows[1][rows[0].index('Protocol ID')]))}:"
         [first] = [t for t in (bundle.read(n).decode("utf-8") for n in pages) if heading in t]
-    assert html.escape(shown[0]) in first or shown[0] in first
+    assert STRENGTH_WORDS[str(shown[0])].split("'")[0] in first  # (an apostrophe escaped)
     monkeypatch.setenv("CENR_HOME", str(demo_run["home"]))
     capsys.readouterr()
     assert main(["predict", str(ROOT / "demo" / "sample_protocol.txt"), "--model", "demo"]) == 0

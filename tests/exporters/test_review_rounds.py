@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
 
 from cenr.cli import main
+from schema.codebook import default_codebook
 from tests.exporters.conftest import fill_in
 from worker.review.ratings import krippendorff_alpha, weighted_kappa
 
@@ -250,7 +251,9 @@ def test_review_issues_finds_planted_labels_out_of_sample(
     # larger of their disagreement and suspect score (worked out here from the figures)
     review = list(load_workbook(workbook)["Review"].iter_rows(min_row=1, values_only=True))
     header, rows = list(review[0]), review[1:]
-    p_columns = [header.index(f"P({code})") for code in codes]
+    choices = default_codebook().choices  # "Chance of 4 Consult": each level's probability
+    assert [c.split()[0] for c in choices] == codes
+    p_columns = [header.index(f"Chance of {choice}") for choice in choices]
     suspect = {label["item_id"]: label["suspect_score"] for label in labels}
     expected = {}
     for row in rows:
