@@ -100,7 +100,7 @@ def review_columns(codebook: Codebook, blind: bool = False) -> list[Column]:
         Column(CONFIDENCE, 11, "work"),
         Column(SECOND_LOOK, 34, "work"),
         *reviewer,
-        Column(EVIDENCE, 28, "evidence"),
+        Column(EVIDENCE, 34, "evidence"),
         Column(PASSAGES, 60, "evidence"),
         Column(STRENGTH, 12, "evidence"),
         *[Column(probability(codebook, i), 11, "technical") for i in range(len(codebook.levels))],

@@ -378,7 +378,8 @@ class ReviewWorkbook:
         level = self.swatches[row.level_index]
         evidence = evidence_for(row, spans)
         shares = [(codebook.field_name(name), share) for name, share in evidence.fields]
-        by_field = ", ".join(f"{name} {percent(share)}" for name, share in shares if share >= 0.01)
+        shown = [(name, share) for name, share in shares if share >= 0.01][:3]  # two lines
+        by_field = ", ".join(f"{name} {percent(share)}" for name, share in shown)
         quoted = "\n\n".join(
             f"{codebook.field_name(name)}: {text}" for name, text in evidence.quoted()
         )
