@@ -171,14 +171,19 @@ def rich_text(
     return _runs(pieces)
 
 
+# A run without a font name is drawn in the reader's default (LibreOffice: a serif):
+# the sheet's own font, named, so coloured text reads like the cells around it.
+_BODY: dict[str, Any] = {"rFont": "Calibri", "sz": 11}
+
+
 @functools.cache
 def _inline_font(level: int | None) -> InlineFont:
     """One font object per shade, shared by every run (building them is not cheap)."""
     if level is None:
-        return InlineFont(b=True)
+        return InlineFont(b=True, **_BODY)
     if level == PLAIN:
-        return InlineFont(color=Color("000000"))
-    return InlineFont(color=Color(FONTS[level]), b=level >= 4 or None)
+        return InlineFont(color=Color("000000"), **_BODY)
+    return InlineFont(color=Color(FONTS[level]), b=level >= 4 or None, **_BODY)
 
 
 class _RichText(CellRichText):
@@ -200,7 +205,7 @@ class _RichText(CellRichText):
         return container
 
 
-_MARKER_FONT = InlineFont(i=True, color=Color("000000"))
+_MARKER_FONT = InlineFont(i=True, color=Color("000000"), **_BODY)
 _FONT_TREES: dict[int, tuple[InlineFont, Any]] = {}
 
 
