@@ -102,8 +102,9 @@ def test_html_bundle_from_views(tmp_path: Path) -> None:
     assert {f"cenr-j1/protocols/{n:05d}.html" for n in (1, 2, 3)} <= names
     assert "broken.pdf: not a readable PDF" in index
     assert MARKUP not in index + "".join(pages)
-    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in pages[1]
-    assert "5 (ana)" in pages[2], "the reviewer's level on the protocol's page"
+    # pages are named by job item: P-3 (item 3) holds the markup, P-1 a reviewer's level
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in pages[2]
+    assert "5 (ana)" in pages[0], "the reviewer's level on the protocol's page"
 
 
 def test_results_csv_from_views(tmp_path: Path) -> None:

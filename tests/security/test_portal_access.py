@@ -25,6 +25,8 @@ ADMIN_ONLY = {
     ("GET", "/jobs/{job_id}/next.xlsx"),
     ("POST", "/jobs/{job_id}/assignments"),
     ("POST", "/api/jobs/{job_id}/assignments"),
+    ("POST", "/jobs/{job_id}/rounds"),
+    ("POST", "/api/jobs/{job_id}/rounds"),
     ("GET", "/models"),
     ("POST", "/models"),
     ("POST", "/api/jobs"),
