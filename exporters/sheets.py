@@ -27,6 +27,13 @@ from exporters.scale import FILLS, FONTS
 from schema.codebook import Codebook
 
 MAX_CELL = 32_767
+
+
+def _font(**attributes: Any) -> Font:
+    """A font of the sheet's own face: a font without a name is drawn in the reader's
+    default (LibreOffice: a serif), unlike the cells around it."""
+    return Font(name="Calibri", size=11, **attributes)
+
 SHARE_FORMAT = "[<0.01]0.0%;[>0.99]0.0%;0%"  # 0.9958 shows 99.6%, never 100%
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -56,7 +63,7 @@ def style_attributes(name: str | None) -> dict[str, Any]:
         kind, fill, text = name.split(":")
         attributes: dict[str, Any] = {
             "fill": PatternFill("solid", fgColor=fill),
-            "font": Font(color=text),
+            "font": _font(color=text),
             "alignment": Alignment(vertical="top", wrap_text=kind == "swatch"),
         }
         if kind == "share":
@@ -66,10 +73,10 @@ def style_attributes(name: str | None) -> dict[str, Any]:
         return {"fill": PatternFill("solid", fgColor=FILLS[int(name[4:])])}
     if name.startswith("word"):
         level = int(name[4:])
-        return {"font": Font(color=FONTS[level], bold=level >= 4)}
+        return {"font": _font(color=FONTS[level], bold=level >= 4)}
     named: dict[str, dict[str, Any]] = {
         "header": {
-            "font": Font(bold=True, color="FFFFFF"),
+            "font": _font(bold=True, color="FFFFFF"),
             "fill": PatternFill("solid", fgColor="404040"),
             "alignment": wrap,
         },
@@ -82,15 +89,15 @@ def style_attributes(name: str | None) -> dict[str, Any]:
             "fill": PatternFill("solid", fgColor="FFF8DC"),
         },
         "link": {  # the protocol's page in the reviewer's package
-            "font": Font(color="0563C1", underline="single"),
+            "font": _font(color="0563C1", underline="single"),
             "alignment": Alignment(vertical="top"),
         },
         "nats": {"number_format": "0.00", "alignment": Alignment(vertical="top")},
         "percent": {"number_format": SHARE_FORMAT, "alignment": Alignment(vertical="top")},
-        "diagonal": {"font": Font(bold=True), "fill": PatternFill("solid", fgColor="EFEFEF")},
-        "bold": {"font": Font(bold=True)},
-        "italic": {"font": Font(italic=True)},
-        "warning": {"font": Font(bold=True, color="C00000")},
+        "diagonal": {"font": _font(bold=True), "fill": PatternFill("solid", fgColor="EFEFEF")},
+        "bold": {"font": _font(bold=True)},
+        "italic": {"font": _font(italic=True)},
+        "warning": {"font": _font(bold=True, color="C00000")},
     }
     return named[name]
 
