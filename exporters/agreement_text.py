@@ -72,7 +72,10 @@ def _blind_lines(rounds: Mapping[str, Any] | None) -> list[str]:
     if rounds is None:
         return []
     if not rounds["blind_reviews"]:
-        return ["model / blind reviews: no blind reviews (`cenr export JOB --blind ...`)"]
+        return [
+            "model / blind reviews: no blind reviews (deal a blind round: the portal's job "
+            "page, or `cenr export JOB --xlsx FILE --reviewers A,B --blind`)"
+        ]
     rows = [("all reviewers", rounds["overall"])]
     rows += [(row["reviewer"], row) for row in rounds["reviewers"]]
     return [
