@@ -6,9 +6,16 @@
 3. long: each labelled article (business, entertainment, politics, sport) planted at a
    random paragraph break of about 2,000 words of tech articles, which carry no label
    signal (every label's documents get the same filler, from pools kept apart between
-   training and test); 75 per topic to train, 100 per topic to test.
+   training and test); 75 per topic to train, 100 per topic to test;
+4. small10: 10 labelled articles per topic, five draws, tested on every other article
+   (the nearer picture of an office's close levels than 50 per topic);
+5. longhard: one to three consecutive paragraphs of an article planted among about 2,000
+   words of paragraphs drawn evenly from all five topics' other articles (so the filler
+   carries every topic's words but no label; pools kept apart between training and test),
+   60 per topic to train, 60 per topic to test.
 
-    .venv/bin/python bench/regimes.py [--regimes full small long] [--seeds 13 14 15]
+    .venv/bin/python bench/regimes.py [--regimes full small long small10 longhard]
+        [--seeds 13 14 15]
         [any cenr train option, e.g. --linear none --heatmap attention for today's model]
 
 Each split or draw fits the SVM on exactly the training documents the model sees (the
@@ -42,10 +49,15 @@ from classifier.training import TrainingOptions, train
 from schema.codebook import Codebook, Level
 from schema.protocol import Protocol
 
-REGIMES = ("full", "small", "long")
+REGIMES = ("full", "small", "long", "small10", "longhard")
 FULL_SPLITS = (13, 7)
 SMALL_DRAWS = (1, 2, 3)
 SMALL_PER_CLASS = 50
+SMALL10_DRAWS = (1, 2, 3, 4, 5)
+SMALL10_PER_CLASS = 10
+HARD_TRAIN_PER_CLASS, HARD_TEST_PER_CLASS = 60, 60
+HARD_PARAGRAPHS = (1, 3)  # how many of the article's paragraphs are planted, at most
+HARD_MIN_WORDS = 25  # fewer: the next paragraph joins, up to the most
 LONG_FILLER = "tech"
 LONG_TRAIN_PER_CLASS, LONG_TEST_PER_CLASS = 75, 100
 LONG_WORDS = 2000
@@ -108,16 +120,26 @@ def _per_class(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     )
 
 
-def small_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
+def small_tasks(
+    protocols: list[Protocol],
+    names: list[str],
+    regime: str = "small",
+    per_class: int = SMALL_PER_CLASS,
+    draws: Sequence[int] = SMALL_DRAWS,
+) -> list[Task]:
     codebook = _codebook(names)
     labels = np.array([codebook.index_of(n) for n in names])
     tasks = []
-    for draw in SMALL_DRAWS:
-        tr = _per_class(labels, SMALL_PER_CLASS, np.random.default_rng(draw))
+    for draw in draws:
+        tr = _per_class(labels, per_class, np.random.default_rng(draw))
         te = np.setdiff1d(np.arange(len(labels)), tr)
-        tasks.append(Task("small", f"draw {draw}", codebook, [protocols[i] for i in tr],
+        tasks.append(Task(regime, f"draw {draw}", codebook, [protocols[i] for i in tr],
                           labels[tr], [protocols[i] for i in te], labels[te]))  # fmt: skip
     return tasks
+
+
+def small10_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
+    return small_tasks(protocols, names, "small10", SMALL10_PER_CLASS, SMALL10_DRAWS)
 
 
 def plant(
@@ -133,11 +155,18 @@ def plant(
         paragraphs.append(filler[index])
         count += len(filler[index].split())
     text = f"{article.fields['title'].strip()}\n\n{article.fields['body'].strip()}"
+    return plant_text(article.protocol_id, text, paragraphs, rng)
+
+
+def plant_text(
+    protocol_id: str, text: str, paragraphs: Sequence[str], rng: np.random.Generator
+) -> tuple[Protocol, tuple[int, int]]:
+    """``text`` at a random break between ``paragraphs``: the protocol and its span."""
     at = int(rng.integers(0, len(paragraphs) + 1))
     before = "\n\n".join(paragraphs[:at])
     start = len(before) + (2 if before else 0)
     body = "\n\n".join([*paragraphs[:at], text, *paragraphs[at:]])
-    return Protocol(article.protocol_id, {"body": body}), (start, start + len(text))
+    return Protocol(protocol_id, {"body": body}), (start, start + len(text))
 
 
 def long_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
@@ -163,6 +192,74 @@ def long_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
         Task(
             "long",
             f"{LONG_WORDS} words of {LONG_FILLER}",
+            codebook,
+            train_docs,
+            labels[tr],
+            [p for p, _ in test_planted],
+            labels[te],
+            planted={p.protocol_id: span for p, span in test_planted},
+        )
+    ]
+
+
+def _paragraphs(article: Protocol) -> list[str]:
+    return [part.strip() for part in article.fields["body"].split("\n") if part.strip()]
+
+
+def even_filler(pools: Sequence[list[str]], words: int, rng: np.random.Generator) -> list[str]:
+    """About ``words`` words of paragraphs, taken in turn from each topic's pool (the
+    topics' order shuffled once), so every topic's words are in it in equal measure."""
+    paragraphs: list[str] = []
+    count = 0
+    order = rng.permutation(len(pools))
+    while count < words:
+        for topic in order:
+            pick = pools[topic][int(rng.integers(len(pools[topic])))]
+            paragraphs.append(pick)
+            count += len(pick.split())
+            if count >= words:
+                break
+    return [paragraphs[i] for i in rng.permutation(len(paragraphs))]
+
+
+def longhard_tasks(protocols: list[Protocol], names: list[str]) -> list[Task]:
+    """One to three paragraphs of each article among filler drawn evenly from every topic's
+    other articles (never a planted one); training and test fillers from disjoint halves."""
+    rng = np.random.default_rng(LONG_DRAW)
+    codebook = _codebook(names)
+    labels = np.array([codebook.index_of(n) for n in names])
+    tr = _per_class(labels, HARD_TRAIN_PER_CLASS, rng)
+    rest = np.setdiff1d(np.arange(len(labels)), tr)
+    te = rest[_per_class(labels[rest], HARD_TEST_PER_CLASS, rng)]
+    others = rng.permutation(np.setdiff1d(rest, te))
+    halves = [others[: len(others) // 2], others[len(others) // 2 :]]
+
+    def pools(indices: np.ndarray) -> list[list[str]]:
+        by_topic: list[list[str]] = [[] for _ in codebook.levels]
+        for i in indices:
+            by_topic[labels[i]] += _paragraphs(protocols[i])
+        return by_topic
+
+    def planted(i: int, pool: list[list[str]]) -> tuple[Protocol, tuple[int, int]]:
+        parts = _paragraphs(protocols[i])
+        k = min(len(parts), int(rng.integers(HARD_PARAGRAPHS[0], HARD_PARAGRAPHS[1] + 1)))
+        first = int(rng.integers(0, len(parts) - k + 1))
+        while (
+            k < HARD_PARAGRAPHS[1]
+            and first + k < len(parts)
+            and (len(" ".join(parts[first : first + k]).split()) < HARD_MIN_WORDS)
+        ):
+            k += 1  # a one-line paragraph ("By our correspondent") carries no label alone
+        text = "\n\n".join(parts[first : first + k])
+        return plant_text(protocols[i].protocol_id, text, even_filler(pool, LONG_WORDS, rng), rng)
+
+    train_pool, test_pool = pools(halves[0]), pools(halves[1])
+    train_docs = [planted(int(i), train_pool)[0] for i in tr]
+    test_planted = [planted(int(i), test_pool) for i in te]
+    return [
+        Task(
+            "longhard",
+            f"{LONG_WORDS} words, all topics",
             codebook,
             train_docs,
             labels[tr],
@@ -285,7 +382,10 @@ def main() -> None:
         **{f.name: getattr(args, f.name) for f in fields(TrainingOptions) if f.name != "seed"}
     )
     protocols, names = load_bbc()
-    makers = {"full": full_tasks, "small": small_tasks, "long": long_tasks}
+    makers = {
+        "full": full_tasks, "small": small_tasks, "long": long_tasks,
+        "small10": small10_tasks, "longhard": longhard_tasks,
+    }  # fmt: skip
     print(f"options: {options}", flush=True)
     runs: list[Run] = []
     for regime in args.regimes:
