@@ -34,6 +34,7 @@ def _font(**attributes: Any) -> Font:
     default (LibreOffice: a serif), unlike the cells around it."""
     return Font(name="Calibri", size=11, **attributes)
 
+
 SHARE_FORMAT = "[<0.01]0.0%;[>0.99]0.0%;0%"  # 0.9958 shows 99.6%, never 100%
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
